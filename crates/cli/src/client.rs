@@ -1,0 +1,236 @@
+//! A minimal gateway client: connect, authenticate, call methods.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use futures_util::{SinkExt, StreamExt};
+use openclaw_protocol::{ErrorShape, Frame, PROTOCOL_VERSION, RequestFrame};
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// Where and how to connect.
+#[derive(Clone)]
+pub struct Target {
+    /// `ws://host:port`.
+    pub url: String,
+    /// Shared token.
+    pub token: Option<String>,
+    /// Shared password.
+    pub password: Option<String>,
+    /// Overall time budget for connect + each call.
+    pub timeout: Duration,
+}
+
+/// Why a call failed, split so commands can choose exit codes and wording.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// No gateway answered at the URL.
+    #[error(
+        "gateway not reachable at {url} ({reason}). Is it running? Start it with `openclaw gateway`, or pass --url"
+    )]
+    Unreachable {
+        /// The URL tried.
+        url: String,
+        /// What failed.
+        reason: String,
+    },
+    /// The gateway answered the request with an error.
+    #[error("{0}")]
+    Rpc(ErrorShape),
+    /// The socket closed or misbehaved after connecting.
+    #[error("{0}")]
+    Protocol(String),
+}
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// An authenticated connection.
+pub struct Client {
+    ws: Ws,
+    next_id: u64,
+    timeout: Duration,
+    /// The `hello-ok` payload.
+    pub hello: Value,
+}
+
+impl Client {
+    /// Connects and completes the handshake, asking for `scopes`.
+    pub async fn connect(target: &Target, scopes: &[&str]) -> Result<Client, ClientError> {
+        let fut = Self::connect_inner(target, scopes);
+        match tokio::time::timeout(target.timeout, fut).await {
+            Ok(r) => r,
+            Err(_) => Err(ClientError::Unreachable {
+                url: target.url.clone(),
+                reason: format!("no answer within {} ms", target.timeout.as_millis()),
+            }),
+        }
+    }
+
+    async fn connect_inner(target: &Target, scopes: &[&str]) -> Result<Client, ClientError> {
+        let (mut ws, _) = tokio_tungstenite::connect_async(target.url.as_str())
+            .await
+            .map_err(|e| ClientError::Unreachable {
+                url: target.url.clone(),
+                reason: short_io_reason(&e.to_string()),
+            })?;
+        // The gateway speaks first with connect.challenge; the nonce matters only for
+        // device-signature auth, which this client does not use.
+        let _challenge = next_text(&mut ws).await?;
+        let mut auth = serde_json::Map::new();
+        if let Some(t) = &target.token {
+            auth.insert("token".into(), json!(t));
+        }
+        if let Some(p) = &target.password {
+            auth.insert("password".into(), json!(p));
+        }
+        let params = json!({
+            "minProtocol": PROTOCOL_VERSION,
+            "maxProtocol": PROTOCOL_VERSION,
+            "client": {
+                "id": "cli",
+                "version": env!("CARGO_PKG_VERSION"),
+                "platform": std::env::consts::OS,
+                "mode": "cli",
+                "instanceId": uuid::Uuid::new_v4().to_string(),
+            },
+            "caps": [],
+            "auth": auth,
+            "role": "operator",
+            "scopes": scopes,
+        });
+        let mut client = Client {
+            ws,
+            next_id: 0,
+            timeout: target.timeout,
+            hello: Value::Null,
+        };
+        let hello = client.request("connect", Some(params), false).await?;
+        client.hello = hello;
+        Ok(client)
+    }
+
+    /// Calls `method` and returns its payload. With `expect_final`, an interim
+    /// `{status:"accepted"}` response is skipped and the final one on the same id awaited.
+    pub async fn call(
+        &mut self,
+        method: &str,
+        params: Option<Value>,
+        expect_final: bool,
+    ) -> Result<Value, ClientError> {
+        let budget = self.timeout;
+        match tokio::time::timeout(budget, self.request(method, params, expect_final)).await {
+            Ok(r) => r,
+            Err(_) => Err(ClientError::Protocol(format!(
+                "{method}: no response within {} ms (raise --timeout)",
+                budget.as_millis()
+            ))),
+        }
+    }
+
+    async fn request(
+        &mut self,
+        method: &str,
+        params: Option<Value>,
+        expect_final: bool,
+    ) -> Result<Value, ClientError> {
+        self.next_id += 1;
+        let id = format!("{}:{}", self.next_id, uuid::Uuid::new_v4());
+        let frame = Frame::Req(RequestFrame {
+            id: id.clone(),
+            method: method.into(),
+            params,
+        });
+        let text =
+            serde_json::to_string(&frame).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        self.ws
+            .send(Message::Text(text.into()))
+            .await
+            .map_err(|e| ClientError::Protocol(format!("send failed: {e}")))?;
+        loop {
+            let text = next_text(&mut self.ws).await?;
+            let Ok(Frame::Res(res)) = Frame::parse(&text) else {
+                continue;
+            };
+            if res.id != id {
+                continue;
+            }
+            if !res.ok {
+                return Err(ClientError::Rpc(res.error.unwrap_or_else(|| {
+                    ErrorShape::invalid("the gateway reported failure without details")
+                })));
+            }
+            let payload = res.payload.unwrap_or(Value::Null);
+            if expect_final && payload.get("status").and_then(Value::as_str) == Some("accepted") {
+                continue;
+            }
+            return Ok(payload);
+        }
+    }
+
+    /// Closes the socket politely.
+    pub async fn close(mut self) {
+        let _ = self.ws.close(None).await;
+    }
+}
+
+async fn next_text(ws: &mut Ws) -> Result<String, ClientError> {
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(t))) => return Ok(t.to_string()),
+            Some(Ok(Message::Close(frame))) => {
+                let why = frame
+                    .map(|f| format!("code {} {}", u16::from(f.code), f.reason))
+                    .unwrap_or_else(|| "no close frame".into());
+                return Err(ClientError::Protocol(format!(
+                    "gateway closed the connection ({why})"
+                )));
+            }
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => return Err(ClientError::Protocol(format!("connection error: {e}"))),
+            None => {
+                return Err(ClientError::Protocol(
+                    "gateway closed the connection".into(),
+                ));
+            }
+        }
+    }
+}
+
+fn short_io_reason(raw: &str) -> String {
+    if raw.contains("Connection refused") {
+        "connection refused".into()
+    } else {
+        raw.to_owned()
+    }
+}
+
+/// Connects, calls one method, closes.
+pub async fn call_once(
+    target: &Target,
+    scopes: &[&str],
+    method: &str,
+    params: Option<Value>,
+    expect_final: bool,
+) -> Result<Value, ClientError> {
+    let mut client = Client::connect(target, scopes).await?;
+    let out = client.call(method, params, expect_final).await;
+    client.close().await;
+    out
+}
+
+/// Parses `--params` as JSON, naming the flag in the error.
+pub fn parse_params(raw: Option<&str>) -> Result<Option<Value>> {
+    match raw {
+        None => Ok(None),
+        Some(s) => {
+            let v: Value = serde_json::from_str(s)
+                .with_context(|| format!("--params is not valid JSON: {s}"))?;
+            if !(v.is_object() || v.is_null()) {
+                bail!("--params must be a JSON object, e.g. '{{\"probe\":true}}'");
+            }
+            Ok(Some(v))
+        }
+    }
+}

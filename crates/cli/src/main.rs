@@ -1,0 +1,214 @@
+//! `openclaw`: the gateway daemon and its operator command-line tool.
+
+mod client;
+mod commands;
+mod target;
+
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// OpenClaw gateway: run it, and talk to a running one.
+#[derive(Parser)]
+#[command(name = "openclaw", version, about, propagate_version = true)]
+struct Cli {
+    /// Use the named profile (state in ~/.openclaw-<name>); also OPENCLAW_PROFILE.
+    #[arg(long, global = true, value_name = "NAME")]
+    profile: Option<String>,
+    /// Use the dev profile (~/.openclaw-dev, port 19001, no gateway.mode needed).
+    #[arg(long, global = true)]
+    dev: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway (default) or manage and query it.
+    Gateway(GatewayCmd),
+    /// Ask the running gateway for its health snapshot; exits non-zero if unreachable.
+    Health(ClientOpts),
+    /// Show the running gateway's status.
+    Status(ClientOpts),
+    /// Show or follow the gateway log.
+    Logs(LogsArgs),
+}
+
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct GatewayCmd {
+    #[command(subcommand)]
+    sub: Option<GatewaySub>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Subcommand)]
+enum GatewaySub {
+    /// Run the gateway in the foreground until SIGTERM/SIGINT.
+    Run(RunArgs),
+    /// Show config path, bind/port, runtime state and a connectivity probe.
+    Status(GatewayStatusArgs),
+    /// Call any gateway RPC method and print its result as JSON.
+    Call(CallArgs),
+}
+
+/// Flags of `openclaw gateway [run]`.
+#[derive(Args, Clone, Default)]
+pub struct RunArgs {
+    /// Port to listen on (default: gateway.port, else 18789; 19001 with --dev).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Bind mode: loopback (default), lan, custom (gateway.customBindHost), auto.
+    #[arg(long, value_enum)]
+    pub bind: Option<BindArg>,
+    /// Shared token clients must present (overrides gateway.auth.token).
+    #[arg(long, value_name = "TOKEN")]
+    pub token: Option<String>,
+    /// Shared password clients must present (overrides gateway.auth.password).
+    #[arg(long, value_name = "PASSWORD")]
+    pub password: Option<String>,
+    /// Stop whatever process listens on the port first.
+    #[arg(long)]
+    pub force: bool,
+    /// Mirror debug logs to stderr.
+    #[arg(long)]
+    pub verbose: bool,
+    /// Start even if gateway.mode is not set to local.
+    #[arg(long)]
+    pub allow_unconfigured: bool,
+}
+
+/// `--bind` values.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum BindArg {
+    /// 127.0.0.1 and ::1 only.
+    Loopback,
+    /// All interfaces (requires auth).
+    Lan,
+    /// gateway.customBindHost.
+    Custom,
+    /// Loopback unless running in a container.
+    Auto,
+}
+
+/// Flags every client command takes.
+#[derive(Args, Clone)]
+pub struct ClientOpts {
+    /// Gateway WebSocket URL (default: ws://127.0.0.1:<configured port>).
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Gateway token (default: OPENCLAW_GATEWAY_TOKEN, then gateway.auth.token).
+    #[arg(long)]
+    pub token: Option<String>,
+    /// Gateway password (default: OPENCLAW_GATEWAY_PASSWORD, then gateway.auth.password).
+    #[arg(long)]
+    pub password: Option<String>,
+    /// Timeout in milliseconds for connecting and for each call.
+    #[arg(long, default_value_t = 10_000, value_name = "MS")]
+    pub timeout: u64,
+    /// Print machine-readable JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+struct GatewayStatusArgs {
+    #[command(flatten)]
+    client: ClientOpts,
+    /// Skip the connectivity probe.
+    #[arg(long, conflicts_with = "require_rpc")]
+    no_probe: bool,
+    /// Exit non-zero unless an authenticated RPC to the gateway succeeds.
+    #[arg(long)]
+    require_rpc: bool,
+    /// Also fetch the gateway's status over RPC.
+    #[arg(long)]
+    deep: bool,
+}
+
+#[derive(Args)]
+struct CallArgs {
+    /// Method name, e.g. health or config.get.
+    method: String,
+    /// Parameters as a JSON object.
+    #[arg(long, value_name = "JSON")]
+    params: Option<String>,
+    /// Wait for the final response of two-stage methods (e.g. agent).
+    #[arg(long)]
+    expect_final: bool,
+    #[command(flatten)]
+    client: ClientOpts,
+}
+
+#[derive(Args)]
+struct LogsArgs {
+    /// How many recent lines to show.
+    #[arg(long, default_value_t = 200)]
+    limit: usize,
+    /// Keep printing new lines as they are written.
+    #[arg(long, short = 'f')]
+    follow: bool,
+    /// Poll interval for --follow, in milliseconds.
+    #[arg(long, default_value_t = 1000, value_name = "MS")]
+    interval: u64,
+    #[command(flatten)]
+    client: ClientOpts,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let global = commands::Global {
+        profile: cli.profile,
+        dev: cli.dev,
+    };
+    let result = match cli.command {
+        Command::Gateway(g) => match g.sub {
+            None => commands::run::run(&global, g.run),
+            Some(GatewaySub::Run(args)) => commands::run::run(&global, args),
+            Some(GatewaySub::Status(a)) => block_on(commands::gateway_status::run(
+                &global,
+                &a.client,
+                commands::gateway_status::Mode {
+                    probe: !a.no_probe,
+                    require_rpc: a.require_rpc,
+                    deep: a.deep,
+                },
+            )),
+            Some(GatewaySub::Call(a)) => block_on(commands::call::run(
+                &global,
+                &a.client,
+                &a.method,
+                a.params.as_deref(),
+                a.expect_final,
+            )),
+        },
+        Command::Health(o) => block_on(commands::health::run(&global, &o)),
+        Command::Status(o) => block_on(commands::status::run(&global, &o)),
+        Command::Logs(a) => block_on(commands::logs::run(
+            &global,
+            &a.client,
+            commands::logs::Mode {
+                limit: a.limit,
+                follow: a.follow,
+                interval_ms: a.interval,
+            },
+        )),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn block_on(
+    fut: impl std::future::Future<Output = anyhow::Result<ExitCode>>,
+) -> anyhow::Result<ExitCode> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(fut)
+}

@@ -1,0 +1,94 @@
+//! Finding the local gateway: URL and credentials from flags, environment and config.
+
+use std::time::Duration;
+
+use openclaw_config::{Config, Paths};
+
+use crate::ClientOpts;
+use crate::client::Target;
+use crate::commands::Global;
+
+/// What a client command knows about its instance before connecting.
+pub struct Local {
+    /// Instance paths.
+    pub paths: Paths,
+    /// The config (defaults when missing or unreadable).
+    pub config: Config,
+    /// Why the config could not be read, if it could not.
+    pub config_error: Option<String>,
+    /// Port the local gateway should be on.
+    pub port: u16,
+}
+
+impl Local {
+    /// Resolves paths and reads the config; a broken config is reported, not fatal, so
+    /// that `health` and `status` still reach a gateway running on defaults.
+    pub fn load(global: &Global) -> anyhow::Result<Local> {
+        let paths = Paths::from_process_env(global.profile.as_deref(), global.dev)?;
+        let env = |k: &str| std::env::var(k).ok();
+        let (config, config_error) = match openclaw_config::load_file(&paths.config_path, &env) {
+            Ok(l) => (l.config, None),
+            Err(e) => (Config::default(), Some(e.to_string())),
+        };
+        let port = std::env::var("OPENCLAW_GATEWAY_PORT")
+            .ok()
+            .and_then(|p| p.trim().parse::<u16>().ok())
+            .or(config.gateway.port)
+            .unwrap_or(if paths.dev {
+                openclaw_gateway::settings::DEV_PORT
+            } else {
+                openclaw_gateway::settings::DEFAULT_PORT
+            });
+        Ok(Local {
+            paths,
+            config,
+            config_error,
+            port,
+        })
+    }
+
+    /// The probe target: `--url` or the local port, with credentials from flags, env, config.
+    pub fn target(&self, opts: &ClientOpts) -> Target {
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let token = opts
+            .token
+            .clone()
+            .or_else(|| env("OPENCLAW_GATEWAY_TOKEN"))
+            .or_else(|| {
+                self.config
+                    .gateway
+                    .auth
+                    .token
+                    .as_ref()
+                    .map(|s| s.expose().to_owned())
+            });
+        let password = opts
+            .password
+            .clone()
+            .or_else(|| env("OPENCLAW_GATEWAY_PASSWORD"))
+            .or_else(|| {
+                self.config
+                    .gateway
+                    .auth
+                    .password
+                    .as_ref()
+                    .map(|s| s.expose().to_owned())
+            });
+        Target {
+            url: opts
+                .url
+                .clone()
+                .unwrap_or_else(|| format!("ws://127.0.0.1:{}", self.port)),
+            token,
+            password,
+            timeout: Duration::from_millis(opts.timeout.max(1)),
+        }
+    }
+
+    /// Prints the config problem once, on stderr.
+    pub fn warn_config(&self) {
+        if let Some(e) = &self.config_error {
+            eprintln!("warning: config not loaded, using defaults: {e}");
+        }
+    }
+}

@@ -1,0 +1,36 @@
+//! Configuration for the OpenClaw gateway and CLI.
+//!
+//! This crate answers three questions and nothing else, so that the daemon and the CLI
+//! can never disagree about them:
+//!
+//! * **Where** state and config live ([`Paths`]): profiles, `--dev`, and the
+//!   `OPENCLAW_*` environment overrides.
+//! * **What** the config says ([`load_file`] / [`parse_str`] → [`Config`]): JSON5 with
+//!   `${VAR}` substitution, strictly typed so typos are reported with their JSON path,
+//!   then semantically checked ([`Config::validate`]).
+//! * **How to show it safely** ([`redacted_json`]): secrets replaced by a marker.
+//!
+//! All functions take an environment *lookup* instead of reading the process environment
+//! directly (except [`Paths::from_process_env`]), so behaviour is deterministic and
+//! testable without global state.
+
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod load;
+pub mod paths;
+pub mod redact;
+pub mod schema;
+
+pub use error::ConfigError;
+pub use load::{Loaded, MAX_NESTING_DEPTH, content_hash, load_file, parse_str};
+pub use paths::{
+    CONFIG_FILE_NAME, CONFIG_PATH_ENV, DEV_PROFILE, PROFILE_ENV, Paths, STATE_DIR_ENV,
+    is_valid_profile_name,
+};
+pub use redact::{REDACTED, is_sensitive_key, redact_value, redacted_json};
+pub use schema::{
+    AuthConfig, AuthMode, BindMode, Config, ConsoleStyle, ControlUiConfig, DEFAULT_GATEWAY_PORT,
+    EndpointToggle, GatewayConfig, GatewayMode, HttpConfig, HttpEndpoints, LogLevel, LoggingConfig,
+    RateLimitConfig, ReloadConfig, ReloadMode, Secret, ToolsPolicy,
+};

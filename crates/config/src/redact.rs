@@ -1,0 +1,156 @@
+//! Producing a copy of the config that is safe to show (CLI `config get`, RPC
+//! `config.get`, diagnostics).
+//!
+//! Redaction works on key names rather than on the typed schema so that it also covers
+//! the free-JSON sections (`channels`, `models`, …) whose secrets (bot tokens, API keys)
+//! are not typed yet.
+
+use serde_json::Value;
+
+use crate::schema::Config;
+
+/// The placeholder that replaces secret values. Distinctive so a client that sends a
+/// redacted config back can be detected (and the original value kept).
+pub const REDACTED: &str = "__OPENCLAW_REDACTED__";
+
+/// Key names that always hold secrets.
+const SECRET_KEYS: &[&str] = &[
+    "token",
+    "password",
+    "apiKey",
+    "secret",
+    "botToken",
+    "privateKey",
+    "clientSecret",
+];
+
+/// camelCase suffixes that mark a key as secret (`gatewayToken`, `webhookSecret`, …).
+const SECRET_SUFFIXES: &[&str] = &["Token", "Secret", "Password", "ApiKey"];
+
+/// True if a value stored under `key` is treated as a secret.
+///
+/// Exposed so other code that prints JSON (logs, diagnostics) applies the same rule.
+pub fn is_sensitive_key(key: &str) -> bool {
+    SECRET_KEYS.contains(&key) || SECRET_SUFFIXES.iter().any(|s| key.ends_with(s))
+}
+
+/// Whether a value under a sensitive key should be replaced: non-empty strings and
+/// objects. Empty strings, numbers, booleans and null carry no secret and are kept so
+/// the reader can still see that the key is unset.
+fn should_redact(value: &Value) -> bool {
+    match value {
+        Value::String(s) => !s.is_empty(),
+        Value::Object(_) => true,
+        _ => false,
+    }
+}
+
+/// Replaces, in place and at any depth, every secret-bearing value with [`REDACTED`].
+///
+/// Iterative rather than recursive so arbitrarily deep values built in code cannot
+/// overflow the stack.
+pub fn redact_value(value: &mut Value) {
+    let mut stack: Vec<&mut Value> = vec![value];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::Object(map) => {
+                for (k, child) in map.iter_mut() {
+                    if is_sensitive_key(k) && should_redact(child) {
+                        *child = Value::String(REDACTED.to_string());
+                    } else {
+                        stack.push(child);
+                    }
+                }
+            }
+            Value::Array(items) => stack.extend(items.iter_mut()),
+            _ => {}
+        }
+    }
+}
+
+/// The config as JSON with every secret-bearing value replaced by [`REDACTED`]: any key
+/// named `token`, `password`, `apiKey`, `secret`, `botToken`, `privateKey`,
+/// `clientSecret`, or ending in `Token`/`Secret`/`Password`/`ApiKey`, whose value is a
+/// non-empty string or an object.
+pub fn redacted_json(config: &Config) -> Value {
+    let mut value = match serde_json::to_value(config) {
+        Ok(v) => v,
+        Err(_) => {
+            // Only a non-UTF-8 `logging.file` can make serialization fail; retry with a
+            // lossy path rather than hide the whole config.
+            let mut copy = config.clone();
+            copy.logging.file = copy
+                .logging
+                .file
+                .map(|p| p.to_string_lossy().into_owned().into());
+            serde_json::to_value(&copy).unwrap_or_else(|_| Value::Object(Default::default()))
+        }
+    };
+    redact_value(&mut value);
+    value
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::Secret;
+    use serde_json::json;
+
+    #[test]
+    fn key_rules() {
+        for k in [
+            "token",
+            "password",
+            "apiKey",
+            "secret",
+            "botToken",
+            "privateKey",
+            "clientSecret",
+            "gatewayToken",
+            "webhookSecret",
+            "adminPassword",
+            "openaiApiKey",
+        ] {
+            assert!(is_sensitive_key(k), "{k}");
+        }
+        for k in ["tokens", "maxTokens", "mode", "secretary", "apikey", "port"] {
+            assert!(!is_sensitive_key(k), "{k}");
+        }
+    }
+
+    #[test]
+    fn redacts_typed_and_free_sections() {
+        let mut c = Config::default();
+        c.gateway.auth.token = Some(Secret::new("tok"));
+        c.gateway.auth.password = Some(Secret::new("pw"));
+        c.channels = Some(json!({
+            "telegram": { "botToken": "123:abc", "enabled": true },
+            "slack": [{ "appToken": "xapp", "signingSecret": "" }],
+            "matrix": { "privateKey": { "kty": "OKP" }, "maxTokens": 5, "accessToken": null }
+        }));
+        let v = redacted_json(&c);
+        assert_eq!(v["gateway"]["auth"]["token"], REDACTED);
+        assert_eq!(v["gateway"]["auth"]["password"], REDACTED);
+        assert_eq!(v["channels"]["telegram"]["botToken"], REDACTED);
+        assert_eq!(v["channels"]["telegram"]["enabled"], true);
+        assert_eq!(v["channels"]["slack"][0]["appToken"], REDACTED);
+        assert_eq!(v["channels"]["slack"][0]["signingSecret"], "");
+        assert_eq!(v["channels"]["matrix"]["privateKey"], REDACTED);
+        assert_eq!(v["channels"]["matrix"]["maxTokens"], 5);
+        assert_eq!(v["channels"]["matrix"]["accessToken"], Value::Null);
+        let text = v.to_string();
+        assert!(!text.contains("tok\"") && !text.contains("123:abc") && !text.contains("xapp"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn non_utf8_log_path_does_not_hide_config() {
+        use std::os::unix::ffi::OsStrExt;
+        let mut c = Config::default();
+        c.logging.file = Some(std::ffi::OsStr::from_bytes(b"/tmp/\xff.log").into());
+        c.gateway.auth.token = Some(Secret::new("tok"));
+        let v = redacted_json(&c);
+        assert_eq!(v["gateway"]["auth"]["token"], REDACTED);
+        assert!(v["logging"]["file"].is_string());
+    }
+}

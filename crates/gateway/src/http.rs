@@ -1,0 +1,145 @@
+//! HTTP on the gateway port: probes, security headers, and the WebSocket upgrade.
+//!
+//! The WebSocket plane answers on any path that is not an HTTP route, so clients may
+//! connect to `ws://host:port` or `ws://host:port/anything`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::json;
+
+use crate::state::AppState;
+
+/// WebSocket read buffer: small, so that thousands of idle connections stay cheap.
+const WS_READ_BUFFER: usize = 4 * 1024;
+
+/// Builds the router for one listener.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/health", get(live))
+        .route("/healthz", get(live))
+        .route("/ready", get(ready))
+        .route("/readyz", get(ready))
+        .route("/startup", get(startup))
+        .route("/startupz", get(startup))
+        .fallback(fallback)
+        .layer(middleware::from_fn(security_headers))
+        .with_state(state)
+}
+
+async fn security_headers(req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    res
+}
+
+/// `/health`, `/healthz`: the process answers.
+async fn live() -> Response {
+    json_response(StatusCode::OK, json!({ "ok": true, "status": "live" }))
+}
+
+/// `/ready`, `/readyz`: started and not draining.
+async fn ready(State(state): State<Arc<AppState>>) -> Response {
+    let mut failing = Vec::new();
+    if !state.is_started() {
+        failing.push("startup");
+    }
+    if state.is_draining() {
+        failing.push("draining");
+    }
+    let ok = failing.is_empty();
+    json_response(
+        if ok {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        },
+        json!({ "ready": ok, "failing": failing, "uptimeMs": state.uptime_ms() }),
+    )
+}
+
+/// `/startup`, `/startupz`: start-up complete and not draining.
+async fn startup(State(state): State<Arc<AppState>>) -> Response {
+    let (code, status) = if state.is_draining() {
+        (StatusCode::SERVICE_UNAVAILABLE, "draining")
+    } else if !state.is_started() {
+        (StatusCode::SERVICE_UNAVAILABLE, "starting")
+    } else {
+        (StatusCode::OK, "started")
+    };
+    json_response(
+        code,
+        json!({ "ok": code == StatusCode::OK, "status": status }),
+    )
+}
+
+async fn fallback(State(state): State<Arc<AppState>>, req: Request) -> Response {
+    if is_websocket_upgrade(&req) {
+        let peer = req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0)
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+        let (mut parts, _body) = req.into_parts();
+        let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
+            Ok(u) => u,
+            Err(rejection) => return rejection.into_response(),
+        };
+        if state.is_draining() {
+            return json_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({ "error": { "message": "gateway is shutting down", "type": "unavailable" } }),
+            );
+        }
+        return upgrade
+            .read_buffer_size(WS_READ_BUFFER)
+            .write_buffer_size(0)
+            .max_message_size(openclaw_protocol::MAX_PAYLOAD_BYTES)
+            .max_frame_size(openclaw_protocol::MAX_PAYLOAD_BYTES)
+            .on_upgrade(move |socket| crate::ws::serve_socket(state, socket, peer));
+    }
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return json_response(
+            StatusCode::NOT_FOUND,
+            json!({ "error": { "message": format!("Not found: {} {}", req.method(), req.uri().path()), "type": "not_found" } }),
+        );
+    }
+    json_response(
+        StatusCode::NOT_FOUND,
+        json!({ "error": { "message": format!("Not found: {}", req.uri().path()), "type": "not_found" } }),
+    )
+}
+
+fn is_websocket_upgrade(req: &Request) -> bool {
+    req.headers()
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+}
+
+/// A JSON response with the given status.
+pub fn json_response(status: StatusCode, body: serde_json::Value) -> Response {
+    let mut res = Response::new(Body::from(body.to_string()));
+    *res.status_mut() = status;
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    res
+}

@@ -1,0 +1,65 @@
+//! Core read methods: `health`, `system-presence`, `logs.tail`, `config.get`.
+
+use std::sync::Arc;
+
+use openclaw_protocol::{ErrorShape, methods};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::parse_params;
+use crate::state::AppState;
+
+/// `health {probe?}`: the health snapshot. `probe` is accepted; with no channels yet there
+/// is nothing further to probe.
+pub fn health(state: &AppState, _params: &Value) -> Value {
+    state.health_snapshot()
+}
+
+/// `system-presence`: the presence list, gateway first.
+pub fn system_presence(state: &AppState) -> Value {
+    json!(state.presence.list())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct TailParams {
+    cursor: Option<u64>,
+    limit: Option<usize>,
+    max_bytes: Option<usize>,
+}
+
+/// `logs.tail {cursor?, limit?, maxBytes?}` over the gateway's log file.
+pub async fn logs_tail(state: &Arc<AppState>, params: &Value) -> Result<Value, ErrorShape> {
+    let p: TailParams = parse_params(methods::LOGS_TAIL, params)?;
+    if let Some(limit) = p.limit
+        && !(1..=openclaw_logs::MAX_TAIL_LIMIT).contains(&limit)
+    {
+        return Err(ErrorShape::invalid(format!(
+            "invalid params for logs.tail: limit must be 1..={}, got {limit}",
+            openclaw_logs::MAX_TAIL_LIMIT
+        )));
+    }
+    let req = openclaw_logs::TailRequest {
+        cursor: p.cursor,
+        limit: p.limit.unwrap_or(openclaw_logs::DEFAULT_TAIL_LIMIT),
+        max_bytes: p.max_bytes.unwrap_or(openclaw_logs::DEFAULT_TAIL_MAX_BYTES),
+    };
+    let path = state.log_file.clone();
+    let result = tokio::task::spawn_blocking(move || openclaw_logs::tail(&path, &req))
+        .await
+        .map_err(|e| ErrorShape::unavailable(format!("log reader failed: {e}")))?
+        .map_err(|e| ErrorShape::unavailable(format!("cannot read the log file: {e}")))?;
+    serde_json::to_value(result).map_err(|e| ErrorShape::unavailable(e.to_string()))
+}
+
+/// `config.get`: the active config, secrets redacted, with the file's hash for
+/// optimistic concurrency on later writes.
+pub fn config_get(state: &AppState) -> Value {
+    let loaded = &state.config;
+    json!({
+        "path": loaded.path,
+        "exists": loaded.exists,
+        "hash": loaded.hash,
+        "config": openclaw_config::redacted_json(&loaded.config),
+    })
+}

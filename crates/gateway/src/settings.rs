@@ -1,0 +1,330 @@
+//! Effective listener settings: flags over environment over config over defaults.
+//!
+//! These settings decide the socket and the auth secret, so they are fixed for the life of
+//! a listener; everything else is read from the live config on each use.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::Path;
+use std::time::Duration;
+
+use openclaw_config::{AuthMode, BindMode, Config, Paths};
+
+use crate::error::GatewayError;
+
+/// Port used by `--dev` when nothing else names one.
+pub const DEV_PORT: u16 = 19001;
+/// Port used otherwise.
+pub const DEFAULT_PORT: u16 = 18789;
+
+/// What the operator asked for on the command line (`openclaw gateway run …`).
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// `--port`.
+    pub port: Option<u16>,
+    /// `--bind`.
+    pub bind: Option<BindMode>,
+    /// `--token`.
+    pub token: Option<String>,
+    /// `--password`.
+    pub password: Option<String>,
+    /// `--force`: stop whatever listens on the port first.
+    pub force: bool,
+    /// `--verbose`: mirror debug logs to stderr.
+    pub verbose: bool,
+    /// `--dev`: dev profile defaults.
+    pub dev: bool,
+    /// `--allow-unconfigured`: start without `gateway.mode=local`.
+    pub allow_unconfigured: bool,
+}
+
+/// The resolved listener settings.
+#[derive(Clone)]
+pub struct Settings {
+    /// TCP port (0 = pick a free one).
+    pub port: u16,
+    /// The bind mode that was asked for.
+    pub bind: BindMode,
+    /// Addresses to listen on; the first must succeed, later ones are best-effort.
+    pub hosts: Vec<IpAddr>,
+    /// Auth mode in force.
+    pub auth_mode: AuthMode,
+    /// The token or password clients must present, if any.
+    pub secret: Option<String>,
+    /// Time a client has to send `connect`.
+    pub handshake_timeout: Duration,
+    /// Whether the state-dir lock is skipped (`OPENCLAW_ALLOW_MULTI_GATEWAY=1`).
+    pub allow_multi: bool,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("port", &self.port)
+            .field("bind", &self.bind)
+            .field("hosts", &self.hosts)
+            .field("auth_mode", &self.auth_mode)
+            .field("secret", &self.secret.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
+}
+
+impl Settings {
+    /// Whether every listening address is loopback (only local processes can connect).
+    pub fn is_loopback(&self) -> bool {
+        self.hosts.iter().all(|h| h.is_loopback())
+    }
+
+    /// Resolves settings. `env` is the process environment (a function so tests can fake it).
+    pub fn resolve(
+        opts: &RunOptions,
+        config: &Config,
+        paths: &Paths,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Settings, GatewayError> {
+        let env_nonempty = |k: &str| env(k).filter(|v| !v.trim().is_empty());
+        let port = match (opts.port, env_nonempty("OPENCLAW_GATEWAY_PORT")) {
+            (Some(p), _) => p,
+            (None, Some(raw)) => raw.trim().parse::<u16>().map_err(|_| {
+                GatewayError::Setting(format!(
+                    "OPENCLAW_GATEWAY_PORT={raw:?} is not a port number; use 1-65535 or unset it"
+                ))
+            })?,
+            (None, None) => config.gateway.port.unwrap_or(if opts.dev || paths.dev {
+                DEV_PORT
+            } else {
+                DEFAULT_PORT
+            }),
+        };
+
+        let bind = opts.bind.unwrap_or_else(|| config.gateway.effective_bind());
+        let hosts = match bind {
+            BindMode::Loopback => loopback_hosts(),
+            BindMode::Lan => vec![IpAddr::V4(Ipv4Addr::UNSPECIFIED)],
+            BindMode::Custom => {
+                let raw = config.gateway.custom_bind_host.as_deref().ok_or_else(|| {
+                    GatewayError::Setting(
+                        "bind mode custom needs gateway.customBindHost (an IP address)".into(),
+                    )
+                })?;
+                let ip: IpAddr = raw.parse().map_err(|_| {
+                    GatewayError::Setting(format!(
+                        "gateway.customBindHost {raw:?} is not an IP address; use e.g. 192.168.1.10"
+                    ))
+                })?;
+                vec![ip]
+            }
+            BindMode::Auto => {
+                if in_container() {
+                    vec![IpAddr::V4(Ipv4Addr::UNSPECIFIED)]
+                } else {
+                    loopback_hosts()
+                }
+            }
+            BindMode::Tailnet => {
+                return Err(GatewayError::Setting(
+                    "bind mode tailnet is not supported by this gateway; use loopback, lan or custom"
+                        .into(),
+                ));
+            }
+        };
+
+        let token = opts
+            .token
+            .clone()
+            .filter(|t| !t.is_empty())
+            .or_else(|| env_nonempty("OPENCLAW_GATEWAY_TOKEN"))
+            .or_else(|| {
+                config
+                    .gateway
+                    .auth
+                    .token
+                    .as_ref()
+                    .map(|s| s.expose().to_owned())
+            })
+            .filter(|t| !t.is_empty());
+        let password = opts
+            .password
+            .clone()
+            .filter(|t| !t.is_empty())
+            .or_else(|| env_nonempty("OPENCLAW_GATEWAY_PASSWORD"))
+            .or_else(|| {
+                config
+                    .gateway
+                    .auth
+                    .password
+                    .as_ref()
+                    .map(|s| s.expose().to_owned())
+            })
+            .filter(|t| !t.is_empty());
+        let auth_mode = match config.gateway.auth.mode {
+            Some(m) => m,
+            None if token.is_none() && password.is_some() => AuthMode::Password,
+            None => AuthMode::Token,
+        };
+        let secret = match auth_mode {
+            AuthMode::Token => token,
+            AuthMode::Password => password,
+            AuthMode::None => None,
+            AuthMode::TrustedProxy => {
+                return Err(GatewayError::Setting(
+                    "gateway.auth.mode \"trusted-proxy\" is not supported by this gateway yet; use token or password".into(),
+                ));
+            }
+        };
+
+        let handshake_timeout = match env_nonempty("OPENCLAW_HANDSHAKE_TIMEOUT_MS") {
+            Some(raw) => Duration::from_millis(raw.trim().parse::<u64>().map_err(|_| {
+                GatewayError::Setting(format!(
+                    "OPENCLAW_HANDSHAKE_TIMEOUT_MS={raw:?} is not a number of milliseconds"
+                ))
+            })?),
+            None => Duration::from_millis(openclaw_protocol::DEFAULT_HANDSHAKE_TIMEOUT_MS),
+        };
+        let allow_multi = env("OPENCLAW_ALLOW_MULTI_GATEWAY").is_some_and(|v| v == "1");
+
+        let settings = Settings {
+            port,
+            bind,
+            hosts,
+            auth_mode,
+            secret,
+            handshake_timeout,
+            allow_multi,
+        };
+        if !settings.is_loopback() && settings.secret.is_none() {
+            return Err(GatewayError::RefusedBind {
+                bind: bind_name(bind).to_owned(),
+            });
+        }
+        Ok(settings)
+    }
+}
+
+/// The config spelling of a bind mode.
+pub fn bind_name(bind: BindMode) -> &'static str {
+    match bind {
+        BindMode::Loopback => "loopback",
+        BindMode::Lan => "lan",
+        BindMode::Custom => "custom",
+        BindMode::Auto => "auto",
+        BindMode::Tailnet => "tailnet",
+    }
+}
+
+/// The config spelling of an auth mode.
+pub fn auth_mode_name(mode: AuthMode) -> &'static str {
+    match mode {
+        AuthMode::Token => "token",
+        AuthMode::Password => "password",
+        AuthMode::None => "none",
+        AuthMode::TrustedProxy => "trusted-proxy",
+    }
+}
+
+fn loopback_hosts() -> Vec<IpAddr> {
+    vec![
+        IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(Ipv6Addr::LOCALHOST),
+    ]
+}
+
+fn in_container() -> bool {
+    Path::new("/.dockerenv").exists() || Path::new("/run/.containerenv").exists()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn paths() -> Paths {
+        Paths {
+            state_dir: "/tmp/x".into(),
+            config_path: "/tmp/x/openclaw.json".into(),
+            profile: None,
+            dev: false,
+        }
+    }
+
+    fn resolve(
+        opts: RunOptions,
+        cfg: &Config,
+        env: &[(&str, &str)],
+    ) -> Result<Settings, GatewayError> {
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::resolve(&opts, cfg, &paths(), &|k| env.get(k).cloned())
+    }
+
+    #[test]
+    fn port_precedence() {
+        let mut cfg = Config::default();
+        assert_eq!(
+            resolve(RunOptions::default(), &cfg, &[]).unwrap().port,
+            18789
+        );
+        let dev = RunOptions {
+            dev: true,
+            ..Default::default()
+        };
+        assert_eq!(resolve(dev, &cfg, &[]).unwrap().port, 19001);
+        cfg.gateway.port = Some(1000);
+        assert_eq!(
+            resolve(RunOptions::default(), &cfg, &[]).unwrap().port,
+            1000
+        );
+        let env = [("OPENCLAW_GATEWAY_PORT", "2000")];
+        assert_eq!(
+            resolve(RunOptions::default(), &cfg, &env).unwrap().port,
+            2000
+        );
+        let flag = RunOptions {
+            port: Some(3000),
+            ..Default::default()
+        };
+        assert_eq!(resolve(flag, &cfg, &env).unwrap().port, 3000);
+        let bad = [("OPENCLAW_GATEWAY_PORT", "abc")];
+        assert_eq!(
+            resolve(RunOptions::default(), &cfg, &bad)
+                .unwrap_err()
+                .exit_code(),
+            78
+        );
+    }
+
+    #[test]
+    fn lan_without_secret_is_refused() {
+        let cfg = Config::default();
+        let lan = RunOptions {
+            bind: Some(BindMode::Lan),
+            ..Default::default()
+        };
+        let err = resolve(lan.clone(), &cfg, &[]).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("Refusing to bind gateway to lan without auth.")
+        );
+        assert_eq!(err.exit_code(), 78);
+        let ok = resolve(lan, &cfg, &[("OPENCLAW_GATEWAY_TOKEN", "t")]).unwrap();
+        assert_eq!(ok.secret.as_deref(), Some("t"));
+        assert!(!ok.is_loopback());
+    }
+
+    #[test]
+    fn password_mode_inferred_from_password_only() {
+        let cfg = Config::default();
+        let s = resolve(
+            RunOptions {
+                password: Some("pw".into()),
+                ..Default::default()
+            },
+            &cfg,
+            &[],
+        )
+        .unwrap();
+        assert_eq!(s.auth_mode, AuthMode::Password);
+        assert!(!format!("{s:?}").contains("pw\""));
+    }
+}

@@ -1,0 +1,319 @@
+//! End-to-end tests of the subscriber: file JSON shape, redaction, level
+//! filtering, console format — all scoped with `with_default`, never global.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use openclaw_logs::{
+    Level, LogOptions, TailRequest, pretty_line, subscriber, subscriber_with_console, tail,
+};
+use serde_json::Value;
+use tracing_subscriber::fmt::MakeWriter;
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(label: &str) -> Self {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let path = std::env::temp_dir().join(format!(
+            "openclaw-logs-it-{label}-{}-{nanos}",
+            std::process::id()
+        ));
+        fs::create_dir_all(&path).expect("temp dir");
+        TempDir(path)
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Console capture buffer usable as a `MakeWriter`.
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Capture {
+    fn text(&self) -> String {
+        let bytes = self.0.lock().map(|b| b.clone()).unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
+
+struct CaptureWriter(Arc<Mutex<Vec<u8>>>);
+
+impl io::Write for CaptureWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        if let Ok(mut buf) = self.0.lock() {
+            buf.extend_from_slice(data);
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for Capture {
+    type Writer = CaptureWriter;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        CaptureWriter(self.0.clone())
+    }
+}
+
+fn options(dir: &TempDir, level: Level, verbose: bool) -> LogOptions {
+    LogOptions {
+        file: dir.path().join("logs/gateway.log"),
+        level,
+        max_file_bytes: 1024 * 1024,
+        verbose,
+    }
+}
+
+fn file_lines(path: &Path) -> Vec<Value> {
+    fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect()
+}
+
+#[test]
+fn json_line_shape() {
+    let dir = TempDir::new("shape");
+    let opts = options(&dir, Level::Info, false);
+    let (sub, handle) = subscriber_with_console(&opts, io::sink).expect("subscriber");
+    assert_eq!(handle.file(), opts.file.as_path());
+    tracing::subscriber::with_default(sub, || {
+        tracing::info!(target: "gateway/ws", port = 18789_u64, ok = true, ratio = 0.5, peer = %"127.0.0.1", "client {} connected", "c1");
+        tracing::warn!(level = 3, "reserved key");
+        tracing::error!("default target");
+    });
+
+    let raw = fs::read_to_string(handle.file()).expect("read");
+    assert!(raw.starts_with("{\"time\":\""), "{raw}");
+    let lines = file_lines(handle.file());
+    assert_eq!(lines.len(), 3);
+
+    let first = &lines[0];
+    let time = first["time"].as_str().expect("time");
+    assert_eq!(time.len(), 24, "{time}");
+    let bytes = time.as_bytes();
+    assert_eq!(
+        (
+            bytes[4], bytes[7], bytes[10], bytes[13], bytes[16], bytes[19], bytes[23]
+        ),
+        (b'-', b'-', b'T', b':', b':', b'.', b'Z')
+    );
+    assert_eq!(first["level"], "info");
+    assert_eq!(first["subsystem"], "gateway/ws");
+    assert_eq!(first["message"], "client c1 connected");
+    assert_eq!(first["port"], 18789);
+    assert_eq!(first["ok"], true);
+    assert_eq!(first["ratio"], 0.5);
+    assert_eq!(first["peer"], "127.0.0.1");
+    assert_eq!(first.as_object().map(|o| o.len()), Some(8));
+
+    assert_eq!(lines[1]["level"], "warn");
+    assert_eq!(lines[1]["field.level"], 3);
+
+    assert_eq!(lines[2]["level"], "error");
+    assert_eq!(lines[2]["subsystem"], module_path!());
+}
+
+#[test]
+fn secrets_are_redacted() {
+    let dir = TempDir::new("redact");
+    let opts = options(&dir, Level::Info, false);
+    let console = Capture::default();
+    let (sub, handle) = subscriber_with_console(&opts, console.clone()).expect("subscriber");
+    tracing::subscriber::with_default(sub, || {
+        tracing::info!(
+            target: "gateway/auth",
+            token = "tok-SECRET-1",
+            authToken = "tok-SECRET-2",
+            apiKey = ?"tok-SECRET-3",
+            password = 1234567,
+            Authorization = "Bearer tok-SECRET-4",
+            max_tokens = 42,
+            "auth attempt"
+        );
+    });
+    let raw = fs::read_to_string(handle.file()).expect("read");
+    assert!(!raw.contains("SECRET"), "{raw}");
+    assert!(!raw.contains("1234567"), "{raw}");
+    let line = &file_lines(handle.file())[0];
+    for key in ["token", "authToken", "apiKey", "password", "Authorization"] {
+        assert_eq!(line[key], "[redacted]", "{key}");
+    }
+    assert_eq!(line["max_tokens"], 42);
+    let console_text = console.text();
+    assert!(console_text.contains("token=[redacted]"), "{console_text}");
+    assert!(!console_text.contains("SECRET"), "{console_text}");
+}
+
+#[test]
+fn file_level_filtering() {
+    let cases = [
+        (Level::Silent, 0),
+        (Level::Fatal, 1),
+        (Level::Error, 1),
+        (Level::Warn, 2),
+        (Level::Info, 3),
+        (Level::Debug, 4),
+        (Level::Trace, 5),
+    ];
+    for (level, expected) in cases {
+        let dir = TempDir::new(&format!("filter-{level}"));
+        let opts = options(&dir, level, false);
+        let (sub, handle) = subscriber_with_console(&opts, io::sink).expect("subscriber");
+        tracing::subscriber::with_default(sub, || {
+            tracing::error!("e");
+            tracing::warn!("w");
+            tracing::info!("i");
+            tracing::debug!("d");
+            tracing::trace!("t");
+        });
+        assert_eq!(file_lines(handle.file()).len(), expected, "level {level}");
+    }
+}
+
+#[test]
+fn console_format_and_verbosity() {
+    let dir = TempDir::new("console");
+    // File at trace, console without verbose: the console stays at info.
+    let opts = options(&dir, Level::Trace, false);
+    let console = Capture::default();
+    let (sub, handle) = subscriber_with_console(&opts, console.clone()).expect("subscriber");
+    tracing::subscriber::with_default(sub, || {
+        tracing::info!(target: "gateway/ws", conn = "c1", note = "two words", "hello");
+        tracing::debug!(target: "gateway/ws", "hidden on console");
+    });
+    let text = console.text();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    let line = lines[0];
+    let (time, rest) = line.split_at(8);
+    assert!(
+        time.chars().all(|c| c.is_ascii_digit() || c == ':'),
+        "{line}"
+    );
+    assert_eq!(rest, r#" info [gateway/ws] hello conn=c1 note="two words""#);
+    assert_eq!(file_lines(handle.file()).len(), 2);
+
+    // Verbose shows debug on the console even when the file is at info.
+    let dir = TempDir::new("console-verbose");
+    let opts = options(&dir, Level::Info, true);
+    let console = Capture::default();
+    let (sub, handle) = subscriber_with_console(&opts, console.clone()).expect("subscriber");
+    tracing::subscriber::with_default(sub, || {
+        tracing::debug!(target: "gateway/ws", "now visible");
+        tracing::trace!(target: "gateway/ws", "never on console");
+    });
+    let text = console.text();
+    assert!(text.contains("debug [gateway/ws] now visible"), "{text}");
+    assert!(!text.contains("never"), "{text}");
+    assert!(file_lines(handle.file()).is_empty());
+}
+
+#[test]
+fn span_fields_are_included() {
+    let dir = TempDir::new("spans");
+    let opts = options(&dir, Level::Info, false);
+    let (sub, handle) = subscriber_with_console(&opts, io::sink).expect("subscriber");
+    tracing::subscriber::with_default(sub, || {
+        let outer = tracing::info_span!(
+            "conn",
+            conn_id = "c7",
+            secret = "hide-me",
+            method = tracing::field::Empty
+        );
+        let _outer = outer.enter();
+        outer.record("method", "chat.send");
+        let inner = tracing::info_span!("req", req = 3, conn_id = "override");
+        let _inner = inner.enter();
+        tracing::info!(target: "gateway/rpc", req = 4, "handled");
+    });
+    let lines = file_lines(handle.file());
+    assert_eq!(lines.len(), 1);
+    let line = &lines[0];
+    assert_eq!(line["conn_id"], "override");
+    assert_eq!(line["method"], "chat.send");
+    assert_eq!(line["secret"], "[redacted]");
+    assert_eq!(line["req"], 4);
+    assert_eq!(line["message"], "handled");
+}
+
+#[test]
+fn written_logs_tail_back_and_pretty_print() {
+    let dir = TempDir::new("roundtrip");
+    let mut opts = options(&dir, Level::Info, false);
+    opts.max_file_bytes = 600;
+    let (sub, handle) = subscriber_with_console(&opts, io::sink).expect("subscriber");
+    tracing::subscriber::with_default(sub, || {
+        for i in 0..40 {
+            tracing::info!(target: "gateway/ws", seq = i, "multi\nline message {i}");
+        }
+    });
+    // Rotation happened and the archives are capped at five.
+    for n in 1..=5 {
+        assert!(
+            dir.path().join(format!("logs/gateway.log.{n}")).is_file(),
+            "archive {n}"
+        );
+    }
+    assert!(!dir.path().join("logs/gateway.log.6").exists());
+
+    let result = tail(handle.file(), &TailRequest::default()).expect("tail");
+    assert!(!result.lines.is_empty());
+    let last: Value = serde_json::from_str(result.lines.last().expect("a line")).expect("json");
+    assert_eq!(last["seq"], 39);
+    assert_eq!(last["message"], "multi\nline message 39");
+    let pretty = pretty_line(result.lines.last().expect("a line"));
+    assert!(
+        pretty.ends_with(" info [gateway/ws] multi\nline message 39 seq=39"),
+        "{pretty}"
+    );
+}
+
+#[test]
+fn default_subscriber_builds_and_creates_file() {
+    let dir = TempDir::new("default");
+    let opts = LogOptions::new(dir.path().join("state/logs/gateway.log"));
+    assert_eq!(opts.level, Level::Info);
+    let (sub, handle) = subscriber(&opts).expect("subscriber");
+    tracing::subscriber::with_default(sub, || {
+        tracing::debug!("not written at info");
+    });
+    assert!(handle.file().is_file());
+    assert!(file_lines(handle.file()).is_empty());
+}
+
+#[test]
+fn unusable_log_path_is_an_error() {
+    let dir = TempDir::new("bad-path");
+    let blocker = dir.path().join("blocker");
+    fs::write(&blocker, "file, not dir").expect("write");
+    let opts = options(&dir, Level::Info, false);
+    let opts = LogOptions {
+        file: blocker.join("gateway.log"),
+        ..opts
+    };
+    let err = subscriber_with_console(&opts, io::sink)
+        .err()
+        .expect("must fail");
+    assert!(err.to_string().contains("blocker"), "{err}");
+}

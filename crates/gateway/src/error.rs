@@ -11,9 +11,17 @@ pub const EXIT_CONFIG: i32 = 78;
 /// Why the gateway could not start or had to stop.
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
-    /// The config file is unreadable, unparseable or invalid.
+    /// Paths could not be resolved (no HOME, bad profile name).
     #[error("{0}")]
     Config(#[from] ConfigError),
+    /// The config file is unreadable, unparseable or invalid.
+    #[error("{}", config_file_message(path, source))]
+    ConfigFile {
+        /// The config file.
+        path: PathBuf,
+        /// What is wrong with it.
+        source: ConfigError,
+    },
     /// A setting outside the config file (flag or environment variable) is invalid.
     #[error("{0}")]
     Setting(String),
@@ -72,6 +80,7 @@ impl GatewayError {
     pub fn exit_code(&self) -> i32 {
         match self {
             GatewayError::Config(_)
+            | GatewayError::ConfigFile { .. }
             | GatewayError::Setting(_)
             | GatewayError::ModeBlocked { .. }
             | GatewayError::RefusedBind { .. }
@@ -86,5 +95,16 @@ impl GatewayError {
             context: context.into(),
             source,
         }
+    }
+}
+
+/// Names the file in front of errors that do not already carry it.
+fn config_file_message(path: &std::path::Path, source: &ConfigError) -> String {
+    match source {
+        ConfigError::Parse { path: Some(_), .. } | ConfigError::Io { .. } => source.to_string(),
+        _ => format!(
+            "{}: {source}. Fix the file, or move it aside to start from defaults",
+            path.display()
+        ),
     }
 }

@@ -36,7 +36,12 @@ pub struct Prepared {
 /// Loads and validates the config and resolves settings, without side effects.
 pub fn prepare(paths: Paths, opts: &RunOptions) -> Result<Prepared, GatewayError> {
     let env = |k: &str| std::env::var(k).ok();
-    let loaded = openclaw_config::load_file(&paths.config_path, &env)?;
+    let loaded = openclaw_config::load_file(&paths.config_path, &env).map_err(|source| {
+        GatewayError::ConfigFile {
+            path: paths.config_path.clone(),
+            source,
+        }
+    })?;
     let mode_ok = match loaded.config.gateway.mode {
         Some(GatewayMode::Local) => true,
         None => opts.allow_unconfigured || opts.dev || paths.dev,
@@ -161,7 +166,7 @@ async fn wait_for_signal() {
 }
 
 async fn tick_task(state: Arc<AppState>) {
-    let period = Duration::from_millis(openclaw_protocol::TICK_INTERVAL_MS);
+    let period = state.settings.tick_interval;
     let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     loop {
         tokio::select! {

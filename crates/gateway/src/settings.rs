@@ -54,6 +54,8 @@ pub struct Settings {
     pub handshake_timeout: Duration,
     /// Whether the state-dir lock is skipped (`OPENCLAW_ALLOW_MULTI_GATEWAY=1`).
     pub allow_multi: bool,
+    /// Interval of `tick` events (`OPENCLAW_TICK_INTERVAL_MS`, default 30 s).
+    pub tick_interval: Duration,
 }
 
 impl std::fmt::Debug for Settings {
@@ -172,15 +174,15 @@ impl Settings {
             }
         };
 
-        let handshake_timeout = match env_nonempty("OPENCLAW_HANDSHAKE_TIMEOUT_MS") {
-            Some(raw) => Duration::from_millis(raw.trim().parse::<u64>().map_err(|_| {
-                GatewayError::Setting(format!(
-                    "OPENCLAW_HANDSHAKE_TIMEOUT_MS={raw:?} is not a number of milliseconds"
-                ))
-            })?),
-            None => Duration::from_millis(openclaw_protocol::DEFAULT_HANDSHAKE_TIMEOUT_MS),
-        };
+        let handshake_timeout = Duration::from_millis(
+            ms_env(env, "OPENCLAW_HANDSHAKE_TIMEOUT_MS")?
+                .unwrap_or(openclaw_protocol::DEFAULT_HANDSHAKE_TIMEOUT_MS),
+        );
         let allow_multi = env("OPENCLAW_ALLOW_MULTI_GATEWAY").is_some_and(|v| v == "1");
+        let tick_interval = Duration::from_millis(
+            ms_env(env, "OPENCLAW_TICK_INTERVAL_MS")?
+                .unwrap_or(openclaw_protocol::TICK_INTERVAL_MS),
+        );
 
         let settings = Settings {
             port,
@@ -190,6 +192,7 @@ impl Settings {
             secret,
             handshake_timeout,
             allow_multi,
+            tick_interval,
         };
         if !settings.is_loopback() && settings.secret.is_none() {
             return Err(GatewayError::RefusedBind {
@@ -218,6 +221,19 @@ pub fn auth_mode_name(mode: AuthMode) -> &'static str {
         AuthMode::Password => "password",
         AuthMode::None => "none",
         AuthMode::TrustedProxy => "trusted-proxy",
+    }
+}
+
+/// A positive millisecond count from the environment, if set.
+fn ms_env(env: &dyn Fn(&str) -> Option<String>, key: &str) -> Result<Option<u64>, GatewayError> {
+    match env(key).filter(|v| !v.trim().is_empty()) {
+        None => Ok(None),
+        Some(raw) => match raw.trim().parse::<u64>() {
+            Ok(ms) if ms > 0 => Ok(Some(ms)),
+            _ => Err(GatewayError::Setting(format!(
+                "{key}={raw:?} is not a positive number of milliseconds; fix or unset it"
+            ))),
+        },
     }
 }
 

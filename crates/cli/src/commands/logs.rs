@@ -66,6 +66,9 @@ pub async fn run(global: &Global, opts: &ClientOpts, mode: Mode) -> anyhow::Resu
                 target.url,
                 file.display()
             );
+            if !file.exists() {
+                eprintln!("no log file at {} yet", file.display());
+            }
             Source::File(file)
         }
         Err(e) => return Err(e.into()),

@@ -241,7 +241,10 @@ async fn handshake(
             role: role.as_str().into(),
             scopes: granted,
         },
-        policy: HelloPolicy::default(),
+        policy: HelloPolicy {
+            tick_interval_ms: state.settings.tick_interval.as_millis() as u64,
+            ..HelloPolicy::default()
+        },
     };
     let res = ResponseFrame::ok(req.id, serde_json::to_value(hello).unwrap_or_default());
     conn.send_response(encode(&Frame::Res(res)));

@@ -450,3 +450,56 @@ async fn logs_tail_and_config_get_redact_secrets() {
     let log = std::fs::read_to_string(gw.state.join("logs/gateway.log")).unwrap();
     assert!(!log.contains("from-env-token-987654"));
 }
+
+#[tokio::test]
+async fn frame_over_max_payload_closes_1009_after_hello() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let gw = start(Spec::token(TOKEN));
+    let (ws, _) = connect(&gw.url(), TOKEN, None, "test").await;
+    let (mut sink, mut stream) = ws.split();
+    let big = json!({"type":"req","id":"big","method":"health","params":{"pad": "y".repeat(26 * 1024 * 1024)}});
+    // The gateway stops reading mid-frame, so the send itself may end in a reset; read
+    // concurrently to catch the close frame that precedes it.
+    let sender = tokio::spawn(async move {
+        let _ = sink.send(Message::Text(big.to_string().into())).await;
+    });
+    let mut code = None;
+    while let Ok(Some(msg)) = tokio::time::timeout(Duration::from_secs(10), stream.next()).await {
+        match msg {
+            Ok(Message::Close(Some(f))) => {
+                code = Some(u16::from(f.code));
+                break;
+            }
+            Ok(_) => continue,
+            Err(_) => break,
+        }
+    }
+    sender.abort();
+    assert_eq!(code, Some(1009));
+    // The gateway is unaffected.
+    let (mut other, _) = connect(&gw.url(), TOKEN, None, "test").await;
+    assert_eq!(call(&mut other, "h", "health", json!({})).await["ok"], true);
+}
+
+#[tokio::test]
+async fn a_client_that_never_reads_does_not_stall_others() {
+    // Ticks every millisecond: a client that never reads falls behind at once.
+    let gw = start(Spec::token(TOKEN).env("OPENCLAW_TICK_INTERVAL_MS", "1"));
+    let (stalled, _) = connect(&gw.url(), TOKEN, None, "test").await;
+    let (mut live, _) = connect(&gw.url(), TOKEN, None, "test").await;
+    let mut last_seq = 0;
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_secs(2) {
+        let ev = next_event(&mut live, "tick").await;
+        let seq = ev["seq"].as_u64().unwrap();
+        assert!(seq > last_seq);
+        last_seq = seq;
+    }
+    assert!(last_seq > 100, "ticks should keep flowing: {last_seq}");
+    let t = std::time::Instant::now();
+    let r = call(&mut live, "h", "health", json!({})).await;
+    assert_eq!(r["ok"], true);
+    assert!(t.elapsed() < Duration::from_secs(1));
+    drop(stalled);
+}

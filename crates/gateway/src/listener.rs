@@ -62,6 +62,22 @@ async fn bind_with_retry(host: IpAddr, port: u16) -> Result<TcpListener, Gateway
     }
 }
 
+/// Raises the open-file soft limit to the hard limit: every client is a socket, and the
+/// common default soft limit of 1024 would cap the gateway near a thousand connections.
+pub fn raise_nofile_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit on a valid stack struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}
+
 /// `--force`: stops the processes listening on `port` (SIGTERM, then SIGKILL after 3 s).
 pub async fn free_port(port: u16) {
     let pids = listening_pids(port);

@@ -84,6 +84,7 @@ pub async fn run(
         Some(StateLock::acquire(&paths.lock_path())?)
     };
 
+    listener::raise_nofile_limit();
     if opts.force && settings.port != 0 {
         listener::free_port(settings.port).await;
     }

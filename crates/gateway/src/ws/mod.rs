@@ -287,7 +287,13 @@ async fn run_connection(state: Arc<AppState>, socket: WebSocket, accepted: Accep
     }
     // Ask the writer to flush and close, but never wait long for a stuck peer.
     conn.close(close::NORMAL, "");
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), writer).await;
+    let abort = writer.abort_handle();
+    if tokio::time::timeout(std::time::Duration::from_secs(2), writer)
+        .await
+        .is_err()
+    {
+        abort.abort();
+    }
     state.conns.remove(&conn.id);
     if tracked && state.presence.remove(&conn.id) {
         state.presence_changed();
@@ -309,6 +315,7 @@ async fn read_loop(state: &Arc<AppState>, mut stream: SplitStream<WebSocket>, ct
             Ok(Message::Ping(_) | Message::Pong(_)) => continue,
             Ok(Message::Close(_)) => return,
             Err(e) => {
+                tracing::debug!(target: "gateway/ws", conn = %ctx.conn.id, error = %e, "read failed");
                 if is_too_big(&e) {
                     ctx.conn.close(close::TOO_BIG, "frame exceeds maxPayload");
                 }

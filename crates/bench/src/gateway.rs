@@ -1,0 +1,172 @@
+//! Starting and inspecting a gateway process for a measurement.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::process::{Child, Command};
+use tokio_tungstenite::tungstenite::Message;
+
+/// The token every benchmark gateway uses.
+pub const TOKEN: &str = "bench-token-0123456789abcdef";
+
+/// A gateway under measurement; SIGTERM and wait on drop of the state dir.
+pub struct Gw {
+    /// The process.
+    pub child: Child,
+    /// Its port.
+    pub port: u16,
+    /// Its state dir.
+    pub state: PathBuf,
+}
+
+impl Gw {
+    /// Starts `bin` on a fixed free port and returns once it has spawned (not yet ready).
+    pub async fn spawn(bin: &Path, extra_env: &[(&str, &str)]) -> anyhow::Result<(Gw, Instant)> {
+        let state = std::env::temp_dir().join(format!("oc-bench-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&state)?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let mut cmd = Command::new(bin);
+        cmd.args([
+            "gateway",
+            "--allow-unconfigured",
+            "--bind",
+            "loopback",
+            "--token",
+            TOKEN,
+        ])
+        .arg("--port")
+        .arg(port.to_string())
+        .env("OPENCLAW_STATE_DIR", &state)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        let t0 = Instant::now();
+        let mut child = cmd.spawn().context("spawn gateway")?;
+        // Drain stderr so the gateway never blocks on a full pipe.
+        if let Some(err) = child.stderr.take() {
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(err).lines();
+                while let Ok(Some(_)) = lines.next_line().await {}
+            });
+        }
+        Ok((Gw { child, port, state }, t0))
+    }
+
+    /// Polls `GET /healthz` until it answers 200; returns when it did.
+    pub async fn wait_healthz(&mut self, within: Duration) -> anyhow::Result<Instant> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Ok(200) = http_status(self.port, "/healthz").await {
+                return Ok(Instant::now());
+            }
+            if let Some(status) = self.child.try_wait()? {
+                bail!("gateway exited during start-up: {status}");
+            }
+            if Instant::now() > deadline {
+                bail!("gateway did not answer /healthz within {within:?}");
+            }
+            tokio::time::sleep(Duration::from_micros(500)).await;
+        }
+    }
+
+    /// Resident set size in KiB.
+    pub fn rss_kib(&self) -> anyhow::Result<u64> {
+        let pid = self.child.id().context("gateway already exited")?;
+        rss_kib(pid)
+    }
+
+    /// SIGTERM, wait, and remove the state dir.
+    pub async fn stop(mut self) {
+        if let Some(pid) = self.child.id() {
+            // SAFETY: signalling our own child.
+            unsafe {
+                libc::kill(pid as i32, libc::SIGTERM);
+            }
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await;
+        let _ = std::fs::remove_dir_all(&self.state);
+    }
+}
+
+/// VmRSS of a process, in KiB.
+pub fn rss_kib(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .context("no VmRSS")
+}
+
+async fn http_status(port: u16, path: &str) -> anyhow::Result<u16> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).await?;
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
+        .await?;
+    let mut buf = [0u8; 64];
+    let n = s.read(&mut buf).await?;
+    let head = std::str::from_utf8(&buf[..n])?;
+    Ok(head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0))
+}
+
+/// An authenticated idle WebSocket client; returns the socket and the handshake time.
+pub async fn ws_connect(
+    port: u16,
+) -> anyhow::Result<(
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>,
+    Duration,
+)> {
+    let t0 = Instant::now();
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}")).await?;
+    let _challenge = ws.next().await.context("no challenge")??;
+    let connect = json!({"type":"req","id":"1","method":"connect","params":{
+        "minProtocol":4,"maxProtocol":4,
+        "client":{"id":"bench","version":"0","platform":"linux","mode":"cli"},
+        "auth":{"token":TOKEN},"role":"operator","scopes":["operator.read"]}});
+    ws.send(Message::Text(connect.to_string().into())).await?;
+    loop {
+        match ws.next().await.context("closed during handshake")?? {
+            Message::Text(t) => {
+                let v: Value = serde_json::from_str(&t)?;
+                if v["type"] == "res" {
+                    if v["ok"] != true {
+                        bail!("connect refused: {v}");
+                    }
+                    return Ok((ws, t0.elapsed()));
+                }
+            }
+            _ => continue,
+        }
+    }
+}
+
+/// Raises this process's open-file soft limit to the hard limit (many sockets).
+pub fn raise_nofile_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain getrlimit/setrlimit on a stack struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}

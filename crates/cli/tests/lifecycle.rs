@@ -276,3 +276,25 @@ fn dev_mode_runs_without_config_on_dev_profile() {
     assert_eq!(child.wait().unwrap().code(), Some(0));
     assert!(dir.path().join(".openclaw-dev/logs/gateway.log").exists());
 }
+
+#[tokio::test]
+async fn verbose_mirrors_debug_to_stderr() {
+    let quiet = start(Spec::token(TOKEN));
+    let loud = start(Spec::token(TOKEN).arg("--verbose"));
+    for gw in [&quiet, &loud] {
+        let (mut ws, _) = connect(&gw.url(), TOKEN, None, "test").await;
+        assert_eq!(call(&mut ws, "h", "health", json!({})).await["ok"], true);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        loud.output()
+            .contains("debug [gateway/ws] client connected"),
+        "{}",
+        loud.output()
+    );
+    assert!(
+        !quiet.output().contains("client connected"),
+        "{}",
+        quiet.output()
+    );
+}

@@ -16,12 +16,18 @@
 
 #![warn(missing_docs)]
 
+pub mod agents;
 pub mod error;
 pub mod load;
 pub mod paths;
 pub mod redact;
 pub mod schema;
 
+pub use agents::{
+    AgentDefaults, AgentEntry, AgentsConfig, EmbeddingsConfig, IMPLICIT_PROVIDERS, ModelChain,
+    ModelEntry, ModelRef, ModelsConfig, ProviderApi, ProviderEntry, split_model_ref,
+    valid_agent_id,
+};
 pub use error::ConfigError;
 pub use load::{Loaded, MAX_NESTING_DEPTH, content_hash, load_file, parse_str};
 pub use paths::{

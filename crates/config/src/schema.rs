@@ -25,8 +25,8 @@ pub const MAX_RELOAD_DEBOUNCE_MS: u64 = 60_000;
 
 /// The whole configuration file.
 ///
-/// Only `gateway` and `logging` are typed so far. The other sections are accepted as
-/// free JSON so existing OpenClaw files load; **they are not validated yet** and will be
+/// `gateway`, `logging`, `models` and `agents` are typed. The other sections are accepted
+/// as free JSON so existing OpenClaw files load; **they are not validated yet** and will be
 /// given real types as the features that read them are implemented.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
@@ -41,12 +41,12 @@ pub struct Config {
     /// State of the onboarding wizard; free JSON.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wizard: Option<serde_json::Value>,
-    /// Agent definitions; free JSON, not validated yet.
+    /// Agents and their model chains.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub agents: Option<serde_json::Value>,
-    /// Model provider settings; free JSON, not validated yet.
+    pub agents: Option<crate::agents::AgentsConfig>,
+    /// Model providers.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub models: Option<serde_json::Value>,
+    pub models: Option<crate::agents::ModelsConfig>,
     /// Messaging channel settings; free JSON, not validated yet.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub channels: Option<serde_json::Value>,
@@ -507,6 +507,8 @@ impl Config {
                 ),
             );
         }
+
+        crate::agents::validate(self.models.as_ref(), self.agents.as_ref())?;
 
         if self.logging.max_file_bytes < MIN_LOG_FILE_BYTES {
             return invalid(

@@ -119,7 +119,7 @@ fn json5_features_are_accepted() {
     assert_eq!(c.gateway.control_ui.base_path.as_deref(), Some("/ui"));
     assert_eq!(c.gateway.trusted_proxies, vec!["10.0.0.1".to_string()]);
     assert_eq!(c.logging.level, LogLevel::Debug);
-    assert_eq!(c.agents.unwrap()["list"][0]["id"], "main");
+    assert_eq!(c.agents.unwrap().list[0].id, "main");
 }
 
 #[test]
@@ -172,12 +172,15 @@ fn env_substitution_and_escape() {
     let env = env_of(&[("OC_TOKEN", "s3cret"), ("PORTLESS", "x")]);
     let raw = r#"{
       gateway: { auth: { token: "${OC_TOKEN}" }, customBindHost: "$${PORTLESS}" },
-      agents: { list: [{ id: "a-${OC_TOKEN}-${lower}-$" }] },
+      agents: { defaults: { systemPrompt: "a-${OC_TOKEN}-${lower}-$" } },
     }"#;
     let c = parse_str(raw, &env).unwrap();
     assert_eq!(c.gateway.auth.token.as_ref().unwrap().expose(), "s3cret");
     assert_eq!(c.gateway.custom_bind_host.as_deref(), Some("${PORTLESS}"));
-    assert_eq!(c.agents.unwrap()["list"][0]["id"], "a-s3cret-${lower}-$");
+    assert_eq!(
+        c.agents.unwrap().defaults.system_prompt.as_deref(),
+        Some("a-s3cret-${lower}-$")
+    );
 }
 
 #[test]
@@ -315,7 +318,7 @@ fn redaction_of_loaded_file() {
     let env = env_of(&[("TOK", "from-env")]);
     let raw = r#"{
       gateway: { auth: { token: "${TOK}", password: "" } },
-      models: { providers: { openai: { apiKey: "sk-1", baseUrl: "https://x" } } },
+      models: { providers: { openai: { apiKey: "sk-1", baseUrl: "https://x", api: "openai-completions" } } },
       channels: { discord: { botToken: "d", guilds: [{ webhookSecret: { k: 1 } }] } },
     }"#;
     let c = parse_str(raw, &env).unwrap();

@@ -28,8 +28,20 @@ pub struct Gw {
 impl Gw {
     /// Starts `bin` on a fixed free port and returns once it has spawned (not yet ready).
     pub async fn spawn(bin: &Path, extra_env: &[(&str, &str)]) -> anyhow::Result<(Gw, Instant)> {
+        Self::spawn_with_config(bin, extra_env, None).await
+    }
+
+    /// Like [`Gw::spawn`], writing `config` as the gateway's `openclaw.json` first.
+    pub async fn spawn_with_config(
+        bin: &Path,
+        extra_env: &[(&str, &str)],
+        config: Option<&str>,
+    ) -> anyhow::Result<(Gw, Instant)> {
         let state = std::env::temp_dir().join(format!("oc-bench-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&state)?;
+        if let Some(c) = config {
+            std::fs::write(state.join("openclaw.json"), c)?;
+        }
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();

@@ -4,6 +4,7 @@
 //! drives it over real sockets, and reads memory from `/proc/<pid>/status`. Loops are
 //! bounded in count and time. Run `openclaw-bench --help` for the scenarios.
 
+mod chat;
 mod gateway;
 mod scenarios;
 
@@ -14,6 +15,7 @@ fn usage() -> ! {
         "usage: openclaw-bench [--bin PATH] <scenario>...\n\
          scenarios: startup [RUNS]   start-to-/healthz time and idle RSS (default 20 runs)\n\
          \x20          ws-idle [N]      N idle authenticated WebSocket connections (default 1000)\n\
+         \x20          chat [RATE]      added latency of /v1/chat/completions at RATE req/s (default 2000)\n\
          \x20          all              every scenario with defaults\n\
          --bin defaults to target/release/openclaw next to this binary"
     );
@@ -54,9 +56,11 @@ async fn main() -> anyhow::Result<()> {
         match args[i - usize::from(num.is_some())].as_str() {
             "startup" => rows.extend(scenarios::startup(&bin, num.unwrap_or(20)).await?),
             "ws-idle" => rows.extend(scenarios::ws_idle(&bin, num.unwrap_or(1000)).await?),
+            "chat" => rows.extend(chat::added_latency(&bin, num.unwrap_or(2000) as u64, 10).await?),
             "all" => {
                 rows.extend(scenarios::startup(&bin, 20).await?);
                 rows.extend(scenarios::ws_idle(&bin, 1000).await?);
+                rows.extend(chat::added_latency(&bin, 2000, 10).await?);
             }
             other => {
                 eprintln!("unknown scenario {other:?}");

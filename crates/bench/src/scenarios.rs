@@ -20,7 +20,7 @@ pub struct Row {
     pub pass: Option<bool>,
 }
 
-fn row(scenario: &str, figure: String, target: &str, pass: Option<bool>) -> Row {
+pub fn row(scenario: &str, figure: String, target: &str, pass: Option<bool>) -> Row {
     Row {
         scenario: scenario.into(),
         figure,

@@ -35,16 +35,15 @@ async fn real_cli_handshake_gets_hello_ok_then_health() {
         .iter()
         .map(|m| m.as_str().unwrap())
         .collect();
-    assert_eq!(
-        methods,
-        [
-            "health",
-            "status",
-            "system-presence",
-            "logs.tail",
-            "config.get"
-        ]
-    );
+    for core in [
+        "health",
+        "status",
+        "system-presence",
+        "logs.tail",
+        "config.get",
+    ] {
+        assert!(methods.contains(&core), "{core} missing from {methods:?}");
+    }
     assert!(
         hello["features"]["events"]
             .as_array()
@@ -75,6 +74,15 @@ async fn real_cli_handshake_gets_hello_ok_then_health() {
     let r = call(&mut ws, "h", "health", json!({})).await;
     assert_eq!(r["ok"], true);
     assert_eq!(r["payload"]["connections"], 1);
+
+    // Every advertised method is served: none answers "unknown method" (with an admin
+    // connection, so scopes do not hide anything).
+    let (mut admin, _) = connect(&gw.url(), TOKEN, Some(vec!["operator.admin"]), "test").await;
+    for (i, m) in methods.iter().enumerate() {
+        let r = call(&mut admin, &format!("m{i}"), m, json!({})).await;
+        let msg = r["error"]["message"].as_str().unwrap_or("");
+        assert!(!msg.starts_with("unknown method"), "{m}: {r}");
+    }
 }
 
 #[tokio::test]

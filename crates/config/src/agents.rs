@@ -248,7 +248,9 @@ pub(crate) fn validate(
         let Some((provider, _)) = split_model_ref(raw) else {
             return invalid(
                 path,
-                format!("{raw:?} is not a model reference; write \"<provider>/<model>\", e.g. \"openai/gpt-4o\""),
+                format!(
+                    "{raw:?} is not a model reference; write \"<provider>/<model>\", e.g. \"openai/gpt-4o\""
+                ),
             );
         };
         let implicit = IMPLICIT_PROVIDERS.iter().any(|(id, ..)| *id == provider);
@@ -260,7 +262,9 @@ pub(crate) fn validate(
             };
             return invalid(
                 path,
-                format!("unknown provider {provider:?} in {raw:?}; add it under models.providers ({known})"),
+                format!(
+                    "unknown provider {provider:?} in {raw:?}; add it under models.providers ({known})"
+                ),
             );
         }
         Ok(())
@@ -292,7 +296,10 @@ pub(crate) fn validate(
         if !valid_agent_id(&a.id) {
             return invalid(
                 format!("agents.list[{i}].id"),
-                format!("{:?} is not a valid agent id; use lowercase letters, digits, '-' and '_' (at most 64)", a.id),
+                format!(
+                    "{:?} is not a valid agent id; use lowercase letters, digits, '-' and '_' (at most 64)",
+                    a.id
+                ),
             );
         }
         if seen.contains(&a.id.as_str()) {
@@ -343,16 +350,23 @@ mod tests {
             agents.defaults.model.unwrap().chain(),
             vec!["local/m1", "openai/gpt-4o"]
         );
-        assert_eq!(agents.list[1].model.as_ref().unwrap().chain(), vec!["local/m2"]);
+        assert_eq!(
+            agents.list[1].model.as_ref().unwrap().chain(),
+            vec!["local/m2"]
+        );
     }
 
     #[test]
     fn rejects_bad_references_with_paths() {
         let e = parse(r#"{ agents: { defaults: { model: "nope" } } }"#).unwrap_err();
         assert!(e.to_string().contains("agents.defaults.model"), "{e}");
-        let e = parse(r#"{ agents: { defaults: { model: { primary: "ghost/x" } } } }"#).unwrap_err();
+        let e =
+            parse(r#"{ agents: { defaults: { model: { primary: "ghost/x" } } } }"#).unwrap_err();
         let s = e.to_string();
-        assert!(s.contains("agents.defaults.model.primary") && s.contains("ghost"), "{s}");
+        assert!(
+            s.contains("agents.defaults.model.primary") && s.contains("ghost"),
+            "{s}"
+        );
         let e = parse(r#"{ agents: { list: [{ id: "Main" }] } }"#).unwrap_err();
         assert!(e.to_string().contains("agents.list[0].id"), "{e}");
         let e = parse(r#"{ agents: { list: [{ id: "a" }, { id: "a" }] } }"#).unwrap_err();

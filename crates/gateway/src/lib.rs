@@ -5,6 +5,7 @@
 //! without side effects; [`run::run`] takes the state-dir lock, binds the port, serves until
 //! SIGTERM/SIGINT, and drains. The CLI crate owns argument parsing and logging set-up.
 
+pub mod agents;
 pub mod auth;
 pub mod error;
 pub mod http;

@@ -13,11 +13,15 @@ use openclaw_config::{GatewayMode, Loaded, Paths};
 use openclaw_protocol::{close, methods};
 use serde_json::json;
 
+use crate::agents::AgentTable;
 use crate::error::GatewayError;
 use crate::listener;
 use crate::lock::StateLock;
 use crate::settings::{RunOptions, Settings};
-use crate::state::{AppState, now_ms};
+use crate::state::{AppState, Live, now_ms};
+
+/// Connect timeout for model providers.
+const PROVIDER_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long shutdown waits for clients to take their close frames and go.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -31,6 +35,8 @@ pub struct Prepared {
     pub loaded: Loaded,
     /// Listener settings.
     pub settings: Settings,
+    /// Agents and providers built from the config.
+    pub agents: AgentTable,
 }
 
 /// Loads and validates the config and resolves settings, without side effects.
@@ -59,10 +65,18 @@ pub fn prepare(paths: Paths, opts: &RunOptions) -> Result<Prepared, GatewayError
         });
     }
     let settings = Settings::resolve(opts, &loaded.config, &paths, &env)?;
+    let client = openclaw_providers::http_client(PROVIDER_CONNECT_TIMEOUT);
+    let agents = AgentTable::build(&loaded.config, &env, &client).map_err(|e| {
+        GatewayError::Setting(format!(
+            "{}: invalid agent setup at {e}",
+            paths.config_path.display()
+        ))
+    })?;
     Ok(Prepared {
         paths,
         loaded,
         settings,
+        agents,
     })
 }
 
@@ -77,6 +91,7 @@ pub async fn run(
         paths,
         loaded,
         settings,
+        agents,
     } = prepared;
     let lock = if settings.allow_multi {
         None
@@ -94,9 +109,9 @@ pub async fn run(
         .map_err(|e| GatewayError::io("cannot read the bound address", e))?
         .port();
 
-    let state = AppState::new(paths, settings, loaded, log_file);
+    let state = AppState::new(paths, settings, Live { loaded, agents }, log_file);
     state.bound_port.store(u64::from(port), Ordering::Relaxed);
-    if !state.config.exists {
+    if !state.live().loaded.exists {
         tracing::info!(target: "gateway", path = %state.paths.config_path.display(), "no config file; using defaults");
     }
     if !state.auth.requires_secret() {
@@ -134,7 +149,8 @@ pub async fn run(
     Ok(())
 }
 
-/// Tells every client, closes every socket with 1012, and waits briefly for them to go.
+/// Tells every client, closes every socket with 1012, lets running turns finish within the
+/// grace period (then aborts them), and waits briefly for sockets to go.
 async fn shutdown(state: &Arc<AppState>) {
     let payload = json!({ "reason": "gateway stopping", "ts": now_ms() }).to_string();
     state
@@ -144,6 +160,18 @@ async fn shutdown(state: &Arc<AppState>) {
         .conns
         .close_all(close::SERVICE_RESTART, "service restart");
     state.begin_shutdown();
+    let grace = tokio::time::Instant::now() + state.settings.shutdown_grace;
+    while state.runs.running() > 0 && tokio::time::Instant::now() < grace {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    if state.runs.running() > 0 {
+        tracing::warn!(target: "gateway", runs = state.runs.running(), "grace period over; aborting running turns");
+        state.runs.abort_all();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+        while state.runs.running() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
     let deadline = tokio::time::Instant::now() + DRAIN_TIMEOUT;
     while !state.conns.is_empty() && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;

@@ -56,6 +56,12 @@ pub struct Settings {
     pub allow_multi: bool,
     /// Interval of `tick` events (`OPENCLAW_TICK_INTERVAL_MS`, default 30 s).
     pub tick_interval: Duration,
+    /// Silence after which an SSE stream gets a `: ping` comment
+    /// (`OPENCLAW_SSE_KEEPALIVE_MS`, default 15 s).
+    pub sse_keepalive: Duration,
+    /// How long shutdown waits for running agent turns (`OPENCLAW_SHUTDOWN_GRACE_MS`,
+    /// default 30 s).
+    pub shutdown_grace: Duration,
 }
 
 impl std::fmt::Debug for Settings {
@@ -193,6 +199,12 @@ impl Settings {
             handshake_timeout,
             allow_multi,
             tick_interval,
+            sse_keepalive: Duration::from_millis(
+                ms_env(env, "OPENCLAW_SSE_KEEPALIVE_MS")?.unwrap_or(15_000),
+            ),
+            shutdown_grace: Duration::from_millis(
+                ms_env(env, "OPENCLAW_SHUTDOWN_GRACE_MS")?.unwrap_or(30_000),
+            ),
         };
         if !settings.is_loopback() && settings.secret.is_none() {
             return Err(GatewayError::RefusedBind {

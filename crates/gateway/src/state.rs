@@ -1,14 +1,18 @@
 //! The one shared handle every request and connection reads: [`AppState`].
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use openclaw_config::{Loaded, Paths};
+use openclaw_sessions::SessionStore;
 use serde_json::{Value, json};
 use tokio::sync::{Notify, watch};
 
+use crate::agents::AgentTable;
+use crate::agents::idempotency::IdempotencyCache;
+use crate::agents::runs::Runs;
 use crate::auth::{AuthVerifier, RateLimiter};
 use crate::presence::{Presence, PresenceEntry};
 use crate::settings::{Settings, auth_mode_name, bind_name};
@@ -16,6 +20,15 @@ use crate::ws::registry::Registry;
 
 /// Gateway version reported in `hello-ok`, `status` and presence.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Everything derived from one activation of the config; replaced as a whole, so a
+/// request that took a snapshot sees one consistent config from start to end.
+pub struct Live {
+    /// The config file as loaded.
+    pub loaded: Loaded,
+    /// Agents, providers and model chains built from it.
+    pub agents: AgentTable,
+}
 
 /// Shared server state, behind an `Arc`.
 pub struct AppState {
@@ -25,8 +38,13 @@ pub struct AppState {
     pub paths: Paths,
     /// Listener settings (port, bind, auth secret).
     pub settings: Settings,
-    /// The config that was loaded at start.
-    pub config: Arc<Loaded>,
+    live: RwLock<Arc<Live>>,
+    /// Session transcripts.
+    pub sessions: SessionStore,
+    /// Agent runs, running and recently finished.
+    pub runs: Runs,
+    /// Idempotency keys of side-effecting requests.
+    pub idempotency: IdempotencyCache,
     /// Checks credentials.
     pub auth: AuthVerifier,
     /// Counts failed authentications per address.
@@ -49,9 +67,10 @@ pub struct AppState {
 
 impl AppState {
     /// Builds the state from resolved settings and the loaded config.
-    pub fn new(paths: Paths, settings: Settings, config: Loaded, log_file: PathBuf) -> Arc<Self> {
+    pub fn new(paths: Paths, settings: Settings, live: Live, log_file: PathBuf) -> Arc<Self> {
         let auth = AuthVerifier::new(settings.auth_mode, settings.secret.clone());
-        let limiter = RateLimiter::new(config.config.gateway.auth.rate_limit.clone());
+        let limiter = RateLimiter::new(live.loaded.config.gateway.auth.rate_limit.clone());
+        let sessions = SessionStore::new(paths.state_dir.clone());
         let host = hostname();
         let self_entry = PresenceEntry {
             ts: now_ms(),
@@ -73,7 +92,10 @@ impl AppState {
             paths,
             bound_port: AtomicU64::new(u64::from(settings.port)),
             settings,
-            config: Arc::new(config),
+            live: RwLock::new(Arc::new(live)),
+            sessions,
+            runs: Runs::default(),
+            idempotency: IdempotencyCache::default(),
             auth,
             limiter,
             conns: Registry::default(),
@@ -86,6 +108,16 @@ impl AppState {
             started_up: AtomicBool::new(false),
             shutdown_tx,
         })
+    }
+
+    /// The current config snapshot.
+    pub fn live(&self) -> Arc<Live> {
+        self.live.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Unix seconds at start (the `created` of `/v1/models` entries).
+    pub fn started_at_secs(&self) -> u64 {
+        (now_ms() - self.uptime_ms()) / 1000
     }
 
     /// Milliseconds since start.
@@ -148,6 +180,8 @@ impl AppState {
     /// The health snapshot returned by `health` and pushed as the `health` event.
     pub fn health_snapshot(&self) -> Value {
         let started = Instant::now();
+        let live = self.live();
+        let agents = live.agents.listing();
         let mut v = json!({
             "ok": true,
             "ts": now_ms(),
@@ -157,9 +191,10 @@ impl AppState {
             "channels": {},
             "channelOrder": [],
             "channelLabels": {},
-            "defaultAgentId": "main",
-            "agents": [],
+            "defaultAgentId": live.agents.default_id(),
+            "agents": agents["agents"],
             "connections": self.conns.len(),
+            "runs": self.runs.running(),
         });
         v["durationMs"] = json!(started.elapsed().as_millis() as u64);
         v
@@ -167,6 +202,7 @@ impl AppState {
 
     /// The `snapshot` of `hello-ok`.
     pub fn hello_snapshot(&self) -> Value {
+        let default_agent = self.live().agents.default_id().to_owned();
         json!({
             "presence": self.presence.list(),
             "health": self.health_snapshot(),
@@ -176,9 +212,9 @@ impl AppState {
             "stateDir": self.paths.state_dir,
             "authMode": auth_mode_name(self.settings.auth_mode),
             "sessionDefaults": {
-                "defaultAgentId": "main",
+                "defaultAgentId": default_agent,
                 "mainKey": "main",
-                "mainSessionKey": "agent:main:main",
+                "mainSessionKey": format!("agent:{default_agent}:main"),
             },
         })
     }
@@ -200,11 +236,11 @@ impl AppState {
                 "draining": self.is_draining(),
             },
             "configPath": self.paths.config_path,
-            "configExists": self.config.exists,
+            "configExists": self.live().loaded.exists,
             "stateDir": self.paths.state_dir,
             "profile": self.paths.profile,
             "logFile": self.log_file,
-            "agents": { "defaultId": "main", "list": [] },
+            "agents": self.live().agents.listing(),
             "channels": {},
             "connections": {
                 "count": self.conns.len(),

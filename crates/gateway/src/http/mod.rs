@@ -1,7 +1,13 @@
-//! HTTP on the gateway port: probes, security headers, and the WebSocket upgrade.
+//! HTTP on the gateway port: probes, the OpenAI-compatible API, `/tools/invoke`, security
+//! headers, and the WebSocket upgrade.
 //!
 //! The WebSocket plane answers on any path that is not an HTTP route, so clients may
 //! connect to `ws://host:port` or `ws://host:port/anything`.
+
+pub mod auth;
+pub mod openai;
+pub mod sse;
+pub mod tools;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,7 +19,7 @@ use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde_json::json;
 
 use crate::state::AppState;
@@ -30,6 +36,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/readyz", get(ready))
         .route("/startup", get(startup))
         .route("/startupz", get(startup))
+        .route("/v1/models", get(openai::list_models))
+        .route("/v1/models/{*id}", get(openai::get_model))
+        .route("/v1/chat/completions", post(openai::chat_completions))
+        .route("/v1/responses", post(openai::responses))
+        .route("/v1/embeddings", post(openai::embeddings))
+        .route("/tools/invoke", post(tools::invoke))
         .fallback(fallback)
         .layer(middleware::from_fn(security_headers))
         .with_state(state)
@@ -114,15 +126,19 @@ async fn fallback(State(state): State<Arc<AppState>>, req: Request) -> Response 
             .max_frame_size(openclaw_protocol::MAX_PAYLOAD_BYTES)
             .on_upgrade(move |socket| crate::ws::serve_socket(state, socket, peer));
     }
-    if req.method() != Method::GET && req.method() != Method::HEAD {
-        return json_response(
-            StatusCode::NOT_FOUND,
-            json!({ "error": { "message": format!("Not found: {} {}", req.method(), req.uri().path()), "type": "not_found" } }),
-        );
-    }
+    let _ = Method::GET;
+    not_found_response(&format!(
+        "no route for {} {}",
+        req.method(),
+        req.uri().path()
+    ))
+}
+
+/// The 404 every unknown or disabled route answers with.
+pub fn not_found_response(message: &str) -> Response {
     json_response(
         StatusCode::NOT_FOUND,
-        json!({ "error": { "message": format!("Not found: {}", req.uri().path()), "type": "not_found" } }),
+        json!({ "error": { "message": format!("Not Found: {message}"), "type": "not_found" } }),
     )
 }
 

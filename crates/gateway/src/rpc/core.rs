@@ -55,7 +55,8 @@ pub async fn logs_tail(state: &Arc<AppState>, params: &Value) -> Result<Value, E
 /// `config.get`: the active config, secrets redacted, with the file's hash for
 /// optimistic concurrency on later writes.
 pub fn config_get(state: &AppState) -> Value {
-    let loaded = &state.config;
+    let live = state.live();
+    let loaded = &live.loaded;
     json!({
         "path": loaded.path,
         "exists": loaded.exists,

@@ -1,6 +1,8 @@
 //! RPC dispatch: method table, scope enforcement, and the handlers.
 
+pub mod agent;
 mod core;
+mod sessions;
 
 use std::sync::Arc;
 
@@ -18,6 +20,17 @@ pub const METHODS: &[&str] = &[
     methods::SYSTEM_PRESENCE,
     methods::LOGS_TAIL,
     methods::CONFIG_GET,
+    "agent",
+    "agent.wait",
+    "chat.send",
+    "chat.history",
+    "chat.abort",
+    "agents.list",
+    "models.list",
+    "sessions.list",
+    "sessions.preview",
+    "sessions.reset",
+    "sessions.delete",
 ];
 
 /// Every event this gateway may send, as advertised in `hello-ok.features.events`.
@@ -27,6 +40,8 @@ pub const EVENTS: &[&str] = &[
     methods::events::HEALTH,
     methods::events::PRESENCE,
     methods::events::SHUTDOWN,
+    agent::AGENT_EVENT,
+    agent::CHAT_EVENT,
 ];
 
 /// Who is calling.
@@ -38,7 +53,33 @@ pub struct CallContext {
 }
 
 /// Runs one request after checking that the method exists and the caller may call it.
+/// `req_id` lets two-stage methods (`agent`) answer on the same id later; they send their
+/// first answer themselves (so it is queued before the second can be) and return `Ok(None)`.
 pub async fn dispatch(
+    state: &Arc<AppState>,
+    ctx: &CallContext,
+    req_id: &str,
+    method: &str,
+    params: Option<Value>,
+) -> Result<Option<Value>, ErrorShape> {
+    if method == "agent" {
+        check(ctx, method)?;
+        let params = params.unwrap_or(Value::Null);
+        return agent::agent(state, ctx, req_id, &params)
+            .await
+            .map(|()| None);
+    }
+    call(state, ctx, method, params).await.map(Some)
+}
+
+fn check(ctx: &CallContext, method: &str) -> Result<(), ErrorShape> {
+    if !METHODS.contains(&method) {
+        return Err(ErrorShape::invalid(format!("unknown method: {method}")));
+    }
+    authorize(ctx, method)
+}
+
+async fn call(
     state: &Arc<AppState>,
     ctx: &CallContext,
     method: &str,
@@ -49,10 +90,7 @@ pub async fn dispatch(
             "already connected: connect is valid only as the first request",
         ));
     }
-    if !METHODS.contains(&method) {
-        return Err(ErrorShape::invalid(format!("unknown method: {method}")));
-    }
-    authorize(ctx, method)?;
+    check(ctx, method)?;
     let params = params.unwrap_or(Value::Null);
     match method {
         methods::HEALTH => Ok(core::health(state, &params)),
@@ -60,6 +98,16 @@ pub async fn dispatch(
         methods::SYSTEM_PRESENCE => Ok(core::system_presence(state)),
         methods::LOGS_TAIL => core::logs_tail(state, &params).await,
         methods::CONFIG_GET => Ok(core::config_get(state)),
+        "agent.wait" => agent::agent_wait(state, &params).await,
+        "chat.send" => agent::chat_send(state, &params).await,
+        "chat.history" => agent::chat_history(state, &params).await,
+        "chat.abort" => agent::chat_abort(state, &params).await,
+        "agents.list" => Ok(agent::agents_list(state)),
+        "models.list" => Ok(agent::models_list(state)),
+        "sessions.list" => sessions::list(state, &params).await,
+        "sessions.preview" => sessions::preview(state, &params).await,
+        "sessions.reset" => sessions::reset(state, &params).await,
+        "sessions.delete" => sessions::delete(state, &params).await,
         _ => Err(ErrorShape::invalid(format!("unknown method: {method}"))),
     }
 }

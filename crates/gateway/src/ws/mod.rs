@@ -344,8 +344,9 @@ async fn read_loop(state: &Arc<AppState>, mut stream: SplitStream<WebSocket>, ct
 }
 
 async fn handle_request(state: &Arc<AppState>, ctx: &CallContext, req: RequestFrame) {
-    let frame = match rpc::dispatch(state, ctx, &req.method, req.params).await {
-        Ok(payload) => ResponseFrame::ok(req.id, payload),
+    let frame = match rpc::dispatch(state, ctx, &req.id, &req.method, req.params).await {
+        Ok(Some(payload)) => ResponseFrame::ok(req.id, payload),
+        Ok(None) => return,
         Err(err) => ResponseFrame::err(req.id, err),
     };
     ctx.conn.send_response(encode(&Frame::Res(frame)));

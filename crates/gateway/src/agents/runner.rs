@@ -1,0 +1,456 @@
+//! One agent turn: history in, model chain with fallbacks, deltas out, transcript written.
+//!
+//! The same function serves the WebSocket `agent`/`chat.send` methods and the HTTP
+//! OpenAI-compatible endpoints; only the consumer of [`RunEvent`]s differs.
+//!
+//! Durability: the user's message is appended (and synced) before any provider is called,
+//! and the assistant's reply is appended (and synced) before the run reports success, so a
+//! turn acknowledged as final survives a `kill -9`.
+
+use std::time::Duration;
+
+use openclaw_providers::{
+    ChatEvent, ChatRequest, FinishReason, Message, ProviderError, Role, ToolCall, ToolChoice,
+    ToolDef, Usage,
+};
+use openclaw_sessions::{Entry, SessionError, SessionKey, SessionStore};
+use serde_json::json;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::runs::Cancel;
+use super::{Agent, ModelTarget};
+
+/// A `Retry-After` at most this long is waited out on the same model before falling back.
+pub const MAX_RETRY_AFTER_WAIT: Duration = Duration::from_secs(2);
+
+/// Sampling and tool parameters passed through to the provider.
+#[derive(Clone, Debug, Default)]
+pub struct GenParams {
+    /// Output token cap.
+    pub max_tokens: Option<u32>,
+    /// Temperature.
+    pub temperature: Option<f32>,
+    /// Nucleus sampling.
+    pub top_p: Option<f32>,
+    /// Stop sequences.
+    pub stop: Vec<String>,
+    /// Client-supplied function tools.
+    pub tools: Vec<ToolDef>,
+    /// Tool choice.
+    pub tool_choice: Option<ToolChoice>,
+}
+
+/// Everything one turn needs.
+pub struct Turn {
+    /// Run id.
+    pub run_id: String,
+    /// The agent answering.
+    pub agent: Agent,
+    /// The session.
+    pub session: SessionKey,
+    /// Whether the session has a transcript (stateless HTTP calls have none).
+    pub persist: bool,
+    /// Messages the client supplied before its new message (OpenAI-style clients resend
+    /// the conversation); used instead of the transcript when present.
+    pub prior: Vec<Message>,
+    /// System text from the client, appended to the agent's system prompt.
+    pub system_extra: Option<String>,
+    /// The new user message (may be empty when the turn ends in tool results).
+    pub user_text: String,
+    /// Tool results that continue a tool-call loop.
+    pub tool_results: Vec<Message>,
+    /// A `provider/model` replacing the agent's chain.
+    pub model_override: Option<ModelTarget>,
+    /// Generation parameters.
+    pub params: GenParams,
+    /// Channel the message came from, recorded in the transcript.
+    pub channel: Option<String>,
+}
+
+/// What a run reports while it runs.
+#[derive(Debug, Clone)]
+pub enum RunEvent {
+    /// A model started answering.
+    Model {
+        /// Provider id.
+        provider: String,
+        /// Model id.
+        model: String,
+    },
+    /// A model failed before answering; the next one is tried.
+    Fallback {
+        /// `provider/model` that failed.
+        from: String,
+        /// Why.
+        error: String,
+    },
+    /// Text.
+    Delta(String),
+    /// A piece of a tool call.
+    ToolCall {
+        /// Tool call ordinal.
+        index: usize,
+        /// Call id (first piece).
+        id: Option<String>,
+        /// Function name (first piece).
+        name: Option<String>,
+        /// Argument text fragment.
+        arguments: String,
+    },
+}
+
+/// A finished turn.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The reply text.
+    pub text: String,
+    /// Tool calls the model made.
+    pub tool_calls: Vec<ToolCall>,
+    /// Token usage, if reported.
+    pub usage: Option<Usage>,
+    /// Why generation stopped.
+    pub finish: Option<FinishReason>,
+    /// Provider that answered.
+    pub provider: String,
+    /// Model that answered.
+    pub model: String,
+}
+
+/// Why a turn failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The agent has no model chain.
+    #[error(
+        "agent {agent:?} has no model configured; set agents.defaults.model (e.g. \"openai/gpt-4o\") or pass a model override"
+    )]
+    NoModel {
+        /// Agent id.
+        agent: String,
+    },
+    /// Every model in the chain failed before answering.
+    #[error("all models failed: {}", .attempts.join("; "))]
+    AllFailed {
+        /// `provider/model: error` per attempt.
+        attempts: Vec<String>,
+        /// The last error, for its status.
+        last: ProviderError,
+    },
+    /// A model failed after it had started answering.
+    #[error("{0}")]
+    MidStream(ProviderError),
+    /// Aborted.
+    #[error("run aborted")]
+    Aborted,
+    /// Exceeded the agent's time limit.
+    #[error("run exceeded the agent time limit of {0:?}; raise agents.defaults.timeoutSeconds")]
+    Timeout(Duration),
+    /// The transcript could not be read or written.
+    #[error("session transcript: {0}")]
+    Transcript(#[from] SessionError),
+}
+
+/// Runs one turn. Events go to `events` (a closed receiver is ignored: the run still
+/// finishes and is recorded).
+pub async fn run_turn(
+    store: &SessionStore,
+    turn: Turn,
+    events: &mpsc::Sender<RunEvent>,
+    cancel: &Cancel,
+) -> Result<Outcome, RunError> {
+    let _guard = if turn.persist {
+        Some(store.lock(&turn.session).await)
+    } else {
+        None
+    };
+    let deadline = Instant::now() + turn.agent.timeout;
+
+    let mut messages = Vec::new();
+    if turn.persist && turn.prior.is_empty() {
+        let history = store
+            .history(&turn.session, turn.agent.history_limit)
+            .await?;
+        messages.extend(history.iter().filter_map(entry_to_message));
+    }
+    messages.extend(turn.prior.iter().cloned());
+    messages.extend(turn.tool_results.iter().cloned());
+    let mut new_entries = Vec::new();
+    if !turn.user_text.is_empty() {
+        messages.push(Message {
+            role: Role::User,
+            content: turn.user_text.clone(),
+            tool_calls: vec![],
+            tool_call_id: None,
+        });
+        let mut e = Entry::user(turn.user_text.clone());
+        e.run_id = Some(turn.run_id.clone());
+        e.channel = turn.channel.clone();
+        new_entries.push(e);
+    }
+    for t in &turn.tool_results {
+        let mut e = Entry::user(t.content.clone());
+        e.role = "tool".into();
+        e.tool_call_id = t.tool_call_id.clone();
+        e.run_id = Some(turn.run_id.clone());
+        new_entries.push(e);
+    }
+    if turn.persist && !new_entries.is_empty() {
+        store.append(&turn.session, &new_entries).await?;
+    }
+
+    let system = match (&turn.agent.system_prompt, &turn.system_extra) {
+        (Some(a), Some(b)) => Some(format!("{a}\n\n{b}")),
+        (Some(a), None) => Some(a.clone()),
+        (None, Some(b)) => Some(b.clone()),
+        (None, None) => None,
+    };
+    let chain: Vec<ModelTarget> = match &turn.model_override {
+        Some(t) => vec![t.clone()],
+        None => turn.agent.chain.clone(),
+    };
+    if chain.is_empty() {
+        let err = RunError::NoModel {
+            agent: turn.agent.id.clone(),
+        };
+        record_failure(store, &turn, &err).await;
+        return Err(err);
+    }
+
+    let result = try_chain(&turn, &chain, system, messages, events, cancel, deadline).await;
+    match result {
+        Ok(outcome) => {
+            if turn.persist {
+                let mut e = Entry::assistant(outcome.text.clone());
+                e.run_id = Some(turn.run_id.clone());
+                e.provider = Some(outcome.provider.clone());
+                e.model = Some(outcome.model.clone());
+                e.usage = outcome
+                    .usage
+                    .as_ref()
+                    .map(|u| json!({"input": u.input_tokens, "output": u.output_tokens}));
+                e.tool_calls = outcome
+                    .tool_calls
+                    .iter()
+                    .map(|c| json!({"id": c.id, "name": c.name, "arguments": c.arguments}))
+                    .collect();
+                e.channel = turn.channel.clone();
+                store.append(&turn.session, &[e]).await?;
+            }
+            Ok(outcome)
+        }
+        Err(err) => {
+            record_failure(store, &turn, &err).await;
+            Err(err)
+        }
+    }
+}
+
+async fn try_chain(
+    turn: &Turn,
+    chain: &[ModelTarget],
+    system: Option<String>,
+    messages: Vec<Message>,
+    events: &mpsc::Sender<RunEvent>,
+    cancel: &Cancel,
+    deadline: Instant,
+) -> Result<Outcome, RunError> {
+    let mut attempts = Vec::new();
+    let mut last_err = None;
+    for target in chain {
+        let req = ChatRequest {
+            model: target.model.clone(),
+            system: system.clone(),
+            messages: messages.clone(),
+            max_tokens: turn.params.max_tokens.or(target.max_tokens),
+            temperature: turn.params.temperature,
+            top_p: turn.params.top_p,
+            stop: turn.params.stop.clone(),
+            tools: turn.params.tools.clone(),
+            tool_choice: turn.params.tool_choice.clone(),
+            user: None,
+        };
+        let mut retried = false;
+        loop {
+            match attempt(target, &req, events, cancel, (deadline, turn.agent.timeout)).await {
+                Ok(outcome) => return Ok(outcome),
+                Err(Attempt::Fatal(e)) => return Err(e),
+                Err(Attempt::Retryable(e)) => {
+                    if !retried
+                        && let Some(wait) = e.retry_after()
+                        && wait <= MAX_RETRY_AFTER_WAIT
+                        && Instant::now() + wait < deadline
+                    {
+                        retried = true;
+                        tokio::select! {
+                            _ = tokio::time::sleep(wait) => continue,
+                            _ = cancel.cancelled() => return Err(RunError::Aborted),
+                        }
+                    }
+                    tracing::warn!(target: "agents", run = %turn.run_id, model = %target.label(), error = %e, "model failed; trying the next one");
+                    let _ = events
+                        .send(RunEvent::Fallback {
+                            from: target.label(),
+                            error: e.to_string(),
+                        })
+                        .await;
+                    attempts.push(format!("{}: {e}", target.label()));
+                    last_err = Some(e);
+                    break;
+                }
+            }
+        }
+    }
+    Err(RunError::AllFailed {
+        attempts,
+        last: last_err.unwrap_or_else(|| ProviderError::Protocol {
+            provider: "none".into(),
+            message: "no model was tried".into(),
+        }),
+    })
+}
+
+enum Attempt {
+    /// Fall back (nothing was sent to the client yet).
+    Retryable(ProviderError),
+    /// Stop the run.
+    Fatal(RunError),
+}
+
+async fn attempt(
+    target: &ModelTarget,
+    req: &ChatRequest,
+    events: &mpsc::Sender<RunEvent>,
+    cancel: &Cancel,
+    (deadline, limit): (Instant, Duration),
+) -> Result<Outcome, Attempt> {
+    let timeout = || Attempt::Fatal(RunError::Timeout(limit));
+    let started = tokio::select! {
+        r = target.provider.chat(req) => r,
+        _ = cancel.cancelled() => return Err(Attempt::Fatal(RunError::Aborted)),
+        _ = tokio::time::sleep_until(deadline) => return Err(timeout()),
+    };
+    let mut stream = match started {
+        Ok(s) => s,
+        Err(e) if e.is_retryable() => return Err(Attempt::Retryable(e)),
+        Err(e) => {
+            return Err(Attempt::Fatal(RunError::AllFailed {
+                attempts: vec![format!("{}: {e}", target.label())],
+                last: e,
+            }));
+        }
+    };
+    let _ = events
+        .send(RunEvent::Model {
+            provider: target.provider.id().to_owned(),
+            model: target.model.clone(),
+        })
+        .await;
+    let mut out = Outcome {
+        text: String::new(),
+        tool_calls: Vec::new(),
+        usage: None,
+        finish: None,
+        provider: target.provider.id().to_owned(),
+        model: target.model.clone(),
+    };
+    let mut emitted = false;
+    loop {
+        use futures_util::StreamExt;
+        let next = tokio::select! {
+            n = stream.next() => n,
+            _ = cancel.cancelled() => return Err(Attempt::Fatal(RunError::Aborted)),
+            _ = tokio::time::sleep_until(deadline) => return Err(timeout()),
+        };
+        match next {
+            None => break,
+            Some(Ok(ChatEvent::TextDelta(t))) => {
+                emitted = true;
+                out.text.push_str(&t);
+                let _ = events.send(RunEvent::Delta(t)).await;
+            }
+            Some(Ok(ChatEvent::ToolCallDelta {
+                index,
+                id,
+                name,
+                arguments,
+            })) => {
+                emitted = true;
+                while out.tool_calls.len() <= index {
+                    out.tool_calls.push(ToolCall {
+                        id: String::new(),
+                        name: String::new(),
+                        arguments: String::new(),
+                    });
+                }
+                let call = &mut out.tool_calls[index];
+                if let Some(id) = &id {
+                    call.id.clone_from(id);
+                }
+                if let Some(name) = &name {
+                    call.name.clone_from(name);
+                }
+                call.arguments.push_str(&arguments);
+                let _ = events
+                    .send(RunEvent::ToolCall {
+                        index,
+                        id,
+                        name,
+                        arguments,
+                    })
+                    .await;
+            }
+            Some(Ok(ChatEvent::Usage(u))) => out.usage = Some(u),
+            Some(Ok(ChatEvent::Finish(f))) => out.finish = Some(f),
+            Some(Err(e)) if !emitted && e.is_retryable() => return Err(Attempt::Retryable(e)),
+            Some(Err(e)) => return Err(Attempt::Fatal(RunError::MidStream(e))),
+        }
+    }
+    Ok(out)
+}
+
+/// Records a failed turn so the transcript shows what happened to the user's message.
+async fn record_failure(store: &SessionStore, turn: &Turn, err: &RunError) {
+    if !turn.persist {
+        return;
+    }
+    let mut e = Entry::assistant(String::new());
+    e.run_id = Some(turn.run_id.clone());
+    e.error = Some(err.to_string());
+    if let Err(w) = store.append(&turn.session, &[e]).await {
+        tracing::error!(target: "agents", run = %turn.run_id, error = %w, "cannot record the failed turn");
+    }
+}
+
+/// Transcript entry to provider message; failed turns and empty entries are not history.
+fn entry_to_message(e: &Entry) -> Option<Message> {
+    if e.error.is_some() {
+        return None;
+    }
+    let role = match e.role.as_str() {
+        "user" => Role::User,
+        "assistant" => Role::Assistant,
+        "tool" => Role::Tool,
+        "system" => Role::System,
+        _ => return None,
+    };
+    let tool_calls: Vec<ToolCall> = e
+        .tool_calls
+        .iter()
+        .filter_map(|c| {
+            Some(ToolCall {
+                id: c.get("id")?.as_str()?.to_owned(),
+                name: c.get("name")?.as_str()?.to_owned(),
+                arguments: c.get("arguments")?.as_str()?.to_owned(),
+            })
+        })
+        .collect();
+    if e.content.is_empty() && tool_calls.is_empty() {
+        return None;
+    }
+    Some(Message {
+        role,
+        content: e.content.clone(),
+        tool_calls,
+        tool_call_id: e.tool_call_id.clone(),
+    })
+}

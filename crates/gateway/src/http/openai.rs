@@ -1,0 +1,1029 @@
+//! The OpenAI-compatible HTTP API: `/v1/models`, `/v1/chat/completions`, `/v1/responses`,
+//! `/v1/embeddings`.
+//!
+//! The `model` field names an *agent* (`openclaw`, `openclaw/default`, `openclaw/<agentId>`),
+//! not a provider model; `x-openclaw-model` overrides the backend model. A request with
+//! neither `user` nor `x-openclaw-session-key` is stateless: it runs on a throw-away session
+//! that is not written to disk.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use futures_util::StreamExt;
+use openclaw_providers::{FinishReason, Message, Role, ToolChoice, ToolDef, Usage};
+use openclaw_sessions::SessionKey;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use super::auth::require_bearer;
+use super::json_response;
+use super::sse::{CancelOnDrop, SseFrame, sse_response};
+use crate::agents::runner::{GenParams, Outcome, RunError, RunEvent, Turn, run_turn};
+use crate::agents::runs::Cancel;
+use crate::agents::{Agent, ModelTarget};
+use crate::state::{AppState, Live};
+
+/// Largest request body on `/v1/*`.
+pub const MAX_BODY_BYTES: usize = 20 * 1024 * 1024;
+
+/// An OpenAI-style error response.
+pub fn error(status: StatusCode, kind: &str, message: impl Into<String>) -> Response {
+    json_response(
+        status,
+        json!({"error": {"message": message.into(), "type": kind, "param": null, "code": null}}),
+    )
+}
+
+fn bad_request(message: impl Into<String>) -> Response {
+    error(StatusCode::BAD_REQUEST, "invalid_request_error", message)
+}
+
+/// Which endpoint family a request belongs to, for the enable switches.
+#[derive(Clone, Copy)]
+enum Family {
+    Chat,
+    Responses,
+    Shared,
+}
+
+fn enabled(live: &Live, family: Family) -> bool {
+    let e = &live.loaded.config.gateway.http.endpoints;
+    match family {
+        Family::Chat => e.chat_completions.enabled,
+        Family::Responses => e.responses.enabled,
+        Family::Shared => e.chat_completions.enabled || e.responses.enabled,
+    }
+}
+
+/// Common gate: endpoint enabled (else 404 as if absent), then bearer auth.
+#[allow(clippy::result_large_err)]
+fn gate(
+    state: &AppState,
+    family: Family,
+    headers: &HeaderMap,
+    ip: IpAddr,
+) -> Result<Arc<Live>, Response> {
+    let live = state.live();
+    if !enabled(&live, family) {
+        return Err(super::not_found_response(
+            "this endpoint is disabled; enable it with gateway.http.endpoints.chatCompletions.enabled or .responses.enabled",
+        ));
+    }
+    require_bearer(state, headers, ip)?;
+    Ok(live)
+}
+
+/// Reads a JSON object body, with 413 past the limit and 400 for bad JSON.
+#[allow(clippy::result_large_err)]
+pub async fn read_json(body: Body, limit: usize) -> Result<Value, Response> {
+    let bytes: Bytes = match axum::body::to_bytes(body, limit).await {
+        Ok(b) => b,
+        Err(_) => {
+            return Err(error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "invalid_request_error",
+                format!(
+                    "Request body too large: the limit is {} MB",
+                    limit / (1024 * 1024)
+                ),
+            ));
+        }
+    };
+    let v: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| bad_request(format!("Invalid JSON body: {e}")))?;
+    if !v.is_object() {
+        return Err(bad_request("Invalid JSON body: expected an object"));
+    }
+    Ok(v)
+}
+
+/// `GET /v1/models`.
+pub async fn list_models(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    let live = match gate(&state, Family::Shared, &headers, peer.ip()) {
+        Ok(l) => l,
+        Err(r) => return r,
+    };
+    let created = state.started_at_secs();
+    let data: Vec<Value> = model_ids(&live)
+        .into_iter()
+        .map(|id| json!({"id": id, "object": "model", "created": created, "owned_by": "openclaw"}))
+        .collect();
+    json_response(StatusCode::OK, json!({"object": "list", "data": data}))
+}
+
+/// `GET /v1/models/{id}` (the id may contain `/`, raw or as `%2F`).
+pub async fn get_model(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let live = match gate(&state, Family::Shared, &headers, peer.ip()) {
+        Ok(l) => l,
+        Err(r) => return r,
+    };
+    if model_ids(&live).contains(&id) {
+        json_response(
+            StatusCode::OK,
+            json!({"id": id, "object": "model", "created": state.started_at_secs(), "owned_by": "openclaw"}),
+        )
+    } else {
+        json_response(
+            StatusCode::NOT_FOUND,
+            json!({"error": {"message": format!("The model '{id}' does not exist"), "type": "invalid_request_error", "param": "model", "code": "model_not_found"}}),
+        )
+    }
+}
+
+fn model_ids(live: &Live) -> Vec<String> {
+    let mut ids = vec!["openclaw".to_owned(), "openclaw/default".to_owned()];
+    ids.extend(
+        live.agents
+            .agents()
+            .iter()
+            .map(|a| format!("openclaw/{}", a.id)),
+    );
+    ids
+}
+
+/// Resolves the `model` field and `x-openclaw-agent-id` to an agent.
+#[allow(clippy::result_large_err)]
+fn resolve_agent(live: &Live, model: Option<&str>, headers: &HeaderMap) -> Result<Agent, Response> {
+    const INVALID: &str = "Invalid `model`. Use `openclaw` or `openclaw/<agentId>`.";
+    let from_model = match model {
+        Some("openclaw") | Some("openclaw/default") => live.agents.default_id().to_owned(),
+        Some(m) => m
+            .strip_prefix("openclaw/")
+            .or_else(|| m.strip_prefix("openclaw:"))
+            .or_else(|| m.strip_prefix("agent:"))
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| bad_request(INVALID))?
+            .to_owned(),
+        None => return Err(bad_request(INVALID)),
+    };
+    let id = header_str(headers, "x-openclaw-agent-id").unwrap_or(&from_model);
+    live.agents
+        .get(id)
+        .cloned()
+        .ok_or_else(|| bad_request(format!("Unknown agent `{id}`. {INVALID}")))
+}
+
+#[allow(clippy::result_large_err)]
+fn model_override(live: &Live, headers: &HeaderMap) -> Result<Option<ModelTarget>, Response> {
+    match header_str(headers, "x-openclaw-model") {
+        None => Ok(None),
+        Some(raw) => live.agents.target(raw).map(Some).ok_or_else(|| {
+            bad_request(format!(
+                "Invalid `x-openclaw-model` {raw:?}: use \"<provider>/<model>\" with a configured provider"
+            ))
+        }),
+    }
+}
+
+/// Session from `x-openclaw-session-key` or `user`; `None` means stateless.
+#[allow(clippy::result_large_err)]
+fn resolve_session(
+    agent: &Agent,
+    headers: &HeaderMap,
+    user: Option<&str>,
+) -> Result<(SessionKey, bool), Response> {
+    if let Some(raw) = header_str(headers, "x-openclaw-session-key") {
+        let name = raw
+            .strip_prefix(&format!("agent:{}:", agent.id))
+            .unwrap_or(raw);
+        if ["subagent:", "cron:", "acp:"]
+            .iter()
+            .any(|p| name.starts_with(p))
+        {
+            return Err(bad_request(format!(
+                "x-openclaw-session-key {raw:?} uses a reserved namespace (subagent:, cron:, acp:)"
+            )));
+        }
+        let key = if raw.starts_with("agent:") {
+            SessionKey::parse(raw)
+        } else {
+            SessionKey::new(&agent.id, raw)
+        }
+        .map_err(|e| bad_request(format!("Invalid x-openclaw-session-key: {e}")))?;
+        return Ok((key, true));
+    }
+    if let Some(u) = user.filter(|u| !u.is_empty()) {
+        let key = SessionKey::new(&agent.id, &format!("openai-user:{u}"))
+            .map_err(|e| bad_request(format!("Invalid `user`: {e}")))?;
+        return Ok((key, true));
+    }
+    let key = SessionKey::new(&agent.id, &format!("openai:{}", uuid::Uuid::new_v4()))
+        .map_err(|e| bad_request(e.to_string()))?;
+    Ok((key, false))
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+/// Text of an OpenAI message `content` (string or parts).
+fn content_text(content: &Value) -> String {
+    match content {
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => parts
+            .iter()
+            .filter_map(|p| {
+                let kind = p.get("type").and_then(Value::as_str).unwrap_or("text");
+                matches!(kind, "text" | "input_text" | "output_text")
+                    .then(|| p.get("text").and_then(Value::as_str))
+                    .flatten()
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
+        _ => String::new(),
+    }
+}
+
+/// The parts of a chat request the runner needs.
+struct ChatInput {
+    system: Option<String>,
+    prior: Vec<Message>,
+    user_text: String,
+    tool_results: Vec<Message>,
+}
+
+#[allow(clippy::result_large_err)]
+fn parse_messages(messages: &Value) -> Result<ChatInput, Response> {
+    let Some(list) = messages.as_array() else {
+        return Err(bad_request("Missing user message in `messages`."));
+    };
+    let mut system = Vec::new();
+    let mut convo: Vec<Message> = Vec::new();
+    for (i, m) in list.iter().enumerate() {
+        let role = m.get("role").and_then(Value::as_str).unwrap_or("");
+        let text = m.get("content").map(content_text).unwrap_or_default();
+        let role = match role {
+            "system" | "developer" => {
+                system.push(text);
+                continue;
+            }
+            "user" => Role::User,
+            "assistant" => Role::Assistant,
+            "tool" => Role::Tool,
+            other => {
+                return Err(bad_request(format!(
+                    "Invalid role {other:?} in messages[{i}]; use system, developer, user, assistant or tool"
+                )));
+            }
+        };
+        let tool_calls = m
+            .get("tool_calls")
+            .and_then(Value::as_array)
+            .map(|calls| {
+                calls
+                    .iter()
+                    .filter_map(|c| {
+                        Some(openclaw_providers::ToolCall {
+                            id: c.get("id")?.as_str()?.to_owned(),
+                            name: c.pointer("/function/name")?.as_str()?.to_owned(),
+                            arguments: c
+                                .pointer("/function/arguments")
+                                .and_then(Value::as_str)
+                                .unwrap_or("{}")
+                                .to_owned(),
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        convo.push(Message {
+            role,
+            content: text,
+            tool_calls,
+            tool_call_id: m
+                .get("tool_call_id")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+        });
+    }
+    if !convo.iter().any(|m| m.role == Role::User) {
+        return Err(bad_request("Missing user message in `messages`."));
+    }
+    let trailing_tools = convo
+        .iter()
+        .rev()
+        .take_while(|m| m.role == Role::Tool)
+        .count();
+    let (user_text, tool_results) = if trailing_tools > 0 {
+        let split = convo.len() - trailing_tools;
+        (String::new(), convo.split_off(split))
+    } else if convo.last().is_some_and(|m| m.role == Role::User) {
+        (convo.pop().map(|m| m.content).unwrap_or_default(), vec![])
+    } else {
+        return Err(bad_request(
+            "The last message must be from the user (or tool results answering tool calls).",
+        ));
+    };
+    Ok(ChatInput {
+        system: (!system.is_empty()).then(|| system.join("\n\n")),
+        prior: convo,
+        user_text,
+        tool_results,
+    })
+}
+
+#[allow(clippy::result_large_err)]
+fn parse_params(body: &Value) -> Result<GenParams, Response> {
+    let num = |k: &str| body.get(k).filter(|v| !v.is_null());
+    let range = |k: &str, lo: f64, hi: f64| -> Result<Option<f32>, Response> {
+        match num(k) {
+            None => Ok(None),
+            Some(v) => match v.as_f64() {
+                Some(x) if (lo..=hi).contains(&x) => Ok(Some(x as f32)),
+                _ => Err(bad_request(format!(
+                    "`{k}` must be a number from {lo} to {hi}"
+                ))),
+            },
+        }
+    };
+    let tokens = |k: &str| -> Result<Option<u32>, Response> {
+        match num(k) {
+            None => Ok(None),
+            Some(v) => match v.as_u64() {
+                Some(n) if n > 0 && n <= u64::from(u32::MAX) => Ok(Some(n as u32)),
+                _ => Err(bad_request(format!("`{k}` must be a positive integer"))),
+            },
+        }
+    };
+    let legacy = tokens("max_tokens")?;
+    let max_tokens = tokens("max_completion_tokens")?
+        .or(legacy)
+        .or(tokens("max_output_tokens")?);
+    range("frequency_penalty", -2.0, 2.0)?;
+    range("presence_penalty", -2.0, 2.0)?;
+    if let Some(seed) = num("seed")
+        && !(seed.is_i64() || seed.is_u64())
+    {
+        return Err(bad_request("`seed` must be an integer"));
+    }
+    let stop = match num("stop") {
+        None => vec![],
+        Some(Value::String(s)) if !s.is_empty() => vec![s.clone()],
+        Some(Value::Array(a))
+            if a.len() <= 4 && a.iter().all(|s| s.as_str().is_some_and(|s| !s.is_empty())) =>
+        {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect()
+        }
+        Some(_) => {
+            return Err(bad_request(
+                "`stop` must be a non-empty string or an array of up to 4 non-empty strings",
+            ));
+        }
+    };
+    let tools = match num("tools") {
+        None => vec![],
+        Some(Value::Array(list)) => list
+            .iter()
+            .map(|t| {
+                let f = t.get("function").unwrap_or(t);
+                let is_fn = t.get("type").and_then(Value::as_str) == Some("function");
+                match (is_fn, f.get("name").and_then(Value::as_str)) {
+                    (true, Some(name)) if !name.is_empty() => Ok(ToolDef {
+                        name: name.to_owned(),
+                        description: f.get("description").and_then(Value::as_str).map(str::to_owned),
+                        parameters: f.get("parameters").cloned().unwrap_or(json!({"type": "object"})),
+                    }),
+                    _ => Err(bad_request(
+                        "Each entry of `tools` must be {\"type\":\"function\",\"function\":{\"name\":…}}",
+                    )),
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        Some(_) => return Err(bad_request("`tools` must be an array")),
+    };
+    let tool_choice = match num("tool_choice") {
+        None => None,
+        Some(Value::String(s)) => Some(match s.as_str() {
+            "auto" => ToolChoice::Auto,
+            "none" => ToolChoice::None,
+            "required" => ToolChoice::Required,
+            other => return Err(bad_request(format!("Unsupported `tool_choice` {other:?}"))),
+        }),
+        Some(v) => {
+            let name = v
+                .pointer("/function/name")
+                .or_else(|| v.get("name"))
+                .and_then(Value::as_str)
+                .filter(|_| v.get("type").and_then(Value::as_str) == Some("function"));
+            match name {
+                Some(n) if tools.iter().any(|t| t.name == n) => {
+                    Some(ToolChoice::Function(n.to_owned()))
+                }
+                Some(n) => {
+                    return Err(bad_request(format!(
+                        "`tool_choice` names function {n:?}, which is not in `tools`"
+                    )));
+                }
+                None => return Err(bad_request("Unsupported `tool_choice` variant")),
+            }
+        }
+    };
+    Ok(GenParams {
+        max_tokens,
+        temperature: range("temperature", 0.0, 2.0)?,
+        top_p: range("top_p", 0.0, 1.0)?,
+        stop,
+        tools,
+        tool_choice,
+    })
+}
+
+fn finish_name(f: Option<&FinishReason>, has_tools: bool) -> &'static str {
+    match f {
+        Some(FinishReason::Length) => "length",
+        Some(FinishReason::ToolCalls) => "tool_calls",
+        Some(FinishReason::ContentFilter) => "content_filter",
+        _ if has_tools => "tool_calls",
+        _ => "stop",
+    }
+}
+
+fn usage_json(u: Option<&Usage>) -> Value {
+    let (i, o) = u.map_or((0, 0), |u| (u.input_tokens, u.output_tokens));
+    json!({"prompt_tokens": i, "completion_tokens": o, "total_tokens": i + o})
+}
+
+/// Maps a run failure to a status and OpenAI error body.
+fn run_error_response(e: &RunError) -> Response {
+    let (status, kind) = match e {
+        RunError::NoModel { .. } => (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable"),
+        RunError::AllFailed { last, .. } if last_status(last) == Some(429) => {
+            (StatusCode::TOO_MANY_REQUESTS, "rate_limit_error")
+        }
+        RunError::AllFailed { .. } | RunError::MidStream(_) => {
+            (StatusCode::BAD_GATEWAY, "api_error")
+        }
+        RunError::Timeout(_) => (StatusCode::GATEWAY_TIMEOUT, "timeout"),
+        RunError::Aborted => (StatusCode::SERVICE_UNAVAILABLE, "aborted"),
+        RunError::Transcript(_) => (StatusCode::INTERNAL_SERVER_ERROR, "server_error"),
+    };
+    error(status, kind, e.to_string())
+}
+
+fn last_status(e: &openclaw_providers::ProviderError) -> Option<u16> {
+    match e {
+        openclaw_providers::ProviderError::Status { status, .. } => Some(*status),
+        _ => None,
+    }
+}
+
+/// A prepared turn plus what the response needs to echo back.
+struct Prepared {
+    turn: Turn,
+    model_field: String,
+    stream: bool,
+    include_usage: bool,
+}
+
+#[allow(clippy::result_large_err)]
+fn prepare_chat(live: &Live, headers: &HeaderMap, body: &Value) -> Result<Prepared, Response> {
+    let model_field = body.get("model").and_then(Value::as_str);
+    let agent = resolve_agent(live, model_field, headers)?;
+    let input = parse_messages(body.get("messages").unwrap_or(&Value::Null))?;
+    let params = parse_params(body)?;
+    let model_override = model_override(live, headers)?;
+    let user = body.get("user").and_then(Value::as_str);
+    let (session, persist) = resolve_session(&agent, headers, user)?;
+    Ok(Prepared {
+        model_field: model_field.unwrap_or("openclaw").to_owned(),
+        stream: body.get("stream").and_then(Value::as_bool).unwrap_or(false),
+        include_usage: body
+            .pointer("/stream_options/include_usage")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        turn: Turn {
+            run_id: uuid::Uuid::new_v4().simple().to_string(),
+            agent,
+            session,
+            persist,
+            prior: input.prior,
+            system_extra: input.system,
+            user_text: input.user_text,
+            tool_results: input.tool_results,
+            model_override,
+            params,
+            channel: header_str(headers, "x-openclaw-message-channel")
+                .map(str::to_owned)
+                .or(Some("openai-http".into())),
+        },
+    })
+}
+
+/// `POST /v1/chat/completions`.
+pub async fn chat_completions(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let live = match gate(&state, Family::Chat, &headers, peer.ip()) {
+        Ok(l) => l,
+        Err(r) => return r,
+    };
+    let body = match read_json(body, MAX_BODY_BYTES).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let prepared = match prepare_chat(&live, &headers, &body) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let created = crate::state::now_ms() / 1000;
+    let id = format!("chatcmpl-{}", prepared.turn.run_id);
+    if !prepared.stream {
+        let (tx, mut rx) = mpsc::channel(64);
+        let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
+        let result = run_turn(&state.sessions, prepared.turn, &tx, &Cancel::default()).await;
+        drop(tx);
+        let _ = drain.await;
+        return match result {
+            Ok(out) => json_response(
+                StatusCode::OK,
+                completion_json(&id, created, &prepared.model_field, &out),
+            ),
+            Err(e) => run_error_response(&e),
+        };
+    }
+
+    let model = prepared.model_field.clone();
+    let include_usage = prepared.include_usage;
+    let frames = start_streaming_run(&state, prepared.turn, move |item| match item {
+        StreamItem::Event(RunEvent::Model { .. }) => vec![chunk(
+            &id,
+            created,
+            &model,
+            json!({"role": "assistant", "content": ""}),
+            None,
+        )],
+        StreamItem::Event(RunEvent::Delta(d)) => {
+            vec![chunk(&id, created, &model, json!({"content": d}), None)]
+        }
+        StreamItem::Event(RunEvent::ToolCall {
+            index,
+            id: call_id,
+            name,
+            arguments,
+        }) => {
+            let mut call = json!({"index": index, "function": {"arguments": arguments}});
+            if let Some(cid) = call_id {
+                call["id"] = json!(cid);
+                call["type"] = json!("function");
+            }
+            if let Some(n) = name {
+                call["function"]["name"] = json!(n);
+            }
+            vec![chunk(
+                &id,
+                created,
+                &model,
+                json!({"tool_calls": [call]}),
+                None,
+            )]
+        }
+        StreamItem::Event(RunEvent::Fallback { .. }) => vec![],
+        StreamItem::Done(Ok(out)) => {
+            let mut frames = vec![chunk(
+                &id,
+                created,
+                &model,
+                json!({}),
+                Some(finish_name(out.finish.as_ref(), !out.tool_calls.is_empty())),
+            )];
+            if include_usage {
+                frames.push(SseFrame::data(
+                    json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+                           "choices": [], "usage": usage_json(out.usage.as_ref())})
+                    .to_string(),
+                ));
+            }
+            frames.push(SseFrame::data("[DONE]".into()));
+            frames
+        }
+        StreamItem::Done(Err(e)) => vec![
+            SseFrame::data(
+                json!({"error": {"message": e.to_string(), "type": "api_error"}}).to_string(),
+            ),
+            SseFrame::data("[DONE]".into()),
+        ],
+    });
+    sse_or_error(&state, frames).await
+}
+
+fn chunk(id: &str, created: u64, model: &str, delta: Value, finish: Option<&str>) -> SseFrame {
+    SseFrame::data(
+        json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+               "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+        .to_string(),
+    )
+}
+
+fn completion_json(id: &str, created: u64, model: &str, out: &Outcome) -> Value {
+    let mut message = json!({"role": "assistant", "content": out.text});
+    if !out.tool_calls.is_empty() {
+        message["tool_calls"] = json!(out
+            .tool_calls
+            .iter()
+            .map(|c| json!({"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}))
+            .collect::<Vec<_>>());
+    }
+    json!({
+        "id": id, "object": "chat.completion", "created": created, "model": model,
+        "choices": [{"index": 0, "message": message,
+                     "finish_reason": finish_name(out.finish.as_ref(), !out.tool_calls.is_empty())}],
+        "usage": usage_json(out.usage.as_ref()),
+    })
+}
+
+/// What the streaming encoder is given: run events, then the result.
+pub enum StreamItem {
+    /// A run event.
+    Event(RunEvent),
+    /// The run finished.
+    Done(Result<Outcome, RunError>),
+}
+
+/// A streaming run: frames to send, the first one possibly a terminal error.
+struct StreamingRun {
+    rx: mpsc::Receiver<Result<Vec<SseFrame>, RunError>>,
+    cancel: Cancel,
+}
+
+/// Spawns the run; `encode` turns each item into SSE frames. The run is cancelled when the
+/// response body is dropped (client gone).
+fn start_streaming_run(
+    state: &Arc<AppState>,
+    turn: Turn,
+    mut encode: impl FnMut(StreamItem) -> Vec<SseFrame> + Send + 'static,
+) -> StreamingRun {
+    let cancel = Cancel::default();
+    let (out_tx, out_rx) = mpsc::channel::<Result<Vec<SseFrame>, RunError>>(64);
+    let (ev_tx, mut ev_rx) = mpsc::channel::<RunEvent>(64);
+    let sessions = state.sessions.clone();
+    let run_cancel = cancel.clone();
+    tokio::spawn(async move {
+        let run = run_turn(&sessions, turn, &ev_tx, &run_cancel);
+        tokio::pin!(run);
+        let mut sent_any = false;
+        let result = loop {
+            tokio::select! {
+                biased;
+                Some(ev) = ev_rx.recv() => {
+                    let frames = encode(StreamItem::Event(ev));
+                    if frames.is_empty() {
+                        continue;
+                    }
+                    sent_any = true;
+                    if out_tx.send(Ok(frames)).await.is_err() {
+                        run_cancel.cancel();
+                    }
+                }
+                r = &mut run => break r,
+            }
+        };
+        while let Ok(ev) = ev_rx.try_recv() {
+            let frames = encode(StreamItem::Event(ev));
+            if !frames.is_empty() {
+                sent_any = true;
+                let _ = out_tx.send(Ok(frames)).await;
+            }
+        }
+        match result {
+            Err(e) if !sent_any => {
+                let _ = out_tx.send(Err(e)).await;
+            }
+            other => {
+                let _ = out_tx.send(Ok(encode(StreamItem::Done(other)))).await;
+            }
+        }
+    });
+    StreamingRun { rx: out_rx, cancel }
+}
+
+/// Waits briefly for the first output: a run that fails at once (every provider down) gets
+/// a plain JSON error with a 5xx status; otherwise the SSE stream starts, with keep-alive
+/// comments while the provider is silent.
+async fn sse_or_error(state: &AppState, mut run: StreamingRun) -> Response {
+    let first = tokio::time::timeout(Duration::from_millis(1000), run.rx.recv()).await;
+    let first_frames = match first {
+        Ok(Some(Err(e))) => return run_error_response(&e),
+        Ok(Some(Ok(frames))) => frames,
+        Ok(None) => vec![],
+        Err(_) => vec![],
+    };
+    let guard = CancelOnDrop(run.cancel.clone());
+    let rest = futures_util::stream::unfold((run.rx, guard), |(mut rx, guard)| async move {
+        let item = rx.recv().await?;
+        let frames = match item {
+            Ok(f) => f,
+            Err(e) => vec![
+                SseFrame::data(
+                    json!({"error": {"message": e.to_string(), "type": "api_error"}}).to_string(),
+                ),
+                SseFrame::data("[DONE]".into()),
+            ],
+        };
+        Some((frames, (rx, guard)))
+    });
+    let frames = futures_util::stream::iter(std::iter::once(first_frames))
+        .chain(rest)
+        .flat_map(futures_util::stream::iter);
+    sse_response(frames, state.settings.sse_keepalive)
+}
+
+/// `POST /v1/responses` (OpenResponses).
+pub async fn responses(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let live = match gate(&state, Family::Responses, &headers, peer.ip()) {
+        Ok(l) => l,
+        Err(r) => return r,
+    };
+    let body = match read_json(body, MAX_BODY_BYTES).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let model_field = body.get("model").and_then(Value::as_str);
+    let agent = match resolve_agent(&live, model_field, &headers) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let messages = match body.get("input") {
+        Some(Value::String(s)) => json!([{"role": "user", "content": s}]),
+        Some(Value::Array(items)) => Value::Array(
+            items
+                .iter()
+                .filter_map(|it| match it.get("type").and_then(Value::as_str) {
+                    None | Some("message") => Some(it.clone()),
+                    Some("function_call_output") => Some(json!({
+                        "role": "tool", "tool_call_id": it.get("call_id"), "content": it.get("output"),
+                    })),
+                    Some("function_call") => Some(json!({
+                        "role": "assistant", "content": "",
+                        "tool_calls": [{"id": it.get("call_id"), "type": "function",
+                                        "function": {"name": it.get("name"), "arguments": it.get("arguments")}}],
+                    })),
+                    Some(_) => None,
+                })
+                .collect(),
+        ),
+        _ => return bad_request("Missing `input`: give a string or an array of input items."),
+    };
+    let mut input = match parse_messages(&messages) {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    if let Some(instr) = body.get("instructions").and_then(Value::as_str) {
+        input.system = Some(match input.system {
+            Some(s) => format!("{instr}\n\n{s}"),
+            None => instr.to_owned(),
+        });
+    }
+    let params = match parse_params(&body) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let model_override = match model_override(&live, &headers) {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    let (session, persist) =
+        match resolve_session(&agent, &headers, body.get("user").and_then(Value::as_str)) {
+            Ok(s) => s,
+            Err(r) => return r,
+        };
+    let turn = Turn {
+        run_id: uuid::Uuid::new_v4().simple().to_string(),
+        agent,
+        session,
+        persist,
+        prior: input.prior,
+        system_extra: input.system,
+        user_text: input.user_text,
+        tool_results: input.tool_results,
+        model_override,
+        params,
+        channel: Some("openresponses-http".into()),
+    };
+    let resp_id = format!("resp_{}", turn.run_id);
+    let msg_id = format!("msg_{}", turn.run_id);
+    let model = model_field.unwrap_or("openclaw").to_owned();
+    let created = crate::state::now_ms() / 1000;
+    if !body.get("stream").and_then(Value::as_bool).unwrap_or(false) {
+        let (tx, mut rx) = mpsc::channel(64);
+        let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
+        let result = run_turn(&state.sessions, turn, &tx, &Cancel::default()).await;
+        drop(tx);
+        let _ = drain.await;
+        return match result {
+            Ok(out) => json_response(
+                StatusCode::OK,
+                response_object(&resp_id, &msg_id, created, &model, "completed", Some(&out)),
+            ),
+            Err(e) => run_error_response(&e),
+        };
+    }
+    let mut seq = 0u64;
+    let mut text = String::new();
+    let mut opened = false;
+    let frames = start_streaming_run(&state, turn, move |item| {
+        let mut ev = |kind: &str, mut payload: Value| {
+            seq += 1;
+            payload["type"] = json!(kind);
+            payload["sequence_number"] = json!(seq);
+            SseFrame::event(kind, payload.to_string())
+        };
+        let mut frames = Vec::new();
+        let open = |frames: &mut Vec<SseFrame>, ev: &mut dyn FnMut(&str, Value) -> SseFrame| {
+            frames.push(ev("response.output_item.added", json!({"output_index": 0,
+                "item": {"type": "message", "id": msg_id, "status": "in_progress", "role": "assistant", "content": []}})));
+            frames.push(ev(
+                "response.content_part.added",
+                json!({"item_id": msg_id, "output_index": 0, "content_index": 0,
+                "part": {"type": "output_text", "text": "", "annotations": []}}),
+            ));
+        };
+        match item {
+            StreamItem::Event(RunEvent::Model { .. }) => {
+                let base = response_object(&resp_id, &msg_id, created, &model, "in_progress", None);
+                frames.push(ev("response.created", json!({"response": base})));
+                frames.push(ev("response.in_progress", json!({"response": base})));
+            }
+            StreamItem::Event(RunEvent::Delta(d)) => {
+                if !opened {
+                    opened = true;
+                    open(&mut frames, &mut ev);
+                }
+                text.push_str(&d);
+                frames.push(ev(
+                    "response.output_text.delta",
+                    json!({"item_id": msg_id, "output_index": 0, "content_index": 0, "delta": d}),
+                ));
+            }
+            StreamItem::Event(_) => {}
+            StreamItem::Done(Ok(out)) => {
+                if !opened {
+                    open(&mut frames, &mut ev);
+                }
+                frames.push(ev(
+                    "response.output_text.done",
+                    json!({"item_id": msg_id, "output_index": 0, "content_index": 0, "text": text}),
+                ));
+                frames.push(ev(
+                    "response.content_part.done",
+                    json!({"item_id": msg_id, "output_index": 0, "content_index": 0,
+                    "part": {"type": "output_text", "text": text, "annotations": []}}),
+                ));
+                let full =
+                    response_object(&resp_id, &msg_id, created, &model, "completed", Some(&out));
+                frames.push(ev(
+                    "response.output_item.done",
+                    json!({"output_index": 0, "item": full["output"][0]}),
+                ));
+                frames.push(ev("response.completed", json!({"response": full})));
+            }
+            StreamItem::Done(Err(e)) => {
+                let mut failed =
+                    response_object(&resp_id, &msg_id, created, &model, "failed", None);
+                failed["error"] = json!({"code": "server_error", "message": e.to_string()});
+                frames.push(ev("response.failed", json!({"response": failed})));
+            }
+        }
+        frames
+    });
+    sse_or_error(&state, frames).await
+}
+
+fn response_object(
+    id: &str,
+    msg_id: &str,
+    created: u64,
+    model: &str,
+    status: &str,
+    out: Option<&Outcome>,
+) -> Value {
+    let mut output = Vec::new();
+    if let Some(out) = out {
+        if !out.text.is_empty() || out.tool_calls.is_empty() {
+            output.push(
+                json!({"type": "message", "id": msg_id, "status": "completed", "role": "assistant",
+                "content": [{"type": "output_text", "text": out.text, "annotations": []}]}),
+            );
+        }
+        for c in &out.tool_calls {
+            output.push(
+                json!({"type": "function_call", "id": format!("fc_{}", c.id), "call_id": c.id,
+                "name": c.name, "arguments": c.arguments, "status": "completed"}),
+            );
+        }
+    }
+    let usage = out.and_then(|o| o.usage.as_ref()).map(|u| {
+        json!({
+        "input_tokens": u.input_tokens, "input_tokens_details": {"cached_tokens": 0},
+        "output_tokens": u.output_tokens, "output_tokens_details": {"reasoning_tokens": 0},
+        "total_tokens": u.input_tokens + u.output_tokens})
+    });
+    json!({"id": id, "object": "response", "created_at": created, "status": status, "model": model,
+           "output": output, "usage": usage, "error": null})
+}
+
+/// `POST /v1/embeddings`.
+pub async fn embeddings(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let live = match gate(&state, Family::Shared, &headers, peer.ip()) {
+        Ok(l) => l,
+        Err(r) => return r,
+    };
+    let body = match read_json(body, MAX_BODY_BYTES).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let model_field = body.get("model").and_then(Value::as_str);
+    let agent = match resolve_agent(&live, model_field, &headers) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let input: Vec<String> = match body.get("input") {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(a)) if !a.is_empty() && a.iter().all(Value::is_string) => a
+            .iter()
+            .filter_map(|s| s.as_str().map(str::to_owned))
+            .collect(),
+        _ => return bad_request("`input` must be a string or a non-empty array of strings"),
+    };
+    let target = match model_override(&live, &headers) {
+        Ok(Some(t)) => t,
+        Ok(None) => match agent.embeddings.clone() {
+            Some(t) => t,
+            None => {
+                return bad_request(format!(
+                    "Agent `{}` has no embedding model; set agents.defaults.embeddings.model or send x-openclaw-model",
+                    agent.id
+                ));
+            }
+        },
+        Err(r) => return r,
+    };
+    match target.provider.embed(&target.model, &input).await {
+        Ok(emb) => {
+            let data: Vec<Value> = emb
+                .vectors
+                .iter()
+                .enumerate()
+                .map(|(i, v)| json!({"object": "embedding", "index": i, "embedding": v}))
+                .collect();
+            let tokens = emb.usage.as_ref().map_or(0, |u| u.input_tokens);
+            json_response(
+                StatusCode::OK,
+                json!({"object": "list", "data": data, "model": model_field.unwrap_or("openclaw"),
+                       "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}),
+            )
+        }
+        Err(e) => error(
+            if e.is_retryable() {
+                StatusCode::BAD_GATEWAY
+            } else {
+                StatusCode::BAD_REQUEST
+            },
+            "api_error",
+            e.to_string(),
+        ),
+    }
+}
+
+/// Adds the streaming headers OpenAI clients and proxies expect.
+pub fn sse_headers(res: &mut Response) {
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+}

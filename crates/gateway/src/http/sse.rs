@@ -1,0 +1,53 @@
+//! Server-sent events: frame encoding, keep-alive comments, cancel-on-disconnect.
+
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::http::StatusCode;
+use axum::response::Response;
+use futures_util::{Stream, StreamExt};
+
+use crate::agents::runs::Cancel;
+
+/// One SSE frame.
+pub struct SseFrame(String);
+
+impl SseFrame {
+    /// `data: <text>`.
+    pub fn data(text: String) -> SseFrame {
+        SseFrame(format!("data: {text}\n\n"))
+    }
+
+    /// `event: <name>` + `data: <text>`.
+    pub fn event(name: &str, text: String) -> SseFrame {
+        SseFrame(format!("event: {name}\ndata: {text}\n\n"))
+    }
+}
+
+/// Cancels a run when dropped: the response body is dropped when the client goes away.
+pub struct CancelOnDrop(pub Cancel);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
+}
+
+/// A streaming response of `frames`, with a `: ping` comment after every `keepalive` of
+/// silence so proxies do not cut a long generation.
+pub fn sse_response(
+    frames: impl Stream<Item = SseFrame> + Send + 'static,
+    keepalive: Duration,
+) -> Response {
+    let frames = Box::pin(frames);
+    let body = futures_util::stream::unfold(frames, move |mut frames| async move {
+        tokio::select! {
+            f = frames.next() => f.map(|f| (Ok::<Bytes, std::io::Error>(Bytes::from(f.0)), frames)),
+            _ = tokio::time::sleep(keepalive) => Some((Ok(Bytes::from_static(b": ping\n\n")), frames)),
+        }
+    });
+    let mut res = Response::new(Body::from_stream(body));
+    *res.status_mut() = StatusCode::OK;
+    super::openai::sse_headers(&mut res);
+    res
+}

@@ -1,0 +1,427 @@
+//! Agent methods over WebSocket: `agent`, `agent.wait`, `chat.send`, `chat.history`,
+//! `chat.abort`, `agents.list`, `models.list`.
+//!
+//! Runs started here belong to their session, not to the socket: a client that disconnects
+//! does not stop them (it can reconnect and `agent.wait`); `chat.abort` does.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use openclaw_protocol::{ErrorCode, ErrorShape, Frame, MethodAccess, ResponseFrame};
+use openclaw_sessions::SessionKey;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use super::{CallContext, parse_params};
+use crate::agents::runner::{GenParams, RunError, RunEvent, Turn, run_turn};
+use crate::agents::runs::{RunEntry, RunResult, RunStatus};
+use crate::state::{AppState, now_ms};
+
+/// Event names.
+pub const AGENT_EVENT: &str = "agent";
+/// Event names.
+pub const CHAT_EVENT: &str = "chat";
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct AgentParams {
+    message: String,
+    agent_id: Option<String>,
+    session_key: Option<String>,
+    model: Option<String>,
+    idempotency_key: Option<String>,
+    channel: Option<String>,
+}
+
+/// `agent`: answers `accepted` at once; the final response follows on the same request id.
+pub async fn agent(
+    state: &Arc<AppState>,
+    ctx: &CallContext,
+    req_id: &str,
+    params: &Value,
+) -> Result<(), ErrorShape> {
+    let p: AgentParams = parse_params("agent", params)?;
+    let key = require_idempotency("agent", p.idempotency_key.as_deref())?;
+    let (turn, session) = build_turn(
+        state,
+        p.agent_id.as_deref(),
+        p.session_key.as_deref(),
+        p.model.as_deref(),
+        p.message,
+        p.channel,
+    )?;
+    let accepted_at = now_ms();
+    if let Some(existing) = state
+        .idempotency
+        .check_or_insert("agent", key, &turn.run_id)
+    {
+        // A retry: same run; its final answer also goes to this request id.
+        reply(
+            ctx,
+            req_id,
+            json!({"runId": existing, "status": "accepted", "acceptedAt": accepted_at, "duplicate": true}),
+        );
+        if let Some(entry) = state.runs.get(&existing) {
+            spawn_final_reply(ctx, req_id, entry);
+        }
+        return Ok(());
+    }
+    let run_id = turn.run_id.clone();
+    let entry = state.runs.start(&run_id, &session);
+    reply(
+        ctx,
+        req_id,
+        json!({"runId": run_id, "status": "accepted", "acceptedAt": accepted_at}),
+    );
+    spawn_run(state.clone(), turn, entry.clone());
+    spawn_final_reply(ctx, req_id, entry);
+    Ok(())
+}
+
+fn reply(ctx: &CallContext, req_id: &str, payload: Value) {
+    let frame = Frame::Res(ResponseFrame::ok(req_id, payload));
+    ctx.conn
+        .send_response(serde_json::to_string(&frame).unwrap_or_default());
+}
+
+/// Sends the second `res` of a two-stage `agent` call when the run finishes.
+fn spawn_final_reply(ctx: &CallContext, req_id: &str, entry: Arc<RunEntry>) {
+    let conn = ctx.conn.clone();
+    let req_id = req_id.to_owned();
+    tokio::spawn(async move {
+        let result = entry.finished().await;
+        let frame = Frame::Res(ResponseFrame::ok(req_id, result.payload));
+        conn.send_response(serde_json::to_string(&frame).unwrap_or_default());
+    });
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct WaitParams {
+    run_id: String,
+    timeout_ms: Option<u64>,
+}
+
+/// `agent.wait {runId, timeoutMs?}`.
+pub async fn agent_wait(state: &Arc<AppState>, params: &Value) -> Result<Value, ErrorShape> {
+    let p: WaitParams = parse_params("agent.wait", params)?;
+    let Some(entry) = state.runs.get(&p.run_id) else {
+        return Err(ErrorShape::new(
+            ErrorCode::AgentResultNotFound,
+            format!(
+                "no run {:?}: it never existed or finished more than 10 minutes ago",
+                p.run_id
+            ),
+        ));
+    };
+    let timeout = Duration::from_millis(p.timeout_ms.unwrap_or(30_000).min(600_000));
+    match entry.wait(timeout).await {
+        Some(r) => Ok(r.payload),
+        None => Ok(json!({"runId": p.run_id, "status": "timeout"})),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct ChatSendParams {
+    session_key: String,
+    message: String,
+    idempotency_key: Option<String>,
+}
+
+/// `chat.send`: acknowledges with `started`; `chat` events carry the reply.
+pub async fn chat_send(state: &Arc<AppState>, params: &Value) -> Result<Value, ErrorShape> {
+    let p: ChatSendParams = parse_params("chat.send", params)?;
+    let key = require_idempotency("chat.send", p.idempotency_key.as_deref())?;
+    let (turn, session) = build_turn(state, None, Some(&p.session_key), None, p.message, None)?;
+    if let Some(existing) = state
+        .idempotency
+        .check_or_insert("chat.send", key, &turn.run_id)
+    {
+        let status = match state.runs.get(&existing).and_then(|e| e.result()) {
+            Some(r) => r.status.as_str(),
+            None => "in_flight",
+        };
+        return Ok(json!({"runId": existing, "status": status, "duplicate": true}));
+    }
+    let run_id = turn.run_id.clone();
+    let entry = state.runs.start(&run_id, &session);
+    spawn_run(state.clone(), turn, entry);
+    Ok(json!({"runId": run_id, "status": "started"}))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct HistoryParams {
+    session_key: String,
+    limit: Option<usize>,
+}
+
+/// `chat.history {sessionKey, limit?}`.
+pub async fn chat_history(state: &Arc<AppState>, params: &Value) -> Result<Value, ErrorShape> {
+    let p: HistoryParams = parse_params("chat.history", params)?;
+    let key = session_key(&p.session_key)?;
+    let limit = p.limit.unwrap_or(200).clamp(1, 1000);
+    let entries = state
+        .sessions
+        .history(&key, limit)
+        .await
+        .map_err(|e| ErrorShape::unavailable(e.to_string()))?;
+    Ok(json!({"sessionKey": key.to_string(), "messages": entries}))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct AbortParams {
+    session_key: String,
+    run_id: Option<String>,
+}
+
+/// `chat.abort {sessionKey, runId?}`.
+pub async fn chat_abort(state: &Arc<AppState>, params: &Value) -> Result<Value, ErrorShape> {
+    let p: AbortParams = parse_params("chat.abort", params)?;
+    let key = session_key(&p.session_key)?;
+    let ids = state.runs.abort(&key.to_string(), p.run_id.as_deref());
+    Ok(json!({"ok": true, "aborted": !ids.is_empty(), "runIds": ids}))
+}
+
+/// `agents.list`.
+pub fn agents_list(state: &AppState) -> Value {
+    state.live().agents.listing()
+}
+
+/// `models.list`.
+pub fn models_list(state: &AppState) -> Value {
+    json!({"models": state.live().agents.models()})
+}
+
+fn require_idempotency<'a>(method: &str, key: Option<&'a str>) -> Result<&'a str, ErrorShape> {
+    match key {
+        Some(k) if !k.is_empty() && k.len() <= 256 => Ok(k),
+        _ => Err(ErrorShape::invalid(format!(
+            "invalid params for {method}: idempotencyKey is required (a unique string per logical request, at most 256 chars)"
+        ))),
+    }
+}
+
+fn session_key(raw: &str) -> Result<SessionKey, ErrorShape> {
+    SessionKey::parse(raw).map_err(|e| ErrorShape::invalid(e.to_string()))
+}
+
+/// Resolves agent, session and model for a WebSocket-initiated turn.
+fn build_turn(
+    state: &AppState,
+    agent_id: Option<&str>,
+    session_key: Option<&str>,
+    model: Option<&str>,
+    message: String,
+    channel: Option<String>,
+) -> Result<(Turn, String), ErrorShape> {
+    if message.trim().is_empty() {
+        return Err(ErrorShape::invalid("message must not be empty"));
+    }
+    let live = state.live();
+    let session = match session_key {
+        Some(raw) => session_key_for(raw)?,
+        None => SessionKey::main(agent_id.unwrap_or(live.agents.default_id())),
+    };
+    let agent_name = agent_id.unwrap_or(&session.agent_id);
+    let agent = live.agents.get(agent_name).cloned().ok_or_else(|| {
+        ErrorShape::invalid(format!(
+            "unknown agent {agent_name:?}; see agents.list for the configured agents"
+        ))
+    })?;
+    let model_override = match model {
+        Some(m) => Some(live.agents.target(m).ok_or_else(|| {
+            ErrorShape::invalid(format!(
+                "unknown model {m:?}; use \"<provider>/<model>\" with a configured provider"
+            ))
+        })?),
+        None => None,
+    };
+    let key_text = session.to_string();
+    Ok((
+        Turn {
+            run_id: uuid::Uuid::new_v4().to_string(),
+            agent,
+            session,
+            persist: true,
+            prior: vec![],
+            system_extra: None,
+            user_text: message,
+            tool_results: vec![],
+            model_override,
+            params: GenParams::default(),
+            channel,
+        },
+        key_text,
+    ))
+}
+
+fn session_key_for(raw: &str) -> Result<SessionKey, ErrorShape> {
+    if raw.starts_with("agent:") {
+        session_key(raw)
+    } else {
+        // A bare name means a session of the default agent, as in OpenClaw.
+        SessionKey::new(crate::agents::DEFAULT_AGENT_ID, raw)
+            .map_err(|e| ErrorShape::invalid(e.to_string()))
+    }
+}
+
+/// Runs a turn in the background, streaming `agent` and `chat` events to operators.
+pub fn spawn_run(state: Arc<AppState>, turn: Turn, entry: Arc<RunEntry>) {
+    tokio::spawn(async move {
+        let run_id = turn.run_id.clone();
+        let session = turn.session.to_string();
+        let started_at = now_ms();
+        let (tx, mut rx) = mpsc::channel::<RunEvent>(256);
+        let emitter = {
+            let state = state.clone();
+            let run_id = run_id.clone();
+            let session = session.clone();
+            tokio::spawn(async move {
+                let mut em = Emitter::new(state, run_id, session);
+                em.agent(
+                    "lifecycle",
+                    json!({"phase": "start", "startedAt": started_at}),
+                );
+                while let Some(ev) = rx.recv().await {
+                    em.run_event(ev);
+                }
+                em
+            })
+        };
+        let result = run_turn(&state.sessions, turn, &tx, &entry.cancel).await;
+        drop(tx);
+        let Ok(mut em) = emitter.await else {
+            return;
+        };
+        let ended_at = now_ms();
+        let (status, payload) = match result {
+            Ok(out) => {
+                em.agent(
+                    "lifecycle",
+                    json!({"phase": "end", "startedAt": started_at, "endedAt": ended_at}),
+                );
+                em.chat("final", Some(&out.text), None);
+                let usage = out
+                    .usage
+                    .as_ref()
+                    .map(|u| json!({"input": u.input_tokens, "output": u.output_tokens}));
+                (
+                    RunStatus::Ok,
+                    json!({
+                        "runId": run_id, "status": "ok", "sessionKey": session,
+                        "summary": out.text,
+                        "result": {
+                            "payloads": [{"text": out.text}],
+                            "meta": {"provider": out.provider, "model": out.model, "usage": usage,
+                                     "durationMs": ended_at.saturating_sub(started_at)},
+                        },
+                    }),
+                )
+            }
+            Err(RunError::Aborted) => {
+                em.agent(
+                    "lifecycle",
+                    json!({"phase": "end", "aborted": true, "endedAt": ended_at}),
+                );
+                em.chat("aborted", None, None);
+                (
+                    RunStatus::Aborted,
+                    json!({"runId": run_id, "status": "aborted", "sessionKey": session}),
+                )
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                em.agent(
+                    "lifecycle",
+                    json!({"phase": "error", "error": msg, "endedAt": ended_at}),
+                );
+                em.chat("error", None, Some(&msg));
+                (
+                    RunStatus::Error,
+                    json!({"runId": run_id, "status": "error", "sessionKey": session, "error": msg}),
+                )
+            }
+        };
+        state.runs.finish(&entry, RunResult { status, payload });
+    });
+}
+
+/// Turns run events into `agent` and `chat` events with per-run sequence numbers.
+struct Emitter {
+    state: Arc<AppState>,
+    run_id: String,
+    session: String,
+    seq: u64,
+    chat_seq: u64,
+    text: String,
+}
+
+impl Emitter {
+    fn new(state: Arc<AppState>, run_id: String, session: String) -> Self {
+        Emitter {
+            state,
+            run_id,
+            session,
+            seq: 0,
+            chat_seq: 0,
+            text: String::new(),
+        }
+    }
+
+    fn run_event(&mut self, ev: RunEvent) {
+        match ev {
+            RunEvent::Delta(d) => {
+                self.text.push_str(&d);
+                self.agent("assistant", json!({"text": self.text, "delta": d}));
+                let text = self.text.clone();
+                self.chat("delta", Some(&text), None);
+            }
+            RunEvent::ToolCall {
+                index,
+                id,
+                name,
+                arguments,
+            } => self.agent(
+                "tool",
+                json!({"phase": "call", "index": index, "toolCallId": id, "name": name, "argsDelta": arguments}),
+            ),
+            RunEvent::Model { provider, model } => self.agent(
+                "lifecycle",
+                json!({"phase": "model", "provider": provider, "model": model}),
+            ),
+            RunEvent::Fallback { from, error } => self.agent(
+                "lifecycle",
+                json!({"phase": "fallback", "from": from, "error": error}),
+            ),
+        }
+    }
+
+    fn agent(&mut self, stream: &str, data: Value) {
+        self.seq += 1;
+        let payload = json!({"runId": self.run_id, "seq": self.seq, "stream": stream, "ts": now_ms(), "data": data});
+        broadcast(&self.state, AGENT_EVENT, payload);
+    }
+
+    fn chat(&mut self, state: &str, text: Option<&str>, error: Option<&str>) {
+        self.chat_seq += 1;
+        let mut payload = json!({"runId": self.run_id, "sessionKey": self.session, "seq": self.chat_seq, "state": state});
+        if let Some(t) = text {
+            payload["message"] = json!({"role": "assistant", "content": [{"type": "text", "text": t}], "timestamp": now_ms()});
+        }
+        if let Some(e) = error {
+            payload["errorMessage"] = json!(e);
+        }
+        broadcast(&self.state, CHAT_EVENT, payload);
+    }
+}
+
+fn broadcast(state: &AppState, name: &'static str, payload: Value) {
+    let text: Arc<str> = Arc::from(payload.to_string());
+    state
+        .conns
+        .broadcast_to(name, text, false, |c| MethodAccess::Read.allows(&c.scopes));
+}

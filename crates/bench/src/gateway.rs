@@ -145,7 +145,17 @@ pub async fn ws_connect(
     Duration,
 )> {
     let t0 = Instant::now();
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}")).await?;
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(
+        format!("ws://127.0.0.1:{port}"),
+        // Small buffers: the load generator must not spend its CPU zeroing 128 KiB each.
+        Some(
+            tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+                .read_buffer_size(4096)
+                .write_buffer_size(0),
+        ),
+        true,
+    )
+    .await?;
     let _challenge = ws.next().await.context("no challenge")??;
     let connect = json!({"type":"req","id":"1","method":"connect","params":{
         "minProtocol":4,"maxProtocol":4,

@@ -69,12 +69,13 @@ impl Client {
     }
 
     async fn connect_inner(target: &Target, scopes: &[&str]) -> Result<Client, ClientError> {
-        let (mut ws, _) = tokio_tungstenite::connect_async(target.url.as_str())
-            .await
-            .map_err(|e| ClientError::Unreachable {
-                url: target.url.clone(),
-                reason: short_io_reason(&e.to_string()),
-            })?;
+        let (mut ws, _) =
+            tokio_tungstenite::connect_async_with_config(target.url.as_str(), None, true)
+                .await
+                .map_err(|e| ClientError::Unreachable {
+                    url: target.url.clone(),
+                    reason: short_io_reason(&e.to_string()),
+                })?;
         // The gateway speaks first with connect.challenge; the nonce matters only for
         // device-signature auth, which this client does not use.
         let _challenge = next_text(&mut ws).await?;

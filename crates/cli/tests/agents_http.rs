@@ -635,3 +635,27 @@ async fn tools_invoke_config_allow_and_deny() {
         .unwrap();
     assert_eq!(r.status(), 200);
 }
+
+#[tokio::test]
+async fn short_retry_after_is_waited_out_on_the_same_model() {
+    let (gw, mock) = setup("mock/mock-failfirst-429").await;
+    let started = Instant::now();
+    let req = CreateChatCompletionRequestArgs::default()
+        .model("openclaw")
+        .messages(vec![user("retry me")])
+        .build()
+        .unwrap();
+    let res = client(&gw).chat().create(req).await.unwrap();
+    assert_eq!(
+        res.choices[0].message.content.as_deref(),
+        Some("echo: retry me")
+    );
+    // The mock asked for Retry-After: 1, and the same model answered the second time.
+    assert!(started.elapsed() >= Duration::from_millis(900));
+    let models: Vec<String> = mock
+        .requests()
+        .iter()
+        .map(|r| r["model"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(models, ["mock-failfirst-429", "mock-failfirst-429"]);
+}

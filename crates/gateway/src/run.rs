@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use openclaw_config::{GatewayMode, Loaded, Paths};
 use openclaw_protocol::{close, methods};
 use serde_json::json;
@@ -125,6 +126,10 @@ pub async fn run(
             crate::http::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
         let st = state.clone();
         servers.push(tokio::spawn(async move {
+            // Small frames (challenge, hello-ok, deltas) must not wait for Nagle + delayed ACK.
+            let l = l.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
             let r = axum::serve(l, app)
                 .with_graceful_shutdown(async move { st.shutdown_signal().await })
                 .await;

@@ -25,7 +25,7 @@ use serde_json::json;
 use crate::state::AppState;
 
 /// WebSocket read buffer: small, so that thousands of idle connections stay cheap.
-const WS_READ_BUFFER: usize = 4 * 1024;
+const WS_READ_BUFFER: usize = 2 * 1024;
 
 /// Builds the router for one listener.
 pub fn router(state: Arc<AppState>) -> Router {

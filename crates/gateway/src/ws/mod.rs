@@ -43,7 +43,7 @@ pub async fn serve_socket(state: Arc<AppState>, mut socket: WebSocket, peer: Soc
 
     let timeout = state.settings.handshake_timeout;
     let accepted = tokio::select! {
-        r = tokio::time::timeout(timeout, handshake(&state, &mut socket, peer)) => match r {
+        r = tokio::time::timeout(timeout, Box::pin(handshake(&state, &mut socket, peer))) => match r {
             Ok(Some(accepted)) => accepted,
             Ok(None) => return,
             Err(_) => {
@@ -323,7 +323,9 @@ async fn read_loop(state: &Arc<AppState>, mut stream: SplitStream<WebSocket>, ct
             }
         };
         match Frame::parse(text.as_str()) {
-            Ok(Frame::Req(req)) => handle_request(state, ctx, req).await,
+            // Boxed: the dispatch future is large, and an idle connection should not carry
+            // its space in the connection task.
+            Ok(Frame::Req(req)) => Box::pin(handle_request(state, ctx, req)).await,
             Ok(_) => reply_err(
                 ctx,
                 "",

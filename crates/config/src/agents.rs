@@ -6,13 +6,14 @@
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ConfigError;
 use crate::schema::Secret;
 
 /// `models`: the model providers the gateway can call.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct ModelsConfig {
     /// `merge` (default) or `replace`; accepted for compatibility with OpenClaw files.
@@ -23,7 +24,7 @@ pub struct ModelsConfig {
 }
 
 /// Wire format a provider speaks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ProviderApi {
     /// OpenAI Chat Completions (`POST {baseUrl}/chat/completions`).
@@ -35,7 +36,7 @@ pub enum ProviderApi {
 }
 
 /// `models.providers.<id>`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ProviderEntry {
     /// API root, e.g. `https://api.openai.com/v1` or `https://api.anthropic.com`.
@@ -60,7 +61,7 @@ pub struct ProviderEntry {
 }
 
 /// One model of a provider.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ModelEntry {
     /// Upstream model id.
@@ -86,7 +87,7 @@ pub struct ModelEntry {
 }
 
 /// A model chain: a bare `"provider/model"` or `{primary, fallbacks}`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum ModelRef {
     /// Just a primary model.
@@ -96,7 +97,7 @@ pub enum ModelRef {
 }
 
 /// `{primary, fallbacks}`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ModelChain {
     /// Tried first.
@@ -119,7 +120,7 @@ impl ModelRef {
 }
 
 /// `agents`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct AgentsConfig {
     /// Settings every agent inherits.
@@ -129,7 +130,7 @@ pub struct AgentsConfig {
 }
 
 /// `agents.defaults`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct AgentDefaults {
     /// Default model chain.
@@ -156,7 +157,7 @@ pub struct AgentDefaults {
 }
 
 /// `embeddings`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EmbeddingsConfig {
     /// `"provider/model"`.
@@ -164,7 +165,7 @@ pub struct EmbeddingsConfig {
 }
 
 /// `agents.list[]`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AgentEntry {
     /// Agent id: lowercase letters, digits, `-`, `_`.

@@ -10,6 +10,12 @@
 //!   then semantically checked ([`Config::validate`]).
 //! * **How to show it safely** ([`redacted_json`]): secrets replaced by a marker.
 //!
+//! Around those sit the helpers the gateway and CLI share for everything else they do
+//! with the config: fetching referenced secrets ([`resolve_secrets`],
+//! [`secret_sources`]), editing the document without losing `${VAR}` references
+//! ([`read_document`], [`set_path`], [`merge_patch`], [`validate_document`],
+//! [`diff_paths`], …) and describing the format ([`json_schema`]).
+//!
 //! All functions take an environment *lookup* instead of reading the process environment
 //! directly (except [`Paths::from_process_env`]), so behaviour is deterministic and
 //! testable without global state.
@@ -17,16 +23,23 @@
 #![warn(missing_docs)]
 
 pub mod agents;
+pub mod edit;
 pub mod error;
 pub mod load;
 pub mod paths;
 pub mod redact;
 pub mod schema;
+pub mod schema_json;
+pub mod secrets;
 
 pub use agents::{
     AgentDefaults, AgentEntry, AgentsConfig, EmbeddingsConfig, IMPLICIT_PROVIDERS, ModelChain,
     ModelEntry, ModelRef, ModelsConfig, ProviderApi, ProviderEntry, split_model_ref,
     valid_agent_id,
+};
+pub use edit::{
+    EditError, PathSeg, diff_paths, format_path, get_path, merge_patch, parse_path,
+    parse_value_arg, read_document, set_path, unset_path, validate_document,
 };
 pub use error::ConfigError;
 pub use load::{Loaded, MAX_NESTING_DEPTH, content_hash, load_file, parse_str};
@@ -34,9 +47,14 @@ pub use paths::{
     CONFIG_FILE_NAME, CONFIG_PATH_ENV, DEV_PROFILE, PROFILE_ENV, Paths, STATE_DIR_ENV,
     is_valid_profile_name,
 };
-pub use redact::{REDACTED, is_sensitive_key, redact_value, redacted_json};
+pub use redact::{REDACTED, is_secret_ref, is_sensitive_key, redact_value, redacted_json};
 pub use schema::{
     AuthConfig, AuthMode, BindMode, Config, ConsoleStyle, ControlUiConfig, DEFAULT_GATEWAY_PORT,
     EndpointToggle, GatewayConfig, GatewayMode, HttpConfig, HttpEndpoints, LogLevel, LoggingConfig,
     RateLimitConfig, ReloadConfig, ReloadMode, Secret, ToolsPolicy,
+};
+pub use schema_json::json_schema;
+pub use secrets::{
+    EXEC_TIMEOUT, MAX_SECRET_BYTES, SecretError, SecretRef, SecretSource, SecretSourceInfo,
+    resolve_secrets, secret_sources,
 };

@@ -88,22 +88,80 @@ pub fn load_file(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Lo
 /// [`Config::validate`]. This is what [`load_file`] uses; exposed so callers that receive
 /// config text over the wire (e.g. a `config.set` RPC) can check it before writing it.
 pub fn parse_str(raw: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+    let value = parse_document(raw)?;
+    finish_document(value, env)
+}
+
+/// The syntax stage alone: JSON5 text (an optional BOM is skipped) → JSON value whose
+/// root is an object. Nothing is substituted, so `${VAR}` stays literal; shared by
+/// [`parse_str`] and [`crate::read_document`] so both report syntax errors identically.
+pub(crate) fn parse_document(raw: &str) -> Result<Value, ConfigError> {
     let text = raw.strip_prefix('\u{feff}').unwrap_or(raw);
     check_depth(text)?;
-    let mut value: Value = json5::from_str(text).map_err(|e| parse_error(&e, text))?;
-    if !value.is_object() {
-        return Err(ConfigError::Invalid {
-            path: String::new(),
-            message: format!(
-                "the config must be a JSON5 object like {{ gateway: {{ port: 18789 }} }}, found {}",
-                kind_of(&value)
-            ),
-        });
-    }
+    let value: Value = json5::from_str(text).map_err(|e| parse_error(&e, text))?;
+    check_root(&value)?;
+    Ok(value)
+}
+
+/// The semantic stages: `${VAR}` substitution → strict deserialize →
+/// [`Config::validate`]. Shared by [`parse_str`] and [`crate::validate_document`].
+pub(crate) fn finish_document(
+    mut value: Value,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigError> {
+    check_root(&value)?;
     substitute_env(&mut value, String::new(), env)?;
     let config = deserialize_config(value)?;
     config.validate()?;
     Ok(config)
+}
+
+/// The document root must be an object; anything else gets a message showing the
+/// expected shape.
+fn check_root(value: &Value) -> Result<(), ConfigError> {
+    if value.is_object() {
+        return Ok(());
+    }
+    Err(ConfigError::Invalid {
+        path: String::new(),
+        message: format!(
+            "the config must be a JSON5 object like {{ gateway: {{ port: 18789 }} }}, found {}",
+            kind_of(value)
+        ),
+    })
+}
+
+/// Rejects a JSON value nested deeper than [`MAX_NESTING_DEPTH`], for documents built
+/// in code (e.g. by `set_path` or `merge_patch`) that never went through
+/// [`check_depth`]. Iterative, so the check itself cannot overflow the stack.
+pub(crate) fn check_value_depth(value: &Value) -> Result<(), ConfigError> {
+    let mut stack: Vec<(&Value, usize, String)> = vec![(value, 0, String::new())];
+    while let Some((v, depth, path)) = stack.pop() {
+        let children: Vec<(&Value, String)> = match v {
+            Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (c, join_index(&path, i)))
+                .collect(),
+            Value::Object(map) => map.iter().map(|(k, c)| (c, join_key(&path, k))).collect(),
+            _ => continue,
+        };
+        let depth = depth + 1;
+        if depth > MAX_NESTING_DEPTH {
+            return Err(ConfigError::Invalid {
+                path,
+                message: format!(
+                    "arrays/objects nested more than {MAX_NESTING_DEPTH} levels deep; flatten the value"
+                ),
+            });
+        }
+        for (c, p) in children {
+            if c.is_array() || c.is_object() {
+                stack.push((c, depth, p));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// SHA-256 of `text` as lowercase hex, the same digest [`Loaded::hash`] uses. Lets a
@@ -200,7 +258,7 @@ fn parse_error(err: &json5::Error, text: &str) -> ConfigError {
 
 /// Rejects input nested deeper than [`MAX_NESTING_DEPTH`] before the recursive parser
 /// sees it. Understands JSON5 strings and comments so brackets inside them don't count.
-fn check_depth(text: &str) -> Result<(), ConfigError> {
+pub(crate) fn check_depth(text: &str) -> Result<(), ConfigError> {
     enum State {
         Normal,
         Str(char),
@@ -275,7 +333,7 @@ pub(crate) fn join_key(path: &str, key: &str) -> String {
 }
 
 /// Appends an array index to a JSON path (`a` + 0 → `a[0]`).
-fn join_index(path: &str, index: usize) -> String {
+pub(crate) fn join_index(path: &str, index: usize) -> String {
     format!("{path}[{index}]")
 }
 

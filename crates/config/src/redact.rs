@@ -35,14 +35,34 @@ pub fn is_sensitive_key(key: &str) -> bool {
 }
 
 /// Whether a value under a sensitive key should be replaced: non-empty strings and
-/// objects. Empty strings, numbers, booleans and null carry no secret and are kept so
-/// the reader can still see that the key is unset.
+/// objects, except SecretRef objects. Empty strings, numbers, booleans and null carry no
+/// secret and are kept so the reader can still see that the key is unset. A SecretRef
+/// (`{ source: "env", id: "OPENAI_API_KEY" }`) is a pointer, not a value: showing it
+/// tells the reader where the secret comes from without revealing it, which is the
+/// point of using references.
 fn should_redact(value: &Value) -> bool {
     match value {
         Value::String(s) => !s.is_empty(),
-        Value::Object(_) => true,
+        Value::Object(map) => !is_secret_ref(map),
         _ => false,
     }
+}
+
+/// True if `map` has exactly the shape of a [`crate::SecretRef`]: a `source` of `env`,
+/// `file` or `exec`, a string `id`, an optional string `provider`, and nothing else.
+/// Anything else (say a JWK under `privateKey`) may be secret material and stays
+/// redacted.
+pub fn is_secret_ref(map: &serde_json::Map<String, Value>) -> bool {
+    let source_ok = matches!(
+        map.get("source").and_then(Value::as_str),
+        Some("env" | "file" | "exec")
+    );
+    let id_ok = map.get("id").is_some_and(Value::is_string);
+    let provider_ok = map.get("provider").is_none_or(Value::is_string);
+    let only_known = map
+        .keys()
+        .all(|k| matches!(k.as_str(), "source" | "id" | "provider"));
+    source_ok && id_ok && provider_ok && only_known
 }
 
 /// Replaces, in place and at any depth, every secret-bearing value with [`REDACTED`].
@@ -71,7 +91,8 @@ pub fn redact_value(value: &mut Value) {
 /// The config as JSON with every secret-bearing value replaced by [`REDACTED`]: any key
 /// named `token`, `password`, `apiKey`, `secret`, `botToken`, `privateKey`,
 /// `clientSecret`, or ending in `Token`/`Secret`/`Password`/`ApiKey`, whose value is a
-/// non-empty string or an object.
+/// non-empty string or an object other than a SecretRef (references are pointers and are
+/// shown as they are; see [`is_secret_ref`]).
 pub fn redacted_json(config: &Config) -> Value {
     let mut value = match serde_json::to_value(config) {
         Ok(v) => v,
@@ -140,6 +161,34 @@ mod tests {
         assert_eq!(v["channels"]["matrix"]["accessToken"], Value::Null);
         let text = v.to_string();
         assert!(!text.contains("tok\"") && !text.contains("123:abc") && !text.contains("xapp"));
+    }
+
+    #[test]
+    fn secret_refs_are_shown_plain_strings_hidden() {
+        use crate::secrets::{SecretRef, SecretSource};
+        let mut c = Config::default();
+        c.gateway.auth.token = Some(Secret::from_ref(SecretRef {
+            source: SecretSource::Env,
+            provider: None,
+            id: "GW_TOKEN".into(),
+        }));
+        c.gateway.auth.password = Some(Secret::new("pw"));
+        c.channels = Some(json!({
+            "a": { "botToken": { "source": "file", "provider": "default", "id": "/run/tok" } },
+            "b": { "botToken": { "source": "vault", "id": "x" } },
+            "c": { "botToken": { "source": "env", "id": "X", "value": "leak" } },
+            "d": { "botToken": { "source": "env", "id": 5 } },
+        }));
+        let v = redacted_json(&c);
+        assert_eq!(
+            v["gateway"]["auth"]["token"],
+            json!({ "source": "env", "id": "GW_TOKEN" })
+        );
+        assert_eq!(v["gateway"]["auth"]["password"], REDACTED);
+        assert_eq!(v["channels"]["a"]["botToken"]["id"], "/run/tok");
+        for k in ["b", "c", "d"] {
+            assert_eq!(v["channels"][k]["botToken"], REDACTED, "{k}");
+        }
     }
 
     #[cfg(unix)]

@@ -8,9 +8,11 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ConfigError;
+use crate::secrets::SecretRef;
 
 /// The port the gateway listens on when `gateway.port` is not set.
 pub const DEFAULT_GATEWAY_PORT: u16 = 18789;
@@ -28,7 +30,7 @@ pub const MAX_RELOAD_DEBOUNCE_MS: u64 = 60_000;
 /// `gateway`, `logging`, `models` and `agents` are typed. The other sections are accepted
 /// as free JSON so existing OpenClaw files load; **they are not validated yet** and will be
 /// given real types as the features that read them are implemented.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct Config {
     /// Gateway server settings (listener, auth, reload, HTTP endpoints, UI).
@@ -59,7 +61,7 @@ pub struct Config {
 }
 
 /// Whether this machine runs the gateway itself or talks to one elsewhere.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum GatewayMode {
     /// Run the gateway on this machine.
@@ -70,7 +72,7 @@ pub enum GatewayMode {
 
 /// Which network interface the gateway listens on. Defaults to loopback so a fresh
 /// install is never reachable from the network by accident.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum BindMode {
     /// 127.0.0.1 only.
@@ -86,7 +88,7 @@ pub enum BindMode {
 }
 
 /// How clients prove they may connect.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum AuthMode {
     /// A shared bearer token (`gateway.auth.token`).
@@ -100,7 +102,7 @@ pub enum AuthMode {
 }
 
 /// What the gateway does when the config file changes.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ReloadMode {
     /// Ignore changes until the next manual restart.
@@ -117,7 +119,18 @@ pub enum ReloadMode {
 /// Log verbosity, from nothing (`silent`) to everything (`trace`). The derived order
 /// follows verbosity so `level >= LogLevel::Debug` means "at least as chatty as debug".
 #[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    JsonSchema,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum LogLevel {
@@ -154,7 +167,7 @@ impl LogLevel {
 }
 
 /// Console log format.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ConsoleStyle {
     /// Human-readable, coloured when on a terminal.
@@ -163,44 +176,105 @@ pub enum ConsoleStyle {
     Json,
 }
 
-/// A secret string (token, password).
+/// A secret (token, password, API key): either the value itself or a [`SecretRef`]
+/// saying where to fetch it.
 ///
-/// `Debug` and `Display` print `[redacted]` so a secret cannot leak through a log line
-/// or an error message by accident; call [`Secret::expose`] where the real value is
-/// genuinely needed. Serialization is transparent (the real value), because the config
-/// must round-trip to disk; use [`crate::redacted_json`] for anything shown to people.
+/// On disk a secret field holds either a plain string (`"hunter2"`, or `"${VAR}"` which
+/// the loader substitutes) or a SecretRef object such as
+/// `{ source: "env", id: "OPENAI_API_KEY" }`. References exist so that a config file can
+/// be shared, committed or shown without containing credentials; they are turned into
+/// values by [`crate::resolve_secrets`] just before use.
+///
+/// `Debug` and `Display` print `[redacted]` (for both forms) so a secret cannot leak
+/// through a log line or an error message by accident; call [`Secret::expose`] where the
+/// real value is genuinely needed. Serialization writes back exactly the form that was
+/// read (the real string, or the reference object), because the config must round-trip
+/// to disk; use [`crate::redacted_json`] for anything shown to people.
 /// Comparing two secrets with `==` is not constant-time; authentication code should
 /// compare `expose()` bytes with a constant-time routine.
-#[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(SecretValue);
+
+/// The two on-disk forms of a [`Secret`]. Private so the representation can grow (e.g.
+/// zeroize-on-drop) without breaking callers.
+#[derive(Clone, PartialEq, Eq)]
+enum SecretValue {
+    /// The value itself.
+    Plain(String),
+    /// A pointer to the value, resolved by [`crate::resolve_secrets`].
+    Ref(SecretRef),
+}
+
+impl Default for Secret {
+    /// The empty plain string, which never counts as "configured".
+    fn default() -> Secret {
+        Secret(SecretValue::Plain(String::new()))
+    }
+}
 
 impl Secret {
     /// Wraps a value as a secret.
     pub fn new(value: impl Into<String>) -> Secret {
-        Secret(value.into())
+        Secret(SecretValue::Plain(value.into()))
+    }
+
+    /// A secret whose value lives elsewhere (environment, file, command); see
+    /// [`SecretRef`]. Used when writing configs that must not contain the value.
+    pub fn from_ref(reference: SecretRef) -> Secret {
+        Secret(SecretValue::Ref(reference))
     }
 
     /// The real value. Named so uses are easy to audit.
+    ///
+    /// For a [`SecretRef`] this returns `""`: the value is not known until it is
+    /// fetched, and fetching (which may run a command) must not happen behind a getter.
+    /// Code that needs values must call [`crate::resolve_secrets`] once and read the
+    /// returned config, where every reference has been replaced by its value.
     pub fn expose(&self) -> &str {
-        &self.0
+        match &self.0 {
+            SecretValue::Plain(s) => s,
+            SecretValue::Ref(_) => "",
+        }
     }
 
     /// True if the secret is the empty string, which never counts as "configured".
+    ///
+    /// A [`SecretRef`] is never empty: it states that a value is configured (fetching it
+    /// may still fail, which [`crate::resolve_secrets`] reports), so e.g.
+    /// [`AuthConfig::effective_mode`] treats a referenced password as set.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        match &self.0 {
+            SecretValue::Plain(s) => s.is_empty(),
+            SecretValue::Ref(_) => false,
+        }
+    }
+
+    /// The reference, if this secret is a [`SecretRef`] rather than a value. Lets
+    /// `openclaw secrets list` and the resolver tell the two forms apart without ever
+    /// touching a value.
+    pub fn as_ref_source(&self) -> Option<&SecretRef> {
+        match &self.0 {
+            SecretValue::Plain(_) => None,
+            SecretValue::Ref(r) => Some(r),
+        }
     }
 }
 
 impl From<String> for Secret {
     fn from(value: String) -> Secret {
-        Secret(value)
+        Secret::new(value)
     }
 }
 
 impl From<&str> for Secret {
     fn from(value: &str) -> Secret {
-        Secret(value.to_string())
+        Secret::new(value)
+    }
+}
+
+impl From<SecretRef> for Secret {
+    fn from(reference: SecretRef) -> Secret {
+        Secret::from_ref(reference)
     }
 }
 
@@ -216,8 +290,73 @@ impl std::fmt::Display for Secret {
     }
 }
 
+impl Serialize for Secret {
+    /// Writes the form that was read: the string, or the reference object.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match &self.0 {
+            SecretValue::Plain(s) => serializer.serialize_str(s),
+            SecretValue::Ref(r) => r.serialize(serializer),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    /// Accepts a string or a SecretRef object. Hand-written rather than
+    /// `#[serde(untagged)]` so that a bad reference reports the real problem at its own
+    /// path (e.g. `gateway.auth.token.source: unknown variant`) instead of "did not match
+    /// any variant".
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Secret, D::Error> {
+        deserializer.deserialize_any(SecretVisitor)
+    }
+}
+
+/// Visitor behind [`Secret`]'s `Deserialize`.
+struct SecretVisitor;
+
+impl<'de> serde::de::Visitor<'de> for SecretVisitor {
+    type Value = Secret;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(
+            "a string or a SecretRef object like { source: \"env\", id: \"MY_TOKEN\" } (source is env, file or exec)",
+        )
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Secret, E> {
+        Ok(Secret::new(v))
+    }
+
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Secret, E> {
+        Ok(Secret::new(v))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Secret, A::Error> {
+        SecretRef::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            .map(Secret::from_ref)
+    }
+}
+
+impl JsonSchema for Secret {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Secret".into()
+    }
+
+    fn schema_id() -> std::borrow::Cow<'static, str> {
+        "openclaw_config::Secret".into()
+    }
+
+    /// `string | SecretRef`, mirroring what `Deserialize` accepts.
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let reference = generator.subschema_for::<SecretRef>();
+        schemars::json_schema!({
+            "description": "A secret: the value itself (a string, may use ${VAR}) or a SecretRef object saying where to fetch it.",
+            "anyOf": [{ "type": "string" }, reference]
+        })
+    }
+}
+
 /// The `gateway` section: how the server listens and who may use it.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct GatewayConfig {
     /// Local or remote gateway; unset means local.
@@ -259,7 +398,7 @@ impl GatewayConfig {
 }
 
 /// The `gateway.auth` section.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct AuthConfig {
     /// Explicit auth mode; see [`AuthConfig::effective_mode`] for the fallback.
@@ -296,7 +435,7 @@ impl AuthConfig {
 }
 
 /// The `gateway.auth.rateLimit` section: lock out a client after repeated failures.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct RateLimitConfig {
     /// Failures allowed within `windowMs` before lockout.
@@ -321,7 +460,7 @@ impl Default for RateLimitConfig {
 }
 
 /// The `gateway.reload` section.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct ReloadConfig {
     /// What to do on change.
@@ -341,7 +480,7 @@ impl Default for ReloadConfig {
 }
 
 /// The `gateway.http` section.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct HttpConfig {
     /// Individually switchable HTTP endpoints.
@@ -350,7 +489,7 @@ pub struct HttpConfig {
 
 /// The `gateway.http.endpoints` section. All endpoints are off by default because each
 /// widens the attack surface.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct HttpEndpoints {
     /// `POST /v1/chat/completions`.
@@ -361,7 +500,7 @@ pub struct HttpEndpoints {
 
 /// An on/off switch for one endpoint; an object (not a bare bool) so per-endpoint
 /// options can be added later without a format change.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct EndpointToggle {
     /// Whether the endpoint is served.
@@ -369,7 +508,7 @@ pub struct EndpointToggle {
 }
 
 /// The `gateway.tools` section: which tools remote callers may invoke.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct ToolsPolicy {
     /// Tool names explicitly allowed.
@@ -379,7 +518,7 @@ pub struct ToolsPolicy {
 }
 
 /// The `gateway.controlUi` section.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct ControlUiConfig {
     /// Whether the browser UI is served.
@@ -399,7 +538,7 @@ impl Default for ControlUiConfig {
 }
 
 /// The `logging` section.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct LoggingConfig {
     /// File log level.
@@ -507,6 +646,8 @@ impl Config {
                 ),
             );
         }
+
+        crate::secrets::validate_refs(self)?;
 
         crate::agents::validate(self.models.as_ref(), self.agents.as_ref())?;
 

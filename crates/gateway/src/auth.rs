@@ -114,7 +114,7 @@ impl AuthVerifier {
 /// continue at full speed. Loopback is exempt by default: local operators are trusted
 /// and tests should not lock themselves out.
 pub struct RateLimiter {
-    cfg: RateLimitConfig,
+    cfg: std::sync::RwLock<RateLimitConfig>,
     entries: Mutex<HashMap<IpAddr, Entry>>,
 }
 
@@ -131,13 +131,22 @@ impl RateLimiter {
     /// A limiter with the given policy.
     pub fn new(cfg: RateLimitConfig) -> Self {
         Self {
-            cfg,
+            cfg: std::sync::RwLock::new(cfg),
             entries: Mutex::new(HashMap::new()),
         }
     }
 
+    /// Replaces the policy (hot reload of `gateway.auth.rateLimit`); counts are kept.
+    pub fn set_config(&self, cfg: RateLimitConfig) {
+        *self.cfg.write().unwrap_or_else(|e| e.into_inner()) = cfg;
+    }
+
+    fn cfg(&self) -> RateLimitConfig {
+        self.cfg.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
     fn exempt(&self, ip: IpAddr) -> bool {
-        self.cfg.exempt_loopback && ip.to_canonical().is_loopback()
+        self.cfg().exempt_loopback && ip.to_canonical().is_loopback()
     }
 
     /// If `ip` is locked out, how long until it may try again.
@@ -157,8 +166,9 @@ impl RateLimiter {
             return None;
         }
         let now = Instant::now();
-        let window = Duration::from_millis(self.cfg.window_ms);
-        let lockout = Duration::from_millis(self.cfg.lockout_ms);
+        let cfg = self.cfg();
+        let window = Duration::from_millis(cfg.window_ms);
+        let lockout = Duration::from_millis(cfg.lockout_ms);
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if entries.len() >= SWEEP_THRESHOLD {
             entries.retain(|_, e| {
@@ -180,7 +190,7 @@ impl RateLimiter {
             entry.failures = 0;
         }
         entry.failures += 1;
-        if entry.failures >= self.cfg.max_attempts {
+        if entry.failures >= cfg.max_attempts {
             entry.locked_until = Some(now + lockout);
             return Some(lockout);
         }

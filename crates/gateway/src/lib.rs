@@ -12,6 +12,7 @@ pub mod http;
 pub mod listener;
 pub mod lock;
 pub mod presence;
+pub mod reload;
 pub mod rpc;
 pub mod run;
 pub mod settings;

@@ -19,7 +19,7 @@ use crate::error::GatewayError;
 use crate::listener;
 use crate::lock::StateLock;
 use crate::settings::{RunOptions, Settings};
-use crate::state::{AppState, Live, now_ms};
+use crate::state::{AppState, Live, Shared, now_ms};
 
 /// Connect timeout for model providers.
 const PROVIDER_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -34,13 +34,15 @@ pub struct Prepared {
     pub paths: Paths,
     /// The config file as loaded.
     pub loaded: Loaded,
+    /// The config with SecretRefs resolved.
+    pub resolved: openclaw_config::Config,
     /// Listener settings.
     pub settings: Settings,
     /// Agents and providers built from the config.
     pub agents: AgentTable,
 }
 
-/// Loads and validates the config and resolves settings, without side effects.
+/// Loads and validates the config, resolves secrets and settings, without side effects.
 pub fn prepare(paths: Paths, opts: &RunOptions) -> Result<Prepared, GatewayError> {
     let env = |k: &str| std::env::var(k).ok();
     let loaded = openclaw_config::load_file(&paths.config_path, &env).map_err(|source| {
@@ -65,9 +67,11 @@ pub fn prepare(paths: Paths, opts: &RunOptions) -> Result<Prepared, GatewayError
             current,
         });
     }
-    let settings = Settings::resolve(opts, &loaded.config, &paths, &env)?;
+    let resolved = openclaw_config::resolve_secrets(&loaded.config, &env)
+        .map_err(|e| GatewayError::Setting(format!("{}: {e}", paths.config_path.display())))?;
+    let settings = Settings::resolve(opts, &resolved, &paths, &env)?;
     let client = openclaw_providers::http_client(PROVIDER_CONNECT_TIMEOUT);
-    let agents = AgentTable::build(&loaded.config, &env, &client).map_err(|e| {
+    let agents = AgentTable::build(&resolved, &env, &client).map_err(|e| {
         GatewayError::Setting(format!(
             "{}: invalid agent setup at {e}",
             paths.config_path.display()
@@ -76,49 +80,49 @@ pub fn prepare(paths: Paths, opts: &RunOptions) -> Result<Prepared, GatewayError
     Ok(Prepared {
         paths,
         loaded,
+        resolved,
         settings,
         agents,
     })
 }
 
-/// Runs the gateway until SIGTERM or SIGINT. `log_file` is where logging was set up to
-/// write (so `logs.tail` reads the same file).
-pub async fn run(
+/// One listener generation: its state and server tasks.
+struct Generation {
+    state: Arc<AppState>,
+    servers: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// Binds and starts serving one generation.
+async fn start_generation(
+    shared: &Arc<Shared>,
     prepared: Prepared,
-    opts: &RunOptions,
-    log_file: std::path::PathBuf,
-) -> Result<(), GatewayError> {
+) -> Result<Generation, GatewayError> {
     let Prepared {
         paths,
         loaded,
+        resolved,
         settings,
         agents,
     } = prepared;
-    let lock = if settings.allow_multi {
-        None
-    } else {
-        Some(StateLock::acquire(&paths.lock_path())?)
-    };
-
-    listener::raise_nofile_limit();
-    if opts.force && settings.port != 0 {
-        listener::free_port(settings.port).await;
-    }
     let listeners = listener::bind_all(&settings.hosts, settings.port).await?;
     let port = listeners[0]
         .local_addr()
         .map_err(|e| GatewayError::io("cannot read the bound address", e))?
         .port();
-
-    let state = AppState::new(paths, settings, Live { loaded, agents }, log_file);
+    let state = AppState::new(
+        shared.clone(),
+        paths,
+        settings,
+        Live {
+            loaded,
+            resolved,
+            agents,
+        },
+    );
     state.bound_port.store(u64::from(port), Ordering::Relaxed);
-    if !state.live().loaded.exists {
-        tracing::info!(target: "gateway", path = %state.paths.config_path.display(), "no config file; using defaults");
-    }
     if !state.auth.requires_secret() {
         tracing::warn!(target: "gateway", "no gateway token or password configured: any local process can connect; set gateway.auth.token");
     }
-
     let mut servers = Vec::new();
     for l in listeners {
         let addr = l.local_addr().ok();
@@ -142,11 +146,49 @@ pub async fn run(
     tokio::spawn(presence_task(state.clone()));
     state.mark_started();
     tracing::info!(target: "gateway", "listening on ws://127.0.0.1:{port} (PID {})", std::process::id());
+    Ok(Generation { state, servers })
+}
 
-    wait_for_signal().await;
+/// Runs the gateway until SIGTERM or SIGINT, replacing the listener in-process when a
+/// reload needs it. `log` is the logging set up by the caller (its file is what
+/// `logs.tail` reads; its level follows `logging.level` on reload).
+pub async fn run(
+    prepared: Prepared,
+    opts: &RunOptions,
+    log: openclaw_logs::LogHandle,
+) -> Result<(), GatewayError> {
+    let mut signals = Signals::install()?;
+    let lock = if prepared.settings.allow_multi {
+        None
+    } else {
+        Some(StateLock::acquire(&prepared.paths.lock_path())?)
+    };
+    listener::raise_nofile_limit();
+    if opts.force && prepared.settings.port != 0 {
+        listener::free_port(prepared.settings.port).await;
+    }
+    if !prepared.loaded.exists {
+        tracing::info!(target: "gateway", path = %prepared.paths.config_path.display(), "no config file; using defaults");
+    }
+    let client = openclaw_providers::http_client(PROVIDER_CONNECT_TIMEOUT);
+    let (shared, mut restarts) = Shared::new(&prepared.paths, log, opts.clone(), client);
+    let config_path = prepared.paths.config_path.clone();
+    let mut generation = start_generation(&shared, prepared).await?;
+    let (current_tx, current_rx) = tokio::sync::watch::channel(generation.state.clone());
+    crate::reload::spawn_watcher(current_rx, config_path);
+
+    loop {
+        tokio::select! {
+            _ = signals.recv() => break,
+            Some(next) = restarts.recv() => {
+                generation = restart(generation, &shared, next).await;
+                current_tx.send_replace(generation.state.clone());
+            }
+        }
+    }
     tracing::info!(target: "gateway", "signal received; shutting down");
-    shutdown(&state).await;
-    for s in servers {
+    shutdown(&generation.state, None).await;
+    for s in generation.servers {
         let _ = tokio::time::timeout(Duration::from_secs(2), s).await;
     }
     drop(lock);
@@ -154,10 +196,71 @@ pub async fn run(
     Ok(())
 }
 
+/// Replaces a generation: clients are told a restart is coming and closed with 1012, the
+/// old listener stops, the new one starts. If the new one cannot bind, the old settings
+/// are brought back up so the gateway never ends up listening nowhere.
+async fn restart(old: Generation, shared: &Arc<Shared>, mut next: Prepared) -> Generation {
+    tracing::info!(target: "gateway", "restarting the listener to apply config changes");
+    // An unchanged port setting keeps the port actually bound (it was 0 = "any").
+    let bound = old.state.bound_port.load(Ordering::Relaxed) as u16;
+    if next.settings.port == old.state.settings.port {
+        next.settings.port = bound;
+    }
+    shutdown(&old.state, Some(RESTART_EXPECTED_MS)).await;
+    for s in old.servers {
+        let _ = tokio::time::timeout(Duration::from_secs(2), s).await;
+    }
+    let fallback = Prepared {
+        paths: old.state.paths.clone(),
+        loaded: old.state.live().loaded.clone(),
+        resolved: old.state.live().resolved.clone(),
+        settings: Settings {
+            port: bound,
+            ..old.state.settings.clone()
+        },
+        agents: match AgentTable::build(
+            &old.state.live().resolved,
+            &|k| std::env::var(k).ok(),
+            &shared.http_client,
+        ) {
+            Ok(a) => a,
+            Err(_) => return start_or_die(shared, next).await,
+        },
+    };
+    match start_generation(shared, next).await {
+        Ok(g) => g,
+        Err(e) => {
+            tracing::error!(target: "gateway", error = %e, "restart failed; restoring the previous listener");
+            old.state
+                .record_reload(Some(format!("restart failed: {e}")));
+            start_or_die(shared, fallback).await
+        }
+    }
+}
+
+async fn start_or_die(shared: &Arc<Shared>, p: Prepared) -> Generation {
+    match start_generation(shared, p).await {
+        Ok(g) => g,
+        Err(e) => {
+            tracing::error!(target: "gateway", error = %e, "cannot listen any more; exiting so the supervisor restarts the gateway");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// Advertised in `shutdown.restartExpectedMs` for in-process restarts.
+const RESTART_EXPECTED_MS: u64 = 1500;
+
 /// Tells every client, closes every socket with 1012, lets running turns finish within the
-/// grace period (then aborts them), and waits briefly for sockets to go.
-async fn shutdown(state: &Arc<AppState>) {
-    let payload = json!({ "reason": "gateway stopping", "ts": now_ms() }).to_string();
+/// grace period (then aborts them), and waits briefly for sockets to go. For an in-process
+/// restart (`restart_expected_ms`), runs keep going: they belong to the process.
+async fn shutdown(state: &Arc<AppState>, restart_expected_ms: Option<u64>) {
+    let mut payload = json!({ "reason": "gateway stopping", "ts": now_ms() });
+    if let Some(ms) = restart_expected_ms {
+        payload["reason"] = json!("gateway restarting");
+        payload["restartExpectedMs"] = json!(ms);
+    }
+    let payload = payload.to_string();
     state
         .conns
         .broadcast(methods::events::SHUTDOWN, Arc::from(payload), false);
@@ -165,6 +268,13 @@ async fn shutdown(state: &Arc<AppState>) {
         .conns
         .close_all(close::SERVICE_RESTART, "service restart");
     state.begin_shutdown();
+    if restart_expected_ms.is_some() {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+        while !state.conns.is_empty() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        return;
+    }
     let grace = tokio::time::Instant::now() + state.settings.shutdown_grace;
     while state.runs.running() > 0 && tokio::time::Instant::now() < grace {
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -183,19 +293,28 @@ async fn shutdown(state: &Arc<AppState>) {
     }
 }
 
-async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(target: "gateway", error = %e, "cannot install SIGTERM handler");
-            let _ = tokio::signal::ctrl_c().await;
-            return;
+/// SIGTERM/SIGINT handlers, installed before anything else so a signal that arrives during
+/// start-up still ends in a clean shutdown (exit 0) instead of the default action.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> Result<Signals, GatewayError> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let term = signal(SignalKind::terminate())
+            .map_err(|e| GatewayError::io("cannot install the SIGTERM handler", e))?;
+        let int = signal(SignalKind::interrupt())
+            .map_err(|e| GatewayError::io("cannot install the SIGINT handler", e))?;
+        Ok(Signals { term, int })
+    }
+
+    async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
         }
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
     }
 }
 

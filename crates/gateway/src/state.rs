@@ -2,20 +2,21 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use openclaw_config::{Loaded, Paths};
+use openclaw_config::{Config, Loaded, Paths};
 use openclaw_sessions::SessionStore;
 use serde_json::{Value, json};
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, mpsc, watch};
 
 use crate::agents::AgentTable;
 use crate::agents::idempotency::IdempotencyCache;
 use crate::agents::runs::Runs;
 use crate::auth::{AuthVerifier, RateLimiter};
 use crate::presence::{Presence, PresenceEntry};
-use crate::settings::{Settings, auth_mode_name, bind_name};
+use crate::run::Prepared;
+use crate::settings::{RunOptions, Settings, auth_mode_name, bind_name};
 use crate::ws::registry::Registry;
 
 /// Gateway version reported in `hello-ok`, `status` and presence.
@@ -24,16 +25,81 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Everything derived from one activation of the config; replaced as a whole, so a
 /// request that took a snapshot sees one consistent config from start to end.
 pub struct Live {
-    /// The config file as loaded.
+    /// The config file as loaded (SecretRefs as written; what `config.get` shows).
     pub loaded: Loaded,
+    /// The same config with every SecretRef resolved: what the gateway runs on.
+    pub resolved: Config,
     /// Agents, providers and model chains built from it.
     pub agents: AgentTable,
+}
+
+/// What outlives a listener generation: an in-process restart keeps sessions, runs,
+/// idempotency keys and the reload bookkeeping.
+pub struct Shared {
+    /// When the process started serving (for `uptimeMs`).
+    pub started: Instant,
+    /// Session transcripts.
+    pub sessions: SessionStore,
+    /// Agent runs, running and recently finished.
+    pub runs: Arc<Runs>,
+    /// Idempotency keys of side-effecting requests.
+    pub idempotency: Arc<IdempotencyCache>,
+    /// The log file `logs.tail` reads.
+    pub log_file: PathBuf,
+    /// Logging control (the file level is hot-reloadable).
+    pub log: openclaw_logs::LogHandle,
+    /// The command-line options, re-applied on every reload.
+    pub run_options: RunOptions,
+    /// Pooled HTTP client for providers.
+    pub http_client: reqwest::Client,
+    /// Serialises reloads.
+    pub reload_lock: tokio::sync::Mutex<()>,
+    /// Serialises config file writes (`config.set/patch/apply`).
+    pub config_write: tokio::sync::Mutex<()>,
+    reload_status: Mutex<ReloadStatus>,
+    restart_tx: mpsc::UnboundedSender<Prepared>,
+}
+
+/// The last reload's result, for `health` and `status`.
+#[derive(Default, Clone)]
+struct ReloadStatus {
+    last_error: Option<String>,
+    last_at: Option<u64>,
+}
+
+impl Shared {
+    /// Process-lifetime state; restart requests arrive on the returned receiver.
+    pub fn new(
+        paths: &Paths,
+        log: openclaw_logs::LogHandle,
+        run_options: RunOptions,
+        http_client: reqwest::Client,
+    ) -> (Arc<Shared>, mpsc::UnboundedReceiver<Prepared>) {
+        let (restart_tx, restart_rx) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared {
+            started: Instant::now(),
+            sessions: SessionStore::new(paths.state_dir.clone()),
+            runs: Arc::new(Runs::default()),
+            idempotency: Arc::new(IdempotencyCache::default()),
+            log_file: log.file().to_path_buf(),
+            log,
+            run_options,
+            http_client,
+            reload_lock: tokio::sync::Mutex::new(()),
+            config_write: tokio::sync::Mutex::new(()),
+            reload_status: Mutex::new(ReloadStatus::default()),
+            restart_tx,
+        });
+        (shared, restart_rx)
+    }
 }
 
 /// Shared server state, behind an `Arc`.
 pub struct AppState {
     /// When the process started serving (for `uptimeMs`).
     pub started: Instant,
+    /// Process-lifetime parts.
+    pub shared: Arc<Shared>,
     /// Resolved paths of this instance (profile, state dir, config file).
     pub paths: Paths,
     /// Listener settings (port, bind, auth secret).
@@ -42,9 +108,13 @@ pub struct AppState {
     /// Session transcripts.
     pub sessions: SessionStore,
     /// Agent runs, running and recently finished.
-    pub runs: Runs,
+    pub runs: Arc<Runs>,
     /// Idempotency keys of side-effecting requests.
-    pub idempotency: IdempotencyCache,
+    pub idempotency: Arc<IdempotencyCache>,
+    /// Command-line options (re-applied on reload).
+    pub run_options: RunOptions,
+    /// Pooled HTTP client for providers.
+    pub http_client: reqwest::Client,
     /// Checks credentials.
     pub auth: AuthVerifier,
     /// Counts failed authentications per address.
@@ -66,11 +136,10 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Builds the state from resolved settings and the loaded config.
-    pub fn new(paths: Paths, settings: Settings, live: Live, log_file: PathBuf) -> Arc<Self> {
+    /// Builds one listener generation's state.
+    pub fn new(shared: Arc<Shared>, paths: Paths, settings: Settings, live: Live) -> Arc<Self> {
         let auth = AuthVerifier::new(settings.auth_mode, settings.secret.clone());
-        let limiter = RateLimiter::new(live.loaded.config.gateway.auth.rate_limit.clone());
-        let sessions = SessionStore::new(paths.state_dir.clone());
+        let limiter = RateLimiter::new(live.resolved.gateway.auth.rate_limit.clone());
         let host = hostname();
         let self_entry = PresenceEntry {
             ts: now_ms(),
@@ -88,14 +157,18 @@ impl AppState {
         };
         let (shutdown_tx, _) = watch::channel(false);
         Arc::new(AppState {
-            started: Instant::now(),
+            started: shared.started,
+            sessions: shared.sessions.clone(),
+            runs: shared.runs.clone(),
+            idempotency: shared.idempotency.clone(),
+            run_options: shared.run_options.clone(),
+            http_client: shared.http_client.clone(),
+            log_file: shared.log_file.clone(),
+            shared,
             paths,
             bound_port: AtomicU64::new(u64::from(settings.port)),
             settings,
             live: RwLock::new(Arc::new(live)),
-            sessions,
-            runs: Runs::default(),
-            idempotency: IdempotencyCache::default(),
             auth,
             limiter,
             conns: Registry::default(),
@@ -103,7 +176,6 @@ impl AppState {
             presence_dirty: AtomicBool::new(false),
             presence_notify: Notify::new(),
             health_version: AtomicU64::new(1),
-            log_file,
             draining: AtomicBool::new(false),
             started_up: AtomicBool::new(false),
             shutdown_tx,
@@ -113,6 +185,44 @@ impl AppState {
     /// The current config snapshot.
     pub fn live(&self) -> Arc<Live> {
         self.live.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Replaces the config snapshot (hot reload). Requests already running keep theirs.
+    pub fn swap_live(&self, live: Live) {
+        *self.live.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(live);
+        self.health_version.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Serialises reloads.
+    pub fn reload_lock(&self) -> &tokio::sync::Mutex<()> {
+        &self.shared.reload_lock
+    }
+
+    /// Records the last reload's result (`None` = success).
+    pub fn record_reload(&self, error: Option<String>) {
+        let mut s = self
+            .shared
+            .reload_status
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        s.last_error = error;
+        s.last_at = Some(now_ms());
+    }
+
+    /// `{lastError, lastReloadAt}` for health and status.
+    pub fn reload_status(&self) -> Value {
+        let s = self
+            .shared
+            .reload_status
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        json!({"lastError": s.last_error, "lastReloadAt": s.last_at})
+    }
+
+    /// Asks the run loop to replace this listener generation with `next`.
+    pub fn request_restart(&self, next: Prepared) {
+        let _ = self.shared.restart_tx.send(next);
     }
 
     /// Unix seconds at start (the `created` of `/v1/models` entries).
@@ -195,6 +305,7 @@ impl AppState {
             "agents": agents["agents"],
             "connections": self.conns.len(),
             "runs": self.runs.running(),
+            "reload": self.reload_status(),
         });
         v["durationMs"] = json!(started.elapsed().as_millis() as u64);
         v
@@ -237,6 +348,8 @@ impl AppState {
             },
             "configPath": self.paths.config_path,
             "configExists": self.live().loaded.exists,
+            "configHash": self.live().loaded.hash,
+            "reload": self.reload_status(),
             "stateDir": self.paths.state_dir,
             "profile": self.paths.profile,
             "logFile": self.log_file,

@@ -57,9 +57,18 @@ impl LogOptions {
 ///
 /// Holds the shared log file so its handle outlives the setup call; cloning
 /// is cheap and every clone refers to the same file.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct LogHandle {
     file: SharedRotatingFile,
+    level: tracing_subscriber::reload::Handle<LevelFilter, Registry>,
+}
+
+impl std::fmt::Debug for LogHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogHandle")
+            .field("file", &self.file.path())
+            .finish()
+    }
 }
 
 impl LogHandle {
@@ -67,6 +76,15 @@ impl LogHandle {
     /// to [`crate::tail`].
     pub fn file(&self) -> &Path {
         self.file.path()
+    }
+
+    /// Changes the file log level at run time (hot reload of `logging.level`).
+    pub fn set_level(&self, level: Level) -> Result<(), LogError> {
+        self.level
+            .reload(level.to_level_filter())
+            .map_err(|e| LogError::InvalidLevel {
+                value: format!("{level} ({e})"),
+            })
     }
 
     /// The shared rotating file, for callers that want to add their own
@@ -98,10 +116,12 @@ where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
     let file = RotatingFile::open(&opts.file, opts.max_file_bytes)?.into_shared();
+    let (level_filter, level) =
+        tracing_subscriber::reload::Layer::new(opts.level.to_level_filter());
     let subscriber = Registry::default()
-        .with(JsonFileLayer::new(file.clone()).with_filter(opts.level.to_level_filter()))
+        .with(JsonFileLayer::new(file.clone()).with_filter(level_filter))
         .with(ConsoleLayer::new(console).with_filter(opts.console_filter()));
-    Ok((subscriber, LogHandle { file }))
+    Ok((subscriber, LogHandle { file, level }))
 }
 
 /// Builds the subscriber and installs it as the process-wide default.

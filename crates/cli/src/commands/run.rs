@@ -61,11 +61,7 @@ pub fn run(global: &Global, args: RunArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let result = runtime.block_on(openclaw_gateway::run(
-        prepared,
-        &opts,
-        handle.file().to_path_buf(),
-    ));
+    let result = runtime.block_on(openclaw_gateway::run(prepared, &opts, handle));
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     match result {
         Ok(()) => Ok(ExitCode::SUCCESS),

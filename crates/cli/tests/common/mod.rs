@@ -287,6 +287,13 @@ pub async fn open(url: &str) -> (Ws, Value) {
     (ws, challenge)
 }
 
+/// Like [`open`], but `None` while nothing listens (e.g. during an in-process restart).
+pub async fn try_open(url: &str) -> Option<(Ws, Value)> {
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.ok()?;
+    let challenge = next_json(&mut ws).await?;
+    Some((ws, challenge))
+}
+
 /// The connect frame exactly as the real `openclaw` 2026.9.6 CLI sends it.
 pub fn real_cli_connect(token: &str) -> Value {
     json!({"type":"req","id":format!("1:{}", uuid::Uuid::new_v4()),"method":"connect","params":{"minProtocol":4,"maxProtocol":4,"client":{"id":"cli","version":"2026.9.6","platform":"linux","deviceFamily":"Linux","mode":"cli","instanceId":uuid::Uuid::new_v4().to_string()},"caps":[],"auth":{"token":token},"role":"operator","scopes":["operator.read"]}})

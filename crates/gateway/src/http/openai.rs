@@ -52,7 +52,7 @@ enum Family {
 }
 
 fn enabled(live: &Live, family: Family) -> bool {
-    let e = &live.loaded.config.gateway.http.endpoints;
+    let e = &live.resolved.gateway.http.endpoints;
     match family {
         Family::Chat => e.chat_completions.enabled,
         Family::Responses => e.responses.enabled,

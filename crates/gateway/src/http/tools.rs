@@ -109,7 +109,7 @@ pub async fn invoke(
         );
     }
     let live = state.live();
-    if !TOOLS.contains(&tool) || !allowed(&live.loaded.config.gateway.tools, tool) {
+    if !TOOLS.contains(&tool) || !allowed(&live.resolved.gateway.tools, tool) {
         return fail(
             StatusCode::NOT_FOUND,
             "not_found",

@@ -1,6 +1,7 @@
 //! RPC dispatch: method table, scope enforcement, and the handlers.
 
 pub mod agent;
+mod config;
 mod core;
 mod sessions;
 
@@ -31,6 +32,12 @@ pub const METHODS: &[&str] = &[
     "sessions.preview",
     "sessions.reset",
     "sessions.delete",
+    "config.set",
+    "config.patch",
+    "config.apply",
+    "config.reload",
+    "config.schema",
+    "secrets.reload",
 ];
 
 /// Every event this gateway may send, as advertised in `hello-ok.features.events`.
@@ -42,6 +49,7 @@ pub const EVENTS: &[&str] = &[
     methods::events::SHUTDOWN,
     agent::AGENT_EVENT,
     agent::CHAT_EVENT,
+    "config.changed",
 ];
 
 /// Who is calling.
@@ -108,6 +116,13 @@ async fn call(
         "sessions.preview" => sessions::preview(state, &params).await,
         "sessions.reset" => sessions::reset(state, &params).await,
         "sessions.delete" => sessions::delete(state, &params).await,
+        "config.set" | "config.apply" => {
+            config::write(state, &params, config::WriteKind::Set).await
+        }
+        "config.patch" => config::write(state, &params, config::WriteKind::Patch).await,
+        "config.reload" => config::reload_now(state).await,
+        "config.schema" => Ok(config::schema()),
+        "secrets.reload" => config::secrets_reload(state).await,
         _ => Err(ErrorShape::invalid(format!("unknown method: {method}"))),
     }
 }

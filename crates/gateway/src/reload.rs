@@ -1,0 +1,349 @@
+//! Config reload: re-read, validate, resolve secrets, classify what changed, then apply it
+//! in place (hot) or by an in-process restart of the listener.
+//!
+//! Every path that can fail runs before anything is swapped, so a bad edit leaves the
+//! running gateway exactly as it was; the reason is logged as `config reload skipped (…)`
+//! and shown in `health` and `status` until the next successful reload.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use openclaw_config::{Config, ReloadMode};
+use serde_json::{Value, json};
+
+use crate::agents::AgentTable;
+use crate::run::Prepared;
+use crate::settings::Settings;
+use crate::state::{AppState, Live, now_ms};
+
+/// What caused a reload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trigger {
+    /// The file watcher saw the config file change.
+    Watcher,
+    /// An RPC (`config.set/patch/apply/reload`) wrote or asked for it.
+    Rpc,
+    /// `secrets.reload`: same file, secrets resolved again.
+    Secrets,
+}
+
+/// How a reload was applied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Applied {
+    /// Nothing changed.
+    None,
+    /// Applied in place; no connection dropped.
+    Hot,
+    /// The listener restarts in-process to apply it.
+    Restart,
+    /// Only hot parts applied; restart-required changes wait for a restart (`hot` mode).
+    HotPending,
+}
+
+impl Applied {
+    /// Wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Applied::None => "none",
+            Applied::Hot => "hot",
+            Applied::Restart => "restart",
+            Applied::HotPending => "hot-pending-restart",
+        }
+    }
+}
+
+/// A successful reload.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// Changed JSON paths.
+    pub changed: Vec<String>,
+    /// How they were applied.
+    pub applied: Applied,
+    /// Hash of the file now active.
+    pub hash: String,
+}
+
+/// Why a reload was skipped; the running config stays.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    /// The file is missing.
+    #[error("config file missing: {0}")]
+    Missing(String),
+    /// Unparseable or invalid.
+    #[error("invalid config: {0}")]
+    Invalid(String),
+    /// A SecretRef could not be resolved.
+    #[error("unresolved secret: {0}")]
+    Secret(String),
+    /// The agent/provider setup or listener settings are unusable.
+    #[error("unusable settings: {0}")]
+    Settings(String),
+}
+
+/// Where a path falls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Class {
+    /// No effect (`gateway.reload.*`, bookkeeping).
+    Noop,
+    /// Applied in place.
+    Hot,
+    /// Needs a new listener.
+    Restart,
+}
+
+/// Classifies one changed path. Unknown paths count as restart-required, so a setting
+/// nobody classified can never be silently half-applied.
+pub fn classify(path: &str) -> Class {
+    let under = |prefix: &str| {
+        path == prefix
+            || path.starts_with(&format!("{prefix}."))
+            || path.starts_with(&format!("{prefix}["))
+    };
+    if under("gateway.reload") || under("meta") || under("wizard") {
+        return Class::Noop;
+    }
+    const HOT: &[&str] = &[
+        "agents",
+        "models",
+        "tools",
+        "hooks",
+        "channels",
+        "logging",
+        "gateway.http.endpoints",
+        "gateway.auth.rateLimit",
+        "gateway.tools",
+    ];
+    if HOT.iter().any(|p| under(p)) {
+        return Class::Hot;
+    }
+    Class::Restart
+}
+
+/// Reads the file and builds everything a new activation needs, without side effects.
+pub fn load_next(
+    config_path: &Path,
+    opts: &crate::settings::RunOptions,
+    paths: &openclaw_config::Paths,
+    client: &reqwest::Client,
+) -> Result<Prepared, ReloadError> {
+    let env = |k: &str| std::env::var(k).ok();
+    if !config_path.exists() {
+        return Err(ReloadError::Missing(config_path.display().to_string()));
+    }
+    let loaded = openclaw_config::load_file(config_path, &env)
+        .map_err(|e| ReloadError::Invalid(e.to_string()))?;
+    let resolved = openclaw_config::resolve_secrets(&loaded.config, &env)
+        .map_err(|e| ReloadError::Secret(e.to_string()))?;
+    let settings = Settings::resolve(opts, &resolved, paths, &env)
+        .map_err(|e| ReloadError::Settings(e.to_string()))?;
+    let agents = AgentTable::build(&resolved, &env, client)
+        .map_err(|e| ReloadError::Settings(format!("agent setup at {e}")))?;
+    Ok(Prepared {
+        paths: paths.clone(),
+        loaded,
+        resolved,
+        settings,
+        agents,
+    })
+}
+
+fn as_value(c: &Config) -> Value {
+    serde_json::to_value(c).unwrap_or(Value::Null)
+}
+
+/// Runs one reload against the current generation.
+pub async fn reload(state: &Arc<AppState>, trigger: Trigger) -> Result<Outcome, ReloadError> {
+    let _guard = state.reload_lock().lock().await;
+    let result = reload_locked(state, trigger);
+    match &result {
+        Ok(o) => {
+            state.record_reload(None);
+            if o.applied != Applied::None {
+                tracing::info!(target: "gateway/reload", applied = o.applied.as_str(), changed = ?o.changed, "config reloaded");
+                let payload = json!({"changed": o.changed, "applied": o.applied.as_str(), "hash": o.hash, "ts": now_ms()});
+                state.conns.broadcast_to(
+                    "config.changed",
+                    Arc::from(payload.to_string()),
+                    false,
+                    |c| {
+                        c.scopes
+                            .iter()
+                            .any(|s| s == openclaw_protocol::scopes::ADMIN)
+                    },
+                );
+            }
+        }
+        Err(e) => {
+            tracing::warn!(target: "gateway/reload", "config reload skipped ({e})");
+            state.record_reload(Some(e.to_string()));
+        }
+    }
+    result
+}
+
+fn reload_locked(state: &Arc<AppState>, trigger: Trigger) -> Result<Outcome, ReloadError> {
+    let current = state.live();
+    let next = load_next(
+        &state.paths.config_path,
+        &state.run_options,
+        &state.paths,
+        &state.http_client,
+    )?;
+    let changed =
+        openclaw_config::diff_paths(&as_value(&current.resolved), &as_value(&next.resolved));
+    let hash = next.loaded.hash.clone();
+    if changed.is_empty() {
+        // Same meaning (comments, formatting): adopt the new file hash quietly.
+        if next.loaded.hash != current.loaded.hash {
+            state.swap_live(Live {
+                loaded: next.loaded,
+                resolved: next.resolved,
+                agents: next.agents,
+            });
+        }
+        return Ok(Outcome {
+            changed,
+            applied: Applied::None,
+            hash,
+        });
+    }
+    let restart_needed = changed.iter().any(|p| classify(p) == Class::Restart);
+    let mode = current.resolved.gateway.reload.mode;
+    let mode = if mode == ReloadMode::Off && trigger != Trigger::Watcher {
+        ReloadMode::Hybrid
+    } else {
+        mode
+    };
+    let applied = match (mode, restart_needed) {
+        (ReloadMode::Restart, _) | (ReloadMode::Hybrid, true) => Applied::Restart,
+        (ReloadMode::Hot, true) => Applied::HotPending,
+        _ => Applied::Hot,
+    };
+    if applied == Applied::Restart {
+        state.request_restart(next);
+    } else {
+        if applied == Applied::HotPending {
+            let pending: Vec<&String> = changed
+                .iter()
+                .filter(|p| classify(p) == Class::Restart)
+                .collect();
+            tracing::warn!(target: "gateway/reload", paths = ?pending, "these changes need a restart (gateway.reload.mode is hot)");
+        }
+        state
+            .limiter
+            .set_config(next.resolved.gateway.auth.rate_limit.clone());
+        if next.resolved.logging.level != current.resolved.logging.level
+            && let Ok(level) = next
+                .resolved
+                .logging
+                .level
+                .as_str()
+                .parse::<openclaw_logs::Level>()
+            && let Err(e) = state.shared.log.set_level(level)
+        {
+            tracing::warn!(target: "gateway/reload", error = %e, "cannot change the log level");
+        }
+        if changed
+            .iter()
+            .any(|p| p.starts_with("logging.file") || p.starts_with("logging.maxFileBytes"))
+        {
+            tracing::warn!(target: "gateway/reload", "logging.file and logging.maxFileBytes take effect when the gateway process restarts");
+        }
+        state.swap_live(Live {
+            loaded: next.loaded,
+            resolved: next.resolved,
+            agents: next.agents,
+        });
+    }
+    Ok(Outcome {
+        changed,
+        applied,
+        hash,
+    })
+}
+
+/// Watches the config file's directory (editors save by renaming a temp file over it)
+/// and reloads after `debounce` of quiet.
+pub fn spawn_watcher(
+    current: tokio::sync::watch::Receiver<Arc<AppState>>,
+    config_path: std::path::PathBuf,
+) {
+    use notify::Watcher;
+    let Some(dir) = config_path.parent().map(Path::to_path_buf) else {
+        return;
+    };
+    let Some(name) = config_path.file_name().map(|n| n.to_os_string()) else {
+        return;
+    };
+    if std::fs::create_dir_all(&dir).is_err() {
+        tracing::warn!(target: "gateway/reload", dir = %dir.display(), "cannot watch the config directory");
+        return;
+    }
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+        if let Ok(ev) = res
+            && ev
+                .paths
+                .iter()
+                .any(|p| p.file_name() == Some(name.as_os_str()))
+        {
+            let _ = tx.send(());
+        }
+    });
+    let mut watcher = match watcher {
+        Ok(w) => w,
+        Err(e) => {
+            tracing::warn!(target: "gateway/reload", error = %e, "config watcher unavailable; edits need `openclaw config reload`");
+            return;
+        }
+    };
+    if let Err(e) = watcher.watch(&dir, notify::RecursiveMode::NonRecursive) {
+        tracing::warn!(target: "gateway/reload", error = %e, "cannot watch the config directory");
+        return;
+    }
+    tokio::spawn(async move {
+        let _keep = watcher;
+        while rx.recv().await.is_some() {
+            let debounce = {
+                let st = current.borrow().clone();
+                Duration::from_millis(st.live().resolved.gateway.reload.debounce_ms)
+            };
+            // Debounce: wait until no event arrived for `debounce`.
+            loop {
+                match tokio::time::timeout(debounce, rx.recv()).await {
+                    Ok(Some(())) => continue,
+                    Ok(None) => return,
+                    Err(_) => break,
+                }
+            }
+            let st = current.borrow().clone();
+            if st.live().resolved.gateway.reload.mode == ReloadMode::Off || st.is_draining() {
+                continue;
+            }
+            let _ = reload(&st, Trigger::Watcher).await;
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classification() {
+        assert_eq!(
+            classify("gateway.http.endpoints.chatCompletions.enabled"),
+            Class::Hot
+        );
+        assert_eq!(classify("gateway.auth.rateLimit.maxAttempts"), Class::Hot);
+        assert_eq!(classify("agents.defaults.model"), Class::Hot);
+        assert_eq!(classify("models.providers.x.baseUrl"), Class::Hot);
+        assert_eq!(classify("gateway.port"), Class::Restart);
+        assert_eq!(classify("gateway.auth.token"), Class::Restart);
+        assert_eq!(classify("gateway.bind"), Class::Restart);
+        assert_eq!(classify("gateway.reload.mode"), Class::Noop);
+        assert_eq!(classify("something.new"), Class::Restart);
+        assert_eq!(classify("gateway.httpx"), Class::Restart);
+    }
+}

@@ -32,6 +32,10 @@ enum Command {
     Status(ClientOpts),
     /// Show or follow the gateway log.
     Logs(LogsArgs),
+    /// Read, edit, validate, import/export and reload the config file (openclaw.json).
+    Config(ConfigCmd),
+    /// List where the config's secrets come from, or make the gateway resolve them again.
+    Secrets(SecretsCmd),
 }
 
 #[derive(Args)]
@@ -156,6 +160,95 @@ struct LogsArgs {
     client: ClientOpts,
 }
 
+#[derive(Args)]
+struct ConfigCmd {
+    #[command(subcommand)]
+    sub: ConfigSub,
+}
+
+#[derive(Subcommand)]
+enum ConfigSub {
+    /// Print the value at a path (strings plain, anything else as JSON); secrets redacted.
+    Get(ConfigGetArgs),
+    /// Print the whole config file as JSON; secrets redacted, ${VAR} references kept.
+    #[command(visible_alias = "show")]
+    List(ConfigShowArgs),
+    /// Set the value at a path, through the running gateway or directly in the file.
+    Set(ConfigSetArgs),
+    /// Remove the value at a path, through the running gateway or directly in the file.
+    Unset(ConfigPathArgs),
+    /// Check the config file as the gateway would load it; exits 1 if it is invalid.
+    Validate(ClientOpts),
+    /// Replace the whole config with a file, after validating it.
+    Import(ConfigImportArgs),
+    /// Print the whole config file as JSON for saving elsewhere; secrets redacted.
+    Export(ConfigShowArgs),
+    /// Make the running gateway re-read its config file now.
+    Reload(ClientOpts),
+}
+
+#[derive(Args)]
+struct ConfigGetArgs {
+    /// Dotted path, e.g. gateway.port or agents.list[0].id.
+    path: String,
+    /// Print secret values instead of a redaction marker.
+    #[arg(long)]
+    show_secrets: bool,
+    #[command(flatten)]
+    client: ClientOpts,
+}
+
+#[derive(Args)]
+struct ConfigShowArgs {
+    /// Print secret values instead of a redaction marker.
+    #[arg(long)]
+    show_secrets: bool,
+    #[command(flatten)]
+    client: ClientOpts,
+}
+
+#[derive(Args)]
+struct ConfigSetArgs {
+    /// Dotted path, e.g. gateway.port or agents.list[0].id.
+    path: String,
+    /// The value: JSON5 if it parses as JSON5 (8080, true, [1,2], {a:1}, "quoted"), else the text as a string.
+    #[arg(allow_hyphen_values = true)]
+    value: String,
+    #[command(flatten)]
+    client: ClientOpts,
+}
+
+#[derive(Args)]
+struct ConfigPathArgs {
+    /// Dotted path, e.g. gateway.auth.password.
+    path: String,
+    #[command(flatten)]
+    client: ClientOpts,
+}
+
+#[derive(Args)]
+struct ConfigImportArgs {
+    /// The config file to import (JSON5); `-` reads standard input.
+    #[arg(long, value_name = "FILE")]
+    input: std::path::PathBuf,
+    #[command(flatten)]
+    client: ClientOpts,
+}
+
+#[derive(Args)]
+struct SecretsCmd {
+    #[command(subcommand)]
+    sub: SecretsSub,
+}
+
+#[derive(Subcommand)]
+enum SecretsSub {
+    /// One line per secret field: path, kind (inline/env/file/exec), id, set or missing; never values.
+    List(ClientOpts),
+    /// Make the running gateway resolve its secrets again (env, files, commands).
+    Reload(ClientOpts),
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let global = commands::Global {
@@ -194,6 +287,25 @@ fn main() -> ExitCode {
                 interval_ms: a.interval,
             },
         )),
+        Command::Config(c) => match c.sub {
+            ConfigSub::Get(a) => commands::config::get(&global, &a.client, &a.path, a.show_secrets),
+            ConfigSub::List(a) | ConfigSub::Export(a) => {
+                commands::config::list(&global, a.show_secrets)
+            }
+            ConfigSub::Set(a) => {
+                block_on(commands::config::set(&global, &a.client, &a.path, &a.value))
+            }
+            ConfigSub::Unset(a) => block_on(commands::config::unset(&global, &a.client, &a.path)),
+            ConfigSub::Validate(o) => commands::config::validate(&global, &o),
+            ConfigSub::Import(a) => {
+                block_on(commands::config::import(&global, &a.client, &a.input))
+            }
+            ConfigSub::Reload(o) => block_on(commands::config::reload(&global, &o)),
+        },
+        Command::Secrets(c) => match c.sub {
+            SecretsSub::List(o) => commands::secrets::list(&global, &o),
+            SecretsSub::Reload(o) => block_on(commands::secrets::reload(&global, &o)),
+        },
     };
     match result {
         Ok(code) => code,

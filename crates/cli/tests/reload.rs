@@ -374,3 +374,20 @@ async fn http_get_opt(port: u16, path: &str) -> (u16, String, String) {
         Err(_) => (0, String::new(), String::new()),
     }
 }
+
+#[tokio::test]
+async fn a_restarting_config_set_still_answers_its_caller() {
+    let gw = start(Spec::default().config(&base_config("")));
+    let (mut ws, _) = connect(&gw.url(), TOKEN, Some(vec!["operator.admin"]), "test").await;
+    let got = call(&mut ws, "g", "config.get", json!({})).await;
+    let hash = got["payload"]["hash"].as_str().unwrap().to_owned();
+    let r = call(
+        &mut ws,
+        "s",
+        "config.set",
+        json!({"raw": base_config(", controlUi: { enabled: false }"), "baseHash": hash}),
+    )
+    .await;
+    assert_eq!(r["payload"]["applied"], "restart", "{r}");
+    assert_eq!(close_code(&mut ws).await.unwrap().0, 1012);
+}

@@ -181,6 +181,9 @@ pub async fn run(
         tokio::select! {
             _ = signals.recv() => break,
             Some(next) = restarts.recv() => {
+                // Let the request that caused the restart (config.set, secrets.reload) queue
+                // its response before every socket is closed.
+                tokio::time::sleep(Duration::from_millis(100)).await;
                 generation = restart(generation, &shared, next).await;
                 current_tx.send_replace(generation.state.clone());
             }

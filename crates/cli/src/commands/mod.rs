@@ -1,10 +1,12 @@
 //! One module per command.
 
 pub mod call;
+pub mod config;
 pub mod gateway_status;
 pub mod health;
 pub mod logs;
 pub mod run;
+pub mod secrets;
 pub mod status;
 
 use openclaw_protocol::scopes;

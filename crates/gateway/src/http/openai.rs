@@ -551,11 +551,10 @@ pub async fn chat_completions(
     let created = crate::state::now_ms() / 1000;
     let id = format!("chatcmpl-{}", prepared.turn.run_id);
     if !prepared.stream {
-        let (tx, mut rx) = mpsc::channel(64);
-        let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
+        // Nobody listens to the events of a non-streaming run: a closed channel makes every
+        // send return at once.
+        let (tx, _) = mpsc::channel(1);
         let result = run_turn(&state.sessions, prepared.turn, &tx, &Cancel::default()).await;
-        drop(tx);
-        let _ = drain.await;
         return match result {
             Ok(out) => json_response(
                 StatusCode::OK,
@@ -832,11 +831,8 @@ pub async fn responses(
     let model = model_field.unwrap_or("openclaw").to_owned();
     let created = crate::state::now_ms() / 1000;
     if !body.get("stream").and_then(Value::as_bool).unwrap_or(false) {
-        let (tx, mut rx) = mpsc::channel(64);
-        let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
+        let (tx, _) = mpsc::channel(1);
         let result = run_turn(&state.sessions, turn, &tx, &Cancel::default()).await;
-        drop(tx);
-        let _ = drain.await;
         return match result {
             Ok(out) => json_response(
                 StatusCode::OK,

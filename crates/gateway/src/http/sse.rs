@@ -39,11 +39,19 @@ pub fn sse_response(
     frames: impl Stream<Item = SseFrame> + Send + 'static,
     keepalive: Duration,
 ) -> Response {
-    let frames = Box::pin(frames);
-    let body = futures_util::stream::unfold(frames, move |mut frames| async move {
+    // One timer per stream, pushed back after every frame (not a new timer per frame).
+    let state = (Box::pin(frames), Box::pin(tokio::time::sleep(keepalive)));
+    let body = futures_util::stream::unfold(state, move |(mut frames, mut timer)| async move {
         tokio::select! {
-            f = frames.next() => f.map(|f| (Ok::<Bytes, std::io::Error>(Bytes::from(f.0)), frames)),
-            _ = tokio::time::sleep(keepalive) => Some((Ok(Bytes::from_static(b": ping\n\n")), frames)),
+            f = frames.next() => {
+                let f = f?;
+                timer.as_mut().reset(tokio::time::Instant::now() + keepalive);
+                Some((Ok::<Bytes, std::io::Error>(Bytes::from(f.0)), (frames, timer)))
+            }
+            _ = timer.as_mut() => {
+                timer.as_mut().reset(tokio::time::Instant::now() + keepalive);
+                Some((Ok(Bytes::from_static(b": ping\n\n")), (frames, timer)))
+            }
         }
     });
     let mut res = Response::new(Body::from_stream(body));

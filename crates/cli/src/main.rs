@@ -36,6 +36,62 @@ enum Command {
     Config(ConfigCmd),
     /// List where the config's secrets come from, or make the gateway resolve them again.
     Secrets(SecretsCmd),
+    /// Show messaging channel status; enable or disable a channel.
+    Channels(commands::channels::ChannelsCmd),
+    /// Send a message through a channel of the running gateway.
+    Message(commands::message::MessageCmd),
+    /// Check config, permissions, gateway, auth, service, logs, providers and channels; --fix repairs.
+    Doctor(DoctorArgs),
+    /// Security tools: `security audit` lists exposure, auth and permission problems.
+    Security(SecurityCmd),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completion(CompletionArgs),
+}
+
+/// Flags of `openclaw doctor`.
+#[derive(Args)]
+struct DoctorArgs {
+    /// Repair what is safe to repair (permissions, a missing or weak token, a broken config with a valid .bak).
+    #[arg(long)]
+    fix: bool,
+    /// Apply fixes without asking (needed with --fix when stdin is not a terminal).
+    #[arg(long, short = 'y')]
+    yes: bool,
+    #[command(flatten)]
+    client: ClientOpts,
+}
+
+#[derive(Args)]
+struct SecurityCmd {
+    #[command(subcommand)]
+    sub: SecuritySub,
+}
+
+#[derive(Subcommand)]
+enum SecuritySub {
+    /// Audit the config and state for security problems; exits 1 if any critical finding remains.
+    Audit(AuditArgs),
+}
+
+/// Flags of `openclaw security audit`.
+#[derive(Args)]
+struct AuditArgs {
+    /// Also probe the running gateway and report where it differs from the config file.
+    #[arg(long)]
+    deep: bool,
+    /// Apply safe fixes (tighten permissions, generate a strong token) and audit again.
+    #[arg(long)]
+    fix: bool,
+    #[command(flatten)]
+    client: ClientOpts,
+}
+
+/// Flags of `openclaw completion`.
+#[derive(Args)]
+struct CompletionArgs {
+    /// The shell to generate the script for.
+    #[arg(value_enum)]
+    shell: clap_complete::Shell,
 }
 
 #[derive(Args)]
@@ -55,6 +111,16 @@ enum GatewaySub {
     Status(GatewayStatusArgs),
     /// Call any gateway RPC method and print its result as JSON.
     Call(CallArgs),
+    /// Install the gateway as a service (systemd unit or LaunchAgent), enable and start it.
+    Install(commands::service::InstallArgs),
+    /// Stop, disable and remove the gateway service.
+    Uninstall(commands::service::ServiceArgs),
+    /// Start the installed gateway service.
+    Start(commands::service::ServiceArgs),
+    /// Stop the gateway service.
+    Stop(commands::service::ServiceArgs),
+    /// Restart the installed gateway service.
+    Restart(commands::service::ServiceArgs),
 }
 
 /// Flags of `openclaw gateway [run]`.
@@ -156,6 +222,12 @@ struct LogsArgs {
     /// Poll interval for --follow, in milliseconds.
     #[arg(long, default_value_t = 1000, value_name = "MS")]
     interval: u64,
+    /// Only entries at this level or more severe (fatal, error, warn, info, debug, trace).
+    #[arg(long, value_name = "LEVEL", value_parser = commands::logs::parse_level)]
+    level: Option<openclaw_logs::Level>,
+    /// Only entries newer than this: 30s, 10m, 2h, 1d.
+    #[arg(long, value_name = "DUR", value_parser = commands::logs::parse_since)]
+    since: Option<u64>,
     #[command(flatten)]
     client: ClientOpts,
 }
@@ -275,6 +347,19 @@ fn main() -> ExitCode {
                 a.params.as_deref(),
                 a.expect_final,
             )),
+            Some(GatewaySub::Install(a)) => commands::service::install(&global, &a),
+            Some(GatewaySub::Uninstall(a)) => {
+                commands::service::control(&global, commands::service::Action::Uninstall, &a)
+            }
+            Some(GatewaySub::Start(a)) => {
+                commands::service::control(&global, commands::service::Action::Start, &a)
+            }
+            Some(GatewaySub::Stop(a)) => {
+                commands::service::control(&global, commands::service::Action::Stop, &a)
+            }
+            Some(GatewaySub::Restart(a)) => {
+                commands::service::control(&global, commands::service::Action::Restart, &a)
+            }
         },
         Command::Health(o) => block_on(commands::health::run(&global, &o)),
         Command::Status(o) => block_on(commands::status::run(&global, &o)),
@@ -285,6 +370,8 @@ fn main() -> ExitCode {
                 limit: a.limit,
                 follow: a.follow,
                 interval_ms: a.interval,
+                level: a.level,
+                since_ms: a.since,
             },
         )),
         Command::Config(c) => match c.sub {
@@ -306,6 +393,27 @@ fn main() -> ExitCode {
             SecretsSub::List(o) => commands::secrets::list(&global, &o),
             SecretsSub::Reload(o) => block_on(commands::secrets::reload(&global, &o)),
         },
+        Command::Doctor(a) => block_on(commands::doctor::run(
+            &global,
+            &a.client,
+            commands::doctor::Options {
+                fix: a.fix,
+                yes: a.yes,
+            },
+        )),
+        Command::Security(c) => match c.sub {
+            SecuritySub::Audit(a) => block_on(commands::audit::run(
+                &global,
+                &a.client,
+                commands::audit::Options {
+                    deep: a.deep,
+                    fix: a.fix,
+                },
+            )),
+        },
+        Command::Completion(a) => commands::completion::run(a.shell),
+        Command::Channels(c) => block_on(commands::channels::run(&global, c)),
+        Command::Message(c) => block_on(commands::message::run(&global, c)),
     };
     match result {
         Ok(code) => code,

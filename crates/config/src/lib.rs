@@ -23,6 +23,7 @@
 #![warn(missing_docs)]
 
 pub mod agents;
+pub mod channels;
 pub mod edit;
 pub mod error;
 pub mod load;
@@ -36,6 +37,10 @@ pub use agents::{
     AgentDefaults, AgentEntry, AgentsConfig, EmbeddingsConfig, IMPLICIT_PROVIDERS, ModelChain,
     ModelEntry, ModelRef, ModelsConfig, ProviderApi, ProviderEntry, split_model_ref,
     valid_agent_id,
+};
+pub use channels::{
+    ChannelsConfig, DEFAULT_ACCOUNT_ID, DEFAULT_HOOKS_PATH, DEFAULT_TELEGRAM_API_ROOT, DmPolicy,
+    GroupPolicy, HooksConfig, TelegramAccount, TelegramAccountConfig, TelegramConfig, TelegramId,
 };
 pub use edit::{
     EditError, PathSeg, diff_paths, format_path, get_path, merge_patch, parse_path,

@@ -117,6 +117,10 @@ mod tests {
     use crate::schema::Secret;
     use serde_json::json;
 
+    fn from_json(v: Value) -> crate::channels::ChannelsConfig {
+        serde_json::from_value(v).unwrap()
+    }
+
     #[test]
     fn key_rules() {
         for k in [
@@ -144,11 +148,11 @@ mod tests {
         let mut c = Config::default();
         c.gateway.auth.token = Some(Secret::new("tok"));
         c.gateway.auth.password = Some(Secret::new("pw"));
-        c.channels = Some(json!({
+        c.channels = Some(from_json(json!({
             "telegram": { "botToken": "123:abc", "enabled": true },
             "slack": [{ "appToken": "xapp", "signingSecret": "" }],
             "matrix": { "privateKey": { "kty": "OKP" }, "maxTokens": 5, "accessToken": null }
-        }));
+        })));
         let v = redacted_json(&c);
         assert_eq!(v["gateway"]["auth"]["token"], REDACTED);
         assert_eq!(v["gateway"]["auth"]["password"], REDACTED);
@@ -173,12 +177,12 @@ mod tests {
             id: "GW_TOKEN".into(),
         }));
         c.gateway.auth.password = Some(Secret::new("pw"));
-        c.channels = Some(json!({
+        c.channels = Some(from_json(json!({
             "a": { "botToken": { "source": "file", "provider": "default", "id": "/run/tok" } },
             "b": { "botToken": { "source": "vault", "id": "x" } },
             "c": { "botToken": { "source": "env", "id": "X", "value": "leak" } },
             "d": { "botToken": { "source": "env", "id": 5 } },
-        }));
+        })));
         let v = redacted_json(&c);
         assert_eq!(
             v["gateway"]["auth"]["token"],

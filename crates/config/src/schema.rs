@@ -49,12 +49,12 @@ pub struct Config {
     /// Model providers.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub models: Option<crate::agents::ModelsConfig>,
-    /// Messaging channel settings; free JSON, not validated yet.
+    /// Messaging channels (Telegram typed; other channels kept as free JSON).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub channels: Option<serde_json::Value>,
-    /// Webhook/hook settings; free JSON, not validated yet.
+    pub channels: Option<crate::channels::ChannelsConfig>,
+    /// Authenticated webhook endpoints (`/hooks/wake`, `/hooks/agent`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub hooks: Option<serde_json::Value>,
+    pub hooks: Option<crate::channels::HooksConfig>,
     /// Agent tool settings; free JSON, not validated yet.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tools: Option<serde_json::Value>,
@@ -650,6 +650,8 @@ impl Config {
         crate::secrets::validate_refs(self)?;
 
         crate::agents::validate(self.models.as_ref(), self.agents.as_ref())?;
+
+        crate::channels::validate(self.channels.as_ref(), self.hooks.as_ref())?;
 
         if self.logging.max_file_bytes < MIN_LOG_FILE_BYTES {
             return invalid(

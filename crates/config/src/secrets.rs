@@ -1,7 +1,8 @@
 //! Secret references: pointers to credentials kept outside the config file.
 //!
 //! Any secret field (`gateway.auth.token`, `gateway.auth.password`,
-//! `models.providers.<id>.apiKey`) may hold, instead of the value, a [`SecretRef`] such
+//! `models.providers.<id>.apiKey`, `channels.telegram[.accounts.<id>].botToken`,
+//! `hooks.token`) may hold, instead of the value, a [`SecretRef`] such
 //! as `{ source: "env", id: "OPENAI_API_KEY" }`. The file then says *where* the value is
 //! without containing it, so it can be committed, shared or printed safely.
 //!
@@ -224,6 +225,12 @@ fn secret_slots(config: &Config) -> Vec<(String, Option<&Secret>)> {
             ));
         }
     }
+    if let Some(tg) = config.channels.as_ref().and_then(|c| c.telegram.as_ref()) {
+        slots.extend(tg.token_slots());
+    }
+    if let Some(hooks) = &config.hooks {
+        slots.push(("hooks.token".to_string(), hooks.token.as_ref()));
+    }
     slots
 }
 
@@ -241,6 +248,12 @@ fn secret_slots_mut(config: &mut Config) -> Vec<(String, &mut Option<Secret>)> {
                 &mut provider.api_key,
             ));
         }
+    }
+    if let Some(tg) = config.channels.as_mut().and_then(|c| c.telegram.as_mut()) {
+        slots.extend(tg.token_slots_mut());
+    }
+    if let Some(hooks) = &mut config.hooks {
+        slots.push(("hooks.token".to_string(), &mut hooks.token));
     }
     slots
 }

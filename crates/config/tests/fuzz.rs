@@ -235,7 +235,7 @@ fn mutate(rng: &mut Rng, base: &str) -> String {
 fn valid_fixture_is_valid() {
     let c = parse_str(VALID, &env).unwrap();
     assert_eq!(c.gateway.port, Some(18789));
-    assert_eq!(secret_sources(&c).len(), 3);
+    assert_eq!(secret_sources(&c).len(), 4);
 }
 
 #[test]

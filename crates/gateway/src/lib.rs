@@ -7,6 +7,7 @@
 
 pub mod agents;
 pub mod auth;
+pub mod channels;
 pub mod error;
 pub mod http;
 pub mod listener;

@@ -255,6 +255,12 @@ fn reload_locked(state: &Arc<AppState>, trigger: Trigger) -> Result<Outcome, Rel
             resolved: next.resolved,
             agents: next.agents,
         });
+        if changed
+            .iter()
+            .any(|p| p == "channels" || p.starts_with("channels."))
+        {
+            state.shared.channels.apply(state);
+        }
     }
     Ok(Outcome {
         changed,

@@ -144,6 +144,9 @@ async fn start_generation(
     }
     tokio::spawn(tick_task(state.clone()));
     tokio::spawn(presence_task(state.clone()));
+    // Channels belong to the process; a new generation only re-points them (accounts
+    // whose config did not change keep running).
+    shared.channels.apply(&state);
     state.mark_started();
     tracing::info!(target: "gateway", "listening on ws://127.0.0.1:{port} (PID {})", std::process::id());
     Ok(Generation { state, servers })
@@ -190,6 +193,7 @@ pub async fn run(
         }
     }
     tracing::info!(target: "gateway", "signal received; shutting down");
+    shared.channels.stop_all();
     shutdown(&generation.state, None).await;
     for s in generation.servers {
         let _ = tokio::time::timeout(Duration::from_secs(2), s).await;

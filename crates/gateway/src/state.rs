@@ -56,6 +56,8 @@ pub struct Shared {
     pub reload_lock: tokio::sync::Mutex<()>,
     /// Serialises config file writes (`config.set/patch/apply`).
     pub config_write: tokio::sync::Mutex<()>,
+    /// Messaging channel accounts; they outlive listener generations.
+    pub channels: Arc<crate::channels::Supervisor>,
     reload_status: Mutex<ReloadStatus>,
     restart_tx: mpsc::UnboundedSender<Prepared>,
 }
@@ -87,6 +89,7 @@ impl Shared {
             http_client,
             reload_lock: tokio::sync::Mutex::new(()),
             config_write: tokio::sync::Mutex::new(()),
+            channels: Arc::new(crate::channels::Supervisor::new(paths.state_dir.clone())),
             reload_status: Mutex::new(ReloadStatus::default()),
             restart_tx,
         });
@@ -298,9 +301,9 @@ impl AppState {
             "version": VERSION,
             "uptimeMs": self.uptime_ms(),
             "status": if self.is_draining() { "draining" } else { "live" },
-            "channels": {},
-            "channelOrder": [],
-            "channelLabels": {},
+            "channels": self.shared.channels.snapshot(),
+            "channelOrder": self.shared.channels.order(),
+            "channelLabels": {"telegram": "Telegram"},
             "defaultAgentId": live.agents.default_id(),
             "agents": agents["agents"],
             "connections": self.conns.len(),
@@ -354,7 +357,7 @@ impl AppState {
             "profile": self.paths.profile,
             "logFile": self.log_file,
             "agents": self.live().agents.listing(),
-            "channels": {},
+            "channels": self.shared.channels.snapshot(),
             "connections": {
                 "count": self.conns.len(),
                 "presence": self.presence.list().len() - 1,

@@ -1,12 +1,18 @@
 //! One module per command.
 
+pub mod audit;
 pub mod call;
+pub mod channels;
+pub mod completion;
 pub mod config;
+pub mod doctor;
 pub mod gateway_status;
 pub mod health;
 pub mod logs;
+pub mod message;
 pub mod run;
 pub mod secrets;
+pub mod service;
 pub mod status;
 
 use openclaw_protocol::scopes;

@@ -5,6 +5,7 @@
 //! connect to `ws://host:port` or `ws://host:port/anything`.
 
 pub mod auth;
+pub mod hooks;
 pub mod openai;
 pub mod sse;
 pub mod tools;
@@ -75,6 +76,9 @@ async fn ready(State(state): State<Arc<AppState>>) -> Response {
     if state.is_draining() {
         failing.push("draining");
     }
+    let channels = state.shared.channels.failing_required();
+    let mut failing: Vec<String> = failing.into_iter().map(str::to_owned).collect();
+    failing.extend(channels);
     let ok = failing.is_empty();
     json_response(
         if ok {
@@ -126,6 +130,10 @@ async fn fallback(State(state): State<Arc<AppState>>, req: Request) -> Response 
             .max_frame_size(openclaw_protocol::MAX_PAYLOAD_BYTES)
             .on_upgrade(move |socket| crate::ws::serve_socket(state, socket, peer));
     }
+    let req = match hooks::route(&state, req).await {
+        Ok(res) => return res,
+        Err(req) => req,
+    };
     let _ = Method::GET;
     not_found_response(&format!(
         "no route for {} {}",

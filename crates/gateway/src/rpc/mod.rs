@@ -1,6 +1,7 @@
 //! RPC dispatch: method table, scope enforcement, and the handlers.
 
 pub mod agent;
+mod channels;
 mod config;
 mod core;
 mod sessions;
@@ -38,6 +39,8 @@ pub const METHODS: &[&str] = &[
     "config.reload",
     "config.schema",
     "secrets.reload",
+    "channels.status",
+    "send",
 ];
 
 /// Every event this gateway may send, as advertised in `hello-ok.features.events`.
@@ -123,6 +126,8 @@ async fn call(
         "config.reload" => config::reload_now(state).await,
         "config.schema" => Ok(config::schema()),
         "secrets.reload" => config::secrets_reload(state).await,
+        "channels.status" => channels::status(state, &params).await,
+        "send" => channels::send(state, &params).await,
         _ => Err(ErrorShape::invalid(format!("unknown method: {method}"))),
     }
 }

@@ -1,0 +1,170 @@
+//! `openclaw channels status|enable|disable`.
+//!
+//! Status comes from the gateway's `channels.status`; enabling and disabling are config
+//! edits (`channels.<name>.enabled` through `config.patch`), so they survive restarts and
+//! the gateway applies them with a hot reload.
+
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+
+use super::config::ADMIN_SCOPES;
+use super::{Global, READ_SCOPES, print_json};
+use crate::ClientOpts;
+use crate::client::{Client, call_once};
+use crate::target::Local;
+
+/// Channels this gateway can run.
+const KNOWN: &[&str] = &["telegram"];
+
+/// `openclaw channels …`.
+#[derive(Args)]
+pub struct ChannelsCmd {
+    #[command(subcommand)]
+    sub: ChannelsSub,
+}
+
+#[derive(Subcommand)]
+enum ChannelsSub {
+    /// Show every channel account: connected, last error, last traffic.
+    Status(StatusArgs),
+    /// Enable a channel (sets channels.<name>.enabled = true).
+    Enable(ToggleArgs),
+    /// Disable a channel (sets channels.<name>.enabled = false).
+    Disable(ToggleArgs),
+}
+
+#[derive(Args)]
+struct StatusArgs {
+    /// Also check each account's credentials against the service now.
+    #[arg(long)]
+    probe: bool,
+    #[command(flatten)]
+    client: ClientOpts,
+}
+
+#[derive(Args)]
+struct ToggleArgs {
+    /// Channel name, e.g. telegram.
+    name: String,
+    #[command(flatten)]
+    client: ClientOpts,
+}
+
+/// Runs a `channels` subcommand.
+pub async fn run(global: &Global, cmd: ChannelsCmd) -> Result<ExitCode> {
+    match cmd.sub {
+        ChannelsSub::Status(a) => status(global, &a.client, a.probe).await,
+        ChannelsSub::Enable(a) => toggle(global, &a.client, &a.name, true).await,
+        ChannelsSub::Disable(a) => toggle(global, &a.client, &a.name, false).await,
+    }
+}
+
+async fn status(global: &Global, opts: &ClientOpts, probe: bool) -> Result<ExitCode> {
+    let local = Local::load(global)?;
+    let target = local.target(opts);
+    let res = match call_once(
+        &target,
+        READ_SCOPES,
+        "channels.status",
+        Some(json!({"probe": probe})),
+        false,
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(e) => {
+            local.warn_config();
+            return Err(e.into());
+        }
+    };
+    if opts.json {
+        print_json(&res);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let channels = res.get("channels").and_then(Value::as_object);
+    let Some(channels) = channels.filter(|c| !c.is_empty()) else {
+        println!("No channels configured.");
+        return Ok(ExitCode::SUCCESS);
+    };
+    for (name, ch) in channels {
+        let Some(accounts) = ch.get("accounts").and_then(Value::as_object) else {
+            continue;
+        };
+        for (id, a) in accounts {
+            let flag = |k: &str| a.get(k).and_then(Value::as_bool).unwrap_or(false);
+            let state = if !flag("configured") {
+                "not configured"
+            } else if !flag("enabled") {
+                "disabled"
+            } else if flag("connected") {
+                "connected"
+            } else if flag("running") {
+                "disconnected"
+            } else {
+                "stopped"
+            };
+            let mut line = format!("{name} {id}: {state}");
+            if let Some(user) = a.pointer("/identity/username").and_then(Value::as_str) {
+                line.push_str(&format!(" ({user})"));
+            }
+            if let Some(err) = a.get("lastError").and_then(Value::as_str) {
+                line.push_str(&format!("; last error: {err}"));
+            }
+            if let Some(p) = a.get("probe") {
+                if p.get("ok").and_then(Value::as_bool) == Some(true) {
+                    line.push_str("; probe ok");
+                } else {
+                    let why = p.get("error").and_then(Value::as_str).unwrap_or("failed");
+                    line.push_str(&format!("; probe failed: {why}"));
+                }
+            }
+            println!("{line}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn toggle(global: &Global, opts: &ClientOpts, name: &str, enabled: bool) -> Result<ExitCode> {
+    if !KNOWN.contains(&name) {
+        bail!(
+            "unknown channel {name:?}; this gateway runs: {}",
+            KNOWN.join(", ")
+        );
+    }
+    let local = Local::load(global)?;
+    let target = local.target(opts);
+    let mut client = match Client::connect(&target, ADMIN_SCOPES).await {
+        Ok(c) => c,
+        Err(e) => {
+            local.warn_config();
+            return Err(e.into());
+        }
+    };
+    let result = async {
+        let current = client.call("config.get", Some(json!({})), false).await?;
+        let hash = current.get("hash").cloned().unwrap_or(Value::Null);
+        let patch = json!({"channels": {name: {"enabled": enabled}}});
+        client
+            .call(
+                "config.patch",
+                Some(json!({"raw": patch, "baseHash": hash})),
+                false,
+            )
+            .await
+    }
+    .await;
+    client.close().await;
+    let res = result?;
+    if opts.json {
+        print_json(&res);
+    } else {
+        println!(
+            "Channel {name} {}",
+            if enabled { "enabled" } else { "disabled" }
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

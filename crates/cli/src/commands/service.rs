@@ -1,0 +1,1338 @@
+//! `openclaw gateway install|uninstall|start|stop|restart`: the gateway as an OS service.
+//!
+//! Linux uses a systemd unit (`~/.config/systemd/user/openclaw-gateway[-<profile>].service`,
+//! or `/etc/systemd/system/…` with `--system`); macOS uses a LaunchAgent
+//! (`~/Library/LaunchAgents/ai.openclaw.gateway.plist`, label `ai.openclaw.<profile>` for a
+//! named profile). Anything else has no supported service manager, and the commands say so.
+//!
+//! The text generation ([`systemd_unit`], [`launchd_plist`]) is pure so that `doctor` and
+//! `gateway status` can compare an installed unit with what `install` would write
+//! ([`expected_unit`]) and read back what an installed unit runs ([`InstalledService`]).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use openclaw_config::Paths;
+use openclaw_config::paths::{CONFIG_PATH_ENV, PROFILE_ENV, STATE_DIR_ENV};
+use serde_json::{Value, json};
+
+use super::{Global, print_json};
+use crate::target::Local;
+
+/// The message every command prints when this machine has no supported service manager.
+pub const NO_MANAGER: &str = "no service manager found (systemd or launchd); run \"openclaw gateway run\" under your own supervisor";
+
+/// Exit status the gateway uses for configuration problems; the unit does not restart on it.
+pub const CONFIG_EXIT_STATUS: u8 = 78;
+
+/// Flags shared by `install`, `uninstall`, `start`, `stop` and `restart`.
+#[derive(clap::Args, Clone, Default)]
+pub struct ServiceArgs {
+    /// Print machine-readable JSON: {ok, manager, unit, path, changed}.
+    #[arg(long)]
+    pub json: bool,
+    /// Use a system-wide systemd unit in /etc/systemd/system (needs root) instead of a user unit.
+    #[arg(long)]
+    pub system: bool,
+}
+
+/// Flags of `openclaw gateway install`.
+#[derive(clap::Args, Clone, Default)]
+pub struct InstallArgs {
+    /// Port the service's gateway listens on (default: the configured port).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Replace an existing unit file that differs from what install would write.
+    #[arg(long)]
+    pub force: bool,
+    /// Print the unit file (plist on macOS) instead of installing it; works without a service manager.
+    #[arg(long)]
+    pub print: bool,
+    #[command(flatten)]
+    pub common: ServiceArgs,
+}
+
+/// The lifecycle commands other than `install`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Disable, stop and remove the unit.
+    Uninstall,
+    /// Start the installed service.
+    Start,
+    /// Stop the service (a no-op when it is not installed).
+    Stop,
+    /// Restart the installed service.
+    Restart,
+}
+
+/// A supported service manager.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Manager {
+    /// systemd (Linux), driven with `systemctl`.
+    Systemd,
+    /// launchd (macOS), driven with `launchctl`.
+    Launchd,
+}
+
+impl Manager {
+    /// `systemd` or `launchd`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Manager::Systemd => "systemd",
+            Manager::Launchd => "launchd",
+        }
+    }
+}
+
+/// The service manager of this machine: systemd when `systemctl` is on `PATH` and
+/// `/run/systemd/system` exists (systemd is PID 1), launchd on macOS, otherwise none.
+pub fn detect_manager() -> Option<Manager> {
+    if cfg!(target_os = "macos") {
+        return Some(Manager::Launchd);
+    }
+    if on_path("systemctl") && Path::new("/run/systemd/system").is_dir() {
+        return Some(Manager::Systemd);
+    }
+    None
+}
+
+/// The format `--print` uses when no manager runs: the platform's native one.
+fn native_format() -> Manager {
+    if cfg!(target_os = "macos") {
+        Manager::Launchd
+    } else {
+        Manager::Systemd
+    }
+}
+
+fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|p| {
+        std::env::split_paths(&p).any(|dir| {
+            let f = dir.join(program);
+            std::fs::metadata(&f).is_ok_and(|m| m.is_file())
+        })
+    })
+}
+
+/// Everything a unit file or plist says about the gateway it runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceSpec {
+    /// Absolute path of the `openclaw` binary.
+    pub program: PathBuf,
+    /// The profile (`None` for the default instance).
+    pub profile: Option<String>,
+    /// Whether the profile is `dev` (written as `--dev`).
+    pub dev: bool,
+    /// Port passed as `gateway run --port`.
+    pub port: u16,
+    /// Environment the service runs with, in order.
+    pub env: Vec<(String, String)>,
+    /// The instance's state directory (launchd writes stdout/stderr under its `logs/`).
+    pub state_dir: PathBuf,
+    /// A system-wide unit (`multi-user.target`) rather than a per-user one.
+    pub system: bool,
+}
+
+impl ServiceSpec {
+    /// Builds the spec for this CLI invocation: the current binary, the resolved profile,
+    /// `port` (or the configured one), and the profile's environment overrides made absolute.
+    pub fn for_local(local: &Local, port: Option<u16>, system: bool) -> anyhow::Result<Self> {
+        let program = std::env::current_exe().map_err(|e| {
+            anyhow::anyhow!(
+                "cannot tell where the openclaw binary is ({e}); run it by its full path"
+            )
+        })?;
+        let program = std::path::absolute(&program).unwrap_or(program);
+        let set = |k: &str| std::env::var(k).is_ok_and(|v| !v.is_empty());
+        let mut env = Vec::new();
+        if let Some(p) = &local.paths.profile {
+            env.push((PROFILE_ENV.to_owned(), p.clone()));
+        }
+        // A system service has no meaningful HOME of the installing user, so it always
+        // gets the state dir spelled out.
+        if set(STATE_DIR_ENV) || system {
+            env.push((
+                STATE_DIR_ENV.to_owned(),
+                absolute(&local.paths.state_dir).display().to_string(),
+            ));
+        }
+        if set(CONFIG_PATH_ENV) {
+            env.push((
+                CONFIG_PATH_ENV.to_owned(),
+                absolute(&local.paths.config_path).display().to_string(),
+            ));
+        }
+        Ok(ServiceSpec {
+            program,
+            profile: local.paths.profile.clone(),
+            dev: local.paths.dev,
+            port: port.unwrap_or(local.port),
+            env,
+            state_dir: absolute(&local.paths.state_dir),
+            system,
+        })
+    }
+
+    /// The command line: program, profile flag, `gateway run --port N`.
+    pub fn argv(&self) -> Vec<String> {
+        let mut v = vec![self.program.display().to_string()];
+        if self.dev {
+            v.push("--dev".into());
+        } else if let Some(p) = &self.profile {
+            v.push("--profile".into());
+            v.push(p.clone());
+        }
+        v.extend(["gateway".into(), "run".into(), "--port".into()]);
+        v.push(self.port.to_string());
+        v
+    }
+
+    fn profile_label(&self) -> &str {
+        self.profile.as_deref().unwrap_or("default")
+    }
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+/// The systemd unit name: `openclaw-gateway.service` or `openclaw-gateway-<profile>.service`.
+pub fn systemd_unit_name(profile: Option<&str>) -> String {
+    match profile {
+        Some(p) => format!("openclaw-gateway-{p}.service"),
+        None => "openclaw-gateway.service".into(),
+    }
+}
+
+/// The launchd label: `ai.openclaw.gateway` or `ai.openclaw.<profile>`.
+pub fn launchd_label(profile: Option<&str>) -> String {
+    format!("ai.openclaw.{}", profile.unwrap_or("gateway"))
+}
+
+/// The text of the systemd unit for `spec`.
+pub fn systemd_unit(spec: &ServiceSpec) -> String {
+    let exec = spec
+        .argv()
+        .iter()
+        .map(|a| systemd_word(a, true))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut s = String::new();
+    s.push_str("# Written by `openclaw gateway install`; rewrite with `openclaw gateway install --force`.\n");
+    s.push_str("[Unit]\n");
+    s.push_str(&format!(
+        "Description=OpenClaw Gateway (profile {})\n",
+        spec.profile_label()
+    ));
+    s.push_str("After=network-online.target\nWants=network-online.target\n\n");
+    s.push_str("[Service]\nType=simple\n");
+    s.push_str(&format!("ExecStart={exec}\n"));
+    s.push_str("Restart=always\nRestartSec=5\n");
+    s.push_str(&format!("RestartPreventExitStatus={CONFIG_EXIT_STATUS}\n"));
+    s.push_str("TimeoutStopSec=30\nKillMode=mixed\n");
+    for (k, v) in &spec.env {
+        s.push_str(&format!(
+            "Environment={}\n",
+            systemd_word(&format!("{k}={v}"), false)
+        ));
+    }
+    s.push_str("\n[Install]\n");
+    s.push_str(if spec.system {
+        "WantedBy=multi-user.target\n"
+    } else {
+        "WantedBy=default.target\n"
+    });
+    s
+}
+
+/// The text of the launchd property list for `spec`.
+pub fn launchd_plist(spec: &ServiceSpec) -> String {
+    let logs = spec.state_dir.join("logs");
+    let mut s = String::new();
+    s.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    s.push_str("<!DOCTYPE plist PUBLIC \"-//Apple//DTD PLIST 1.0//EN\" \"http://www.apple.com/DTDs/PropertyList-1.0.dtd\">\n");
+    s.push_str("<plist version=\"1.0\">\n<dict>\n");
+    let kv = |s: &mut String, k: &str, v: &str| {
+        s.push_str(&format!(
+            "  <key>{}</key>\n  <string>{}</string>\n",
+            xml_escape(k),
+            xml_escape(v)
+        ));
+    };
+    kv(&mut s, "Label", &launchd_label(spec.profile.as_deref()));
+    s.push_str("  <key>ProgramArguments</key>\n  <array>\n");
+    for a in spec.argv() {
+        s.push_str(&format!("    <string>{}</string>\n", xml_escape(&a)));
+    }
+    s.push_str("  </array>\n");
+    if !spec.env.is_empty() {
+        s.push_str("  <key>EnvironmentVariables</key>\n  <dict>\n");
+        for (k, v) in &spec.env {
+            s.push_str(&format!(
+                "    <key>{}</key>\n    <string>{}</string>\n",
+                xml_escape(k),
+                xml_escape(v)
+            ));
+        }
+        s.push_str("  </dict>\n");
+    }
+    s.push_str("  <key>RunAtLoad</key>\n  <true/>\n");
+    s.push_str("  <key>KeepAlive</key>\n  <true/>\n");
+    s.push_str("  <key>ThrottleInterval</key>\n  <integer>5</integer>\n");
+    s.push_str("  <key>ExitTimeOut</key>\n  <integer>30</integer>\n");
+    kv(
+        &mut s,
+        "StandardOutPath",
+        &logs.join("gateway.stdout.log").display().to_string(),
+    );
+    kv(
+        &mut s,
+        "StandardErrorPath",
+        &logs.join("gateway.stderr.log").display().to_string(),
+    );
+    s.push_str("</dict>\n</plist>\n");
+    s
+}
+
+/// The text for `manager`'s format.
+pub fn render(manager: Manager, spec: &ServiceSpec) -> String {
+    match manager {
+        Manager::Systemd => systemd_unit(spec),
+        Manager::Launchd => launchd_plist(spec),
+    }
+}
+
+/// Quotes one word for a systemd unit line: `%` → `%%` (specifiers), and in `ExecStart=`
+/// also `$` → `$$`; words with anything but safe characters are double-quoted with C escapes.
+fn systemd_word(s: &str, exec: bool) -> String {
+    let safe = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+:=@,".contains(c));
+    if safe {
+        return s.to_owned();
+    }
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '%' => out.push_str("%%"),
+            '$' if exec => out.push_str("$$"),
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Splits a systemd value into words, undoing [`systemd_word`]'s quoting.
+fn systemd_split(s: &str, exec: bool) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut in_word = false;
+    let mut quote: Option<char> = None;
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                in_word = true;
+                match chars.next() {
+                    Some('n') => cur.push('\n'),
+                    Some('t') => cur.push('\t'),
+                    Some(o) => cur.push(o),
+                    None => {}
+                }
+            }
+            '%' if chars.peek() == Some(&'%') => {
+                chars.next();
+                in_word = true;
+                cur.push('%');
+            }
+            '$' if exec && chars.peek() == Some(&'$') => {
+                chars.next();
+                in_word = true;
+                cur.push('$');
+            }
+            '"' | '\'' if quote.is_none() => {
+                quote = Some(c);
+                in_word = true;
+            }
+            c if Some(c) == quote => quote = None,
+            c if c.is_whitespace() && quote.is_none() => {
+                if in_word {
+                    words.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            c => {
+                in_word = true;
+                cur.push(c);
+            }
+        }
+    }
+    if in_word {
+        words.push(cur);
+    }
+    words
+}
+
+fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn xml_unescape(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&amp;", "&")
+}
+
+/// What an installed unit file or plist runs, read back from its text.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InstalledService {
+    /// The command line (`ExecStart=` or `ProgramArguments`).
+    pub argv: Vec<String>,
+    /// The environment assignments, in order.
+    pub env: Vec<(String, String)>,
+}
+
+impl InstalledService {
+    /// Reads a systemd unit's `ExecStart=` and `Environment=` lines.
+    pub fn from_systemd(text: &str) -> Self {
+        let mut out = InstalledService::default();
+        for line in text.lines().map(str::trim) {
+            if let Some(v) = line.strip_prefix("ExecStart=") {
+                out.argv = systemd_split(v.trim_start_matches(['-', '@', '+', '!']), true);
+            } else if let Some(v) = line.strip_prefix("Environment=") {
+                for w in systemd_split(v, false) {
+                    if let Some((k, v)) = w.split_once('=') {
+                        out.env.retain(|(old, _)| old != k);
+                        out.env.push((k.to_owned(), v.to_owned()));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Reads a plist's `ProgramArguments` and `EnvironmentVariables` (the shapes
+    /// [`launchd_plist`] writes).
+    pub fn from_plist(text: &str) -> Self {
+        let mut out = InstalledService::default();
+        if let Some(body) = section_after(text, "<key>ProgramArguments</key>", "</array>") {
+            out.argv = tag_values(body, "string");
+        }
+        if let Some(body) = section_after(text, "<key>EnvironmentVariables</key>", "</dict>") {
+            let keys = tag_values(body, "key");
+            let vals = tag_values(body, "string");
+            out.env = keys.into_iter().zip(vals).collect();
+        }
+        out
+    }
+
+    /// Reads either format, by its first non-blank character.
+    pub fn parse(text: &str) -> Self {
+        if text.trim_start().starts_with('<') {
+            Self::from_plist(text)
+        } else {
+            Self::from_systemd(text)
+        }
+    }
+
+    /// An environment value the service sets.
+    pub fn env_var(&self, key: &str) -> Option<&str> {
+        self.env
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The value following `flag` on the command line.
+    fn flag_value(&self, flag: &str) -> Option<&str> {
+        let i = self.argv.iter().position(|a| a == flag)?;
+        self.argv.get(i + 1).map(String::as_str)
+    }
+
+    /// `--port N` from the command line.
+    pub fn port(&self) -> Option<u16> {
+        self.flag_value("--port").and_then(|p| p.parse().ok())
+    }
+
+    /// The paths the service's gateway resolves: its `--profile`/`--dev` and environment,
+    /// with `home` for `~`-relative defaults.
+    pub fn paths(&self, home: Option<&str>) -> Option<Paths> {
+        let dev = self.argv.iter().any(|a| a == "--dev");
+        let profile = self.flag_value("--profile");
+        let env = |k: &str| match self.env_var(k) {
+            Some(v) => Some(v.to_owned()),
+            None if k == "HOME" => home.map(str::to_owned),
+            None => None,
+        };
+        Paths::resolve(profile, dev, &env).ok()
+    }
+}
+
+fn section_after<'a>(text: &'a str, marker: &str, end: &str) -> Option<&'a str> {
+    let start = text.find(marker)? + marker.len();
+    let rest = &text[start..];
+    let stop = rest.find(end)?;
+    Some(&rest[..stop])
+}
+
+fn tag_values(body: &str, tag: &str) -> Vec<String> {
+    let open = format!("<{tag}>");
+    let close = format!("</{tag}>");
+    let mut out = Vec::new();
+    let mut rest = body;
+    while let Some(i) = rest.find(&open) {
+        let after = &rest[i + open.len()..];
+        let Some(j) = after.find(&close) else { break };
+        out.push(xml_unescape(&after[..j]));
+        rest = &after[j + close.len()..];
+    }
+    out
+}
+
+/// Where a unit lives and what it is called.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnitLocation {
+    /// The manager whose format and commands apply.
+    pub manager: Manager,
+    /// A system-wide systemd unit rather than a per-user one.
+    pub system: bool,
+    /// Unit name (systemd) or label (launchd).
+    pub unit: String,
+    /// The unit file or plist.
+    pub path: PathBuf,
+}
+
+/// The unit location for `profile`: systemd user units go in `$XDG_CONFIG_HOME/systemd/user`
+/// (default `~/.config/systemd/user`), system units in `/etc/systemd/system`, LaunchAgents
+/// in `~/Library/LaunchAgents`.
+pub fn unit_location(
+    manager: Manager,
+    system: bool,
+    profile: Option<&str>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<UnitLocation, String> {
+    let home = || {
+        env("HOME")
+            .filter(|h| !h.is_empty())
+            .map(PathBuf::from)
+            .ok_or_else(|| "HOME is not set; set it to your home directory".to_owned())
+    };
+    match manager {
+        Manager::Systemd => {
+            let unit = systemd_unit_name(profile);
+            let dir = if system {
+                PathBuf::from("/etc/systemd/system")
+            } else {
+                match env("XDG_CONFIG_HOME").filter(|x| x.starts_with('/')) {
+                    Some(x) => PathBuf::from(x).join("systemd").join("user"),
+                    None => home()?.join(".config").join("systemd").join("user"),
+                }
+            };
+            Ok(UnitLocation {
+                manager,
+                system,
+                path: dir.join(&unit),
+                unit,
+            })
+        }
+        Manager::Launchd => {
+            if system {
+                return Err("--system is only supported with systemd; on macOS the gateway installs as a per-user LaunchAgent (drop --system)".into());
+            }
+            let unit = launchd_label(profile);
+            Ok(UnitLocation {
+                manager,
+                system,
+                path: home()?
+                    .join("Library")
+                    .join("LaunchAgents")
+                    .join(format!("{unit}.plist")),
+                unit,
+            })
+        }
+    }
+}
+
+fn process_env(k: &str) -> Option<String> {
+    std::env::var(k).ok()
+}
+
+/// What `openclaw gateway install` would write for this profile under the detected
+/// manager (per-user unit, configured port): the unit's path and its full text. `None`
+/// when no service manager runs here or the paths cannot be resolved.
+pub fn expected_unit(global: &Global) -> Option<(PathBuf, String)> {
+    expected_unit_with_port(global, None)
+}
+
+/// Like [`expected_unit`], for `openclaw gateway install --port <port>` (`None`: the
+/// configured port), e.g. to compare with a unit that was installed with `--port`.
+pub fn expected_unit_with_port(global: &Global, port: Option<u16>) -> Option<(PathBuf, String)> {
+    let manager = detect_manager()?;
+    let local = Local::load(global).ok()?;
+    let loc = unit_location(manager, false, local.paths.profile.as_deref(), &process_env).ok()?;
+    let spec = ServiceSpec::for_local(&local, port, false).ok()?;
+    Some((loc.path, render(manager, &spec)))
+}
+
+/// What `install` does with an existing file.
+#[derive(Debug, PartialEq, Eq)]
+enum WritePlan {
+    /// Nothing there: write it.
+    Create,
+    /// Already identical: leave it.
+    Unchanged,
+    /// Different, and `--force` was given: replace it.
+    Replace,
+}
+
+fn plan_write(existing: Option<&str>, new: &str, force: bool) -> Result<WritePlan, String> {
+    match existing {
+        None => Ok(WritePlan::Create),
+        Some(old) if old == new => Ok(WritePlan::Unchanged),
+        Some(_) if force => Ok(WritePlan::Replace),
+        Some(_) => Err("it differs from what install would write; pass --force to replace it (see the new text with `openclaw gateway install --print`)".into()),
+    }
+}
+
+/// A command's outcome, printed as text or as `{ok, manager, unit, path, changed}`.
+struct Outcome {
+    manager: Option<Manager>,
+    unit: Option<String>,
+    path: Option<PathBuf>,
+    changed: bool,
+    result: Result<String, String>,
+}
+
+impl Outcome {
+    fn fail(loc: Option<&UnitLocation>, manager: Option<Manager>, msg: String) -> Self {
+        Outcome {
+            manager,
+            unit: loc.map(|l| l.unit.clone()),
+            path: loc.map(|l| l.path.clone()),
+            changed: false,
+            result: Err(msg),
+        }
+    }
+
+    fn ok(loc: &UnitLocation, changed: bool, msg: String) -> Self {
+        Outcome {
+            manager: Some(loc.manager),
+            unit: Some(loc.unit.clone()),
+            path: Some(loc.path.clone()),
+            changed,
+            result: Ok(msg),
+        }
+    }
+
+    fn finish(self, json: bool) -> ExitCode {
+        if json {
+            let mut v = json!({
+                "ok": self.result.is_ok(),
+                "manager": self.manager.map(Manager::name),
+                "unit": self.unit,
+                "path": self.path,
+                "changed": self.changed,
+            });
+            if let Err(e) = &self.result {
+                v["error"] = json!(e);
+            }
+            print_json(&v);
+        } else {
+            match &self.result {
+                Ok(m) => println!("{m}"),
+                Err(e) => eprintln!("Error: {e}"),
+            }
+        }
+        if self.result.is_ok() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+fn uid() -> u32 {
+    // SAFETY: getuid has no preconditions and cannot fail.
+    unsafe { libc::getuid() }
+}
+
+fn need_root(loc: &UnitLocation) -> Result<(), String> {
+    if loc.system && !is_root() {
+        return Err(format!(
+            "--system manages {} and needs root; re-run with sudo, or drop --system for a per-user unit",
+            loc.path.display()
+        ));
+    }
+    Ok(())
+}
+
+/// Runs a manager command; `Err` carries the command line and its stderr.
+fn run_cmd(program: &str, args: &[&str]) -> Result<String, String> {
+    let shown = format!("{program} {}", args.join(" "));
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .map_err(|e| format!("could not run `{shown}`: {e}"))?;
+    if out.status.success() {
+        return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr).trim().to_owned();
+    let stdout = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let detail = if stderr.is_empty() { stdout } else { stderr };
+    let mut msg = format!("`{shown}` failed ({}): {detail}", out.status);
+    if detail.contains("Failed to connect to bus") || detail.contains("$DBUS_SESSION_BUS_ADDRESS") {
+        msg.push_str(
+            "\nhint: no systemd user session is reachable; log in through a normal session, or run `loginctl enable-linger $USER` on a headless host, or use --system as root",
+        );
+    }
+    Err(msg)
+}
+
+fn systemctl(loc: &UnitLocation, args: &[&str]) -> Result<String, String> {
+    let mut all: Vec<&str> = Vec::with_capacity(args.len() + 1);
+    if !loc.system {
+        all.push("--user");
+    }
+    all.extend_from_slice(args);
+    run_cmd("systemctl", &all)
+}
+
+fn launchd_domain() -> String {
+    format!("gui/{}", uid())
+}
+
+fn launchd_target(loc: &UnitLocation) -> String {
+    format!("gui/{}/{}", uid(), loc.unit)
+}
+
+/// `launchctl print` succeeds only for a loaded service; returns its output then.
+fn launchd_loaded(loc: &UnitLocation) -> Option<String> {
+    run_cmd("launchctl", &["print", &launchd_target(loc)]).ok()
+}
+
+fn launchd_bootstrap(loc: &UnitLocation) -> Result<String, String> {
+    let path = loc.path.display().to_string();
+    run_cmd("launchctl", &["bootstrap", &launchd_domain(), &path])
+}
+
+fn launchd_bootout(loc: &UnitLocation) -> Result<String, String> {
+    run_cmd("launchctl", &["bootout", &launchd_target(loc)])
+}
+
+fn scope_word(loc: &UnitLocation) -> &'static str {
+    match (loc.manager, loc.system) {
+        (Manager::Launchd, _) => "LaunchAgent",
+        (Manager::Systemd, true) => "systemd system unit",
+        (Manager::Systemd, false) => "systemd user unit",
+    }
+}
+
+/// `openclaw gateway install`.
+pub fn install(global: &Global, args: &InstallArgs) -> anyhow::Result<ExitCode> {
+    let json = args.common.json;
+    let local = Local::load(global)?;
+    if let Some(e) = &local.config_error {
+        eprintln!("warning: config not loaded ({e}); the service will fail until it is fixed");
+    }
+    let detected = detect_manager();
+    let format = detected.unwrap_or_else(native_format);
+    let profile = local.paths.profile.clone();
+    if format == Manager::Launchd && profile.as_deref() == Some("gateway") {
+        return Ok(Outcome::fail(None, detected, "the profile name \"gateway\" would reuse the default LaunchAgent label ai.openclaw.gateway; pick another profile name".into()).finish(json));
+    }
+    let loc = match unit_location(format, args.common.system, profile.as_deref(), &process_env) {
+        Ok(l) => l,
+        Err(e) => return Ok(Outcome::fail(None, detected, e).finish(json)),
+    };
+    let spec = ServiceSpec::for_local(&local, args.port, args.common.system)?;
+    let text = render(format, &spec);
+
+    if args.print {
+        if json {
+            print_json(&json!({
+                "ok": true,
+                "manager": detected.map(Manager::name),
+                "unit": loc.unit,
+                "path": loc.path,
+                "changed": false,
+                "text": text,
+            }));
+        } else {
+            print!("{text}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let Some(manager) = detected else {
+        if !json {
+            eprintln!("{NO_MANAGER}");
+            eprintln!(
+                "(`openclaw gateway install --print` shows the unit file install would write)"
+            );
+            return Ok(ExitCode::FAILURE);
+        }
+        return Ok(Outcome::fail(None, None, NO_MANAGER.into()).finish(json));
+    };
+    if let Err(e) = need_root(&loc) {
+        return Ok(Outcome::fail(Some(&loc), Some(manager), e).finish(json));
+    }
+    let existing = match std::fs::read_to_string(&loc.path) {
+        Ok(s) => Some(s),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            let msg = format!("cannot read {}: {e}", loc.path.display());
+            return Ok(Outcome::fail(Some(&loc), Some(manager), msg).finish(json));
+        }
+    };
+    let plan = match plan_write(existing.as_deref(), &text, args.force) {
+        Ok(p) => p,
+        Err(e) => {
+            let msg = format!("{} already exists and {e}", loc.path.display());
+            return Ok(Outcome::fail(Some(&loc), Some(manager), msg).finish(json));
+        }
+    };
+    let changed = plan != WritePlan::Unchanged;
+    if changed && let Err(e) = write_file(&loc.path, &text) {
+        return Ok(Outcome::fail(Some(&loc), Some(manager), e).finish(json));
+    }
+    let activated = match manager {
+        Manager::Systemd => (if changed {
+            systemctl(&loc, &["daemon-reload"]).map(drop)
+        } else {
+            Ok(())
+        })
+        .and_then(|()| systemctl(&loc, &["enable", "--now", &loc.unit]).map(drop)),
+        Manager::Launchd => {
+            let _ = std::fs::create_dir_all(spec.state_dir.join("logs"));
+            if launchd_loaded(&loc).is_some() {
+                if changed {
+                    let _ = launchd_bootout(&loc);
+                    launchd_bootstrap(&loc).map(drop)
+                } else {
+                    Ok(())
+                }
+            } else {
+                launchd_bootstrap(&loc).map(drop)
+            }
+        }
+    };
+    let outcome = match activated {
+        Ok(()) => {
+            let what = if changed {
+                "Installed"
+            } else {
+                "Already installed"
+            };
+            Outcome::ok(
+                &loc,
+                changed,
+                format!(
+                    "{what} {} {} at {} (port {}); enabled and started.",
+                    scope_word(&loc),
+                    loc.unit,
+                    loc.path.display(),
+                    spec.port
+                ),
+            )
+        }
+        Err(e) => Outcome {
+            changed,
+            ..Outcome::fail(
+                Some(&loc),
+                Some(manager),
+                format!("wrote {} but could not start it: {e}", loc.path.display()),
+            )
+        },
+    };
+    Ok(outcome.finish(json))
+}
+
+fn write_file(path: &Path, text: &str) -> Result<(), String> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    let tmp = path.with_extension("tmp-openclaw");
+    std::fs::write(&tmp, text).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        format!("cannot write {}: {e}", path.display())
+    })
+}
+
+/// `openclaw gateway uninstall|start|stop|restart`.
+pub fn control(global: &Global, action: Action, args: &ServiceArgs) -> anyhow::Result<ExitCode> {
+    let json = args.json;
+    let paths = Paths::from_process_env(global.profile.as_deref(), global.dev)?;
+    let Some(manager) = detect_manager() else {
+        return Ok(Outcome::fail(None, None, NO_MANAGER.into()).finish(json));
+    };
+    let loc = match unit_location(manager, args.system, paths.profile.as_deref(), &process_env) {
+        Ok(l) => l,
+        Err(e) => return Ok(Outcome::fail(None, Some(manager), e).finish(json)),
+    };
+    if let Err(e) = need_root(&loc) {
+        return Ok(Outcome::fail(Some(&loc), Some(manager), e).finish(json));
+    }
+    let installed = loc.path.exists();
+    let not_installed = || {
+        let flags = match (&paths.profile, paths.dev) {
+            (_, true) => " --dev".to_owned(),
+            (Some(p), false) => format!(" --profile {p}"),
+            (None, false) => String::new(),
+        };
+        format!(
+            "the gateway service is not installed ({} does not exist); install it with `openclaw{flags} gateway install{}`",
+            loc.path.display(),
+            if loc.system { " --system" } else { "" }
+        )
+    };
+    let outcome = match (action, installed) {
+        (Action::Stop, false) => Outcome::ok(
+            &loc,
+            false,
+            format!("{} is not installed; nothing to stop.", loc.unit),
+        ),
+        (Action::Uninstall, false) => Outcome::ok(
+            &loc,
+            false,
+            format!("{} is not installed; nothing to remove.", loc.unit),
+        ),
+        (Action::Start | Action::Restart, false) => {
+            Outcome::fail(Some(&loc), Some(manager), not_installed())
+        }
+        (action, true) => match run_action(&loc, action) {
+            Ok(msg) => Outcome::ok(&loc, true, msg),
+            Err(e) => Outcome::fail(Some(&loc), Some(manager), e),
+        },
+    };
+    Ok(outcome.finish(json))
+}
+
+fn run_action(loc: &UnitLocation, action: Action) -> Result<String, String> {
+    let unit = loc.unit.as_str();
+    match (loc.manager, action) {
+        (Manager::Systemd, Action::Start) => {
+            systemctl(loc, &["start", unit]).map(|_| format!("Started {unit}."))
+        }
+        (Manager::Systemd, Action::Stop) => {
+            systemctl(loc, &["stop", unit]).map(|_| format!("Stopped {unit}."))
+        }
+        (Manager::Systemd, Action::Restart) => {
+            systemctl(loc, &["restart", unit]).map(|_| format!("Restarted {unit}."))
+        }
+        (Manager::Systemd, Action::Uninstall) => {
+            systemctl(loc, &["disable", "--now", unit]).map_err(|e| {
+                format!(
+                    "{e}\nthe unit file {} was left in place; fix the problem and re-run, or remove it by hand",
+                    loc.path.display()
+                )
+            })?;
+            std::fs::remove_file(&loc.path)
+                .map_err(|e| format!("cannot remove {}: {e}", loc.path.display()))?;
+            systemctl(loc, &["daemon-reload"])?;
+            Ok(format!(
+                "Stopped, disabled and removed {unit} ({}).",
+                loc.path.display()
+            ))
+        }
+        (Manager::Launchd, Action::Start) => {
+            if launchd_loaded(loc).is_some() {
+                run_cmd("launchctl", &["kickstart", &launchd_target(loc)])?;
+            } else {
+                launchd_bootstrap(loc)?;
+            }
+            Ok(format!("Started {unit}."))
+        }
+        (Manager::Launchd, Action::Stop) => {
+            if launchd_loaded(loc).is_some() {
+                launchd_bootout(loc)?;
+                Ok(format!("Stopped {unit}."))
+            } else {
+                Ok(format!("{unit} is not loaded; nothing to stop."))
+            }
+        }
+        (Manager::Launchd, Action::Restart) => {
+            if launchd_loaded(loc).is_some() {
+                run_cmd("launchctl", &["kickstart", "-k", &launchd_target(loc)])?;
+            } else {
+                launchd_bootstrap(loc)?;
+            }
+            Ok(format!("Restarted {unit}."))
+        }
+        (Manager::Launchd, Action::Uninstall) => {
+            if launchd_loaded(loc).is_some() {
+                launchd_bootout(loc)?;
+            }
+            std::fs::remove_file(&loc.path)
+                .map_err(|e| format!("cannot remove {}: {e}", loc.path.display()))?;
+            Ok(format!(
+                "Stopped and removed {unit} ({}).",
+                loc.path.display()
+            ))
+        }
+    }
+}
+
+/// The service as `gateway status` reports it.
+#[derive(Clone, Debug)]
+pub struct ServiceStatus {
+    /// The detected manager (`None`: no service manager).
+    pub manager: Option<Manager>,
+    /// Where the unit is (or would be) and its name; `None` when HOME is unknown.
+    pub location: Option<UnitLocation>,
+    /// The unit file exists.
+    pub installed: bool,
+    /// Enabled (systemd) / loaded (launchd); `None` when unknown.
+    pub enabled: Option<bool>,
+    /// Active (systemd) / running (launchd); `None` when unknown.
+    pub active: Option<bool>,
+    /// Why the manager could not be asked, if it could not.
+    pub error: Option<String>,
+    /// What the installed unit runs.
+    pub installed_service: Option<InstalledService>,
+}
+
+impl ServiceStatus {
+    /// One human line: `systemd (openclaw-gateway.service: installed, enabled, active)`.
+    pub fn summary(&self) -> String {
+        let Some(manager) = self.manager else {
+            return match &self.location {
+                Some(l) if self.installed => format!(
+                    "no service manager (a unit file exists at {})",
+                    l.path.display()
+                ),
+                _ => "no service manager".into(),
+            };
+        };
+        let unit = self
+            .location
+            .as_ref()
+            .map_or("?".to_owned(), |l| l.unit.clone());
+        if !self.installed {
+            return format!("{} ({unit}: not installed)", manager.name());
+        }
+        let (on, off) = match manager {
+            Manager::Systemd => (("enabled", "disabled"), ("active", "inactive")),
+            Manager::Launchd => (("loaded", "not loaded"), ("running", "not running")),
+        };
+        let word = |b: Option<bool>, (y, n): (&str, &str)| match b {
+            Some(true) => y.to_owned(),
+            Some(false) => n.to_owned(),
+            None => format!("{y}?"),
+        };
+        let scope = match &self.location {
+            Some(l) if l.system => ", system",
+            _ => "",
+        };
+        format!(
+            "{} ({unit}: installed, {}, {}{scope})",
+            manager.name(),
+            word(self.enabled, on),
+            word(self.active, off)
+        )
+    }
+}
+
+/// Looks up the service for this profile: the per-user unit, or the system unit when only
+/// that one is installed; asks the manager whether it is enabled and active.
+pub fn service_status(profile: Option<&str>) -> ServiceStatus {
+    let manager = detect_manager();
+    let format = manager.unwrap_or_else(native_format);
+    let user = unit_location(format, false, profile, &process_env).ok();
+    let system = (format == Manager::Systemd)
+        .then(|| unit_location(format, true, profile, &process_env).ok())
+        .flatten();
+    let location = match (&user, &system) {
+        (Some(u), _) if u.path.exists() => user.clone(),
+        (_, Some(s)) if s.path.exists() => system.clone(),
+        _ => user.clone().or(system.clone()),
+    };
+    let installed = location.as_ref().is_some_and(|l| l.path.exists());
+    let installed_service = location
+        .as_ref()
+        .filter(|_| installed)
+        .and_then(|l| std::fs::read_to_string(&l.path).ok())
+        .map(|t| InstalledService::parse(&t));
+    let mut st = ServiceStatus {
+        manager,
+        location,
+        installed,
+        enabled: None,
+        active: None,
+        error: None,
+        installed_service,
+    };
+    let (Some(manager), Some(loc), true) = (manager, st.location.clone(), installed) else {
+        return st;
+    };
+    match manager {
+        Manager::Systemd => {
+            let word = |verb: &str| -> (Option<String>, Option<String>) {
+                let mut args = vec![];
+                if !loc.system {
+                    args.push("--user");
+                }
+                args.extend([verb, loc.unit.as_str()]);
+                match Command::new("systemctl").args(&args).output() {
+                    Ok(o) => {
+                        let out = String::from_utf8_lossy(&o.stdout).trim().to_owned();
+                        let err = String::from_utf8_lossy(&o.stderr).trim().to_owned();
+                        if out.is_empty() {
+                            (None, Some(err))
+                        } else {
+                            (Some(out), None)
+                        }
+                    }
+                    Err(e) => (None, Some(format!("could not run systemctl: {e}"))),
+                }
+            };
+            let (enabled, e1) = word("is-enabled");
+            let (active, e2) = word("is-active");
+            st.enabled = enabled.map(|s| s == "enabled" || s == "enabled-runtime");
+            st.active = active.map(|s| s == "active" || s == "reloading");
+            st.error = e1.or(e2).filter(|e| !e.is_empty());
+        }
+        Manager::Launchd => match launchd_loaded(&loc) {
+            Some(out) => {
+                st.enabled = Some(true);
+                st.active = Some(out.contains("state = running"));
+            }
+            None => {
+                st.enabled = Some(false);
+                st.active = Some(false);
+            }
+        },
+    }
+    st
+}
+
+impl ServiceStatus {
+    /// The `service` object of `gateway status --json`; `cli_config` is the CLI's config
+    /// path, compared with the one the service uses.
+    pub fn to_json(&self, cli_config: &Path) -> Value {
+        let home = process_env("HOME");
+        let svc_paths = self
+            .installed_service
+            .as_ref()
+            .map(|s| (s, s.paths(home.as_deref())));
+        let config = match svc_paths {
+            Some((s, Some(p))) => json!({
+                "path": p.config_path,
+                "stateDir": p.state_dir,
+                "profile": p.profile,
+                "port": s.port(),
+                "matchesCli": p.config_path == cli_config,
+            }),
+            _ => Value::Null,
+        };
+        json!({
+            "manager": self.manager.map(Manager::name),
+            "scope": self.location.as_ref().map(|l| if l.system { "system" } else { "user" }),
+            "unit": self.location.as_ref().map(|l| l.unit.clone()),
+            "path": self.location.as_ref().map(|l| l.path.clone()),
+            "installed": self.installed,
+            "enabled": self.enabled,
+            "active": self.active,
+            "error": self.error,
+            "config": config,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(profile: Option<&str>) -> ServiceSpec {
+        ServiceSpec {
+            program: PathBuf::from("/usr/local/bin/openclaw"),
+            profile: profile.map(str::to_owned),
+            dev: profile == Some("dev"),
+            port: 18789,
+            env: profile
+                .map(|p| vec![(PROFILE_ENV.to_owned(), p.to_owned())])
+                .unwrap_or_default(),
+            state_dir: PathBuf::from("/home/u/.openclaw"),
+            system: false,
+        }
+    }
+
+    #[test]
+    fn default_unit_has_the_documented_lines() {
+        let u = systemd_unit(&spec(None));
+        for line in [
+            "[Unit]",
+            "Description=OpenClaw Gateway (profile default)",
+            "After=network-online.target",
+            "Wants=network-online.target",
+            "[Service]",
+            "ExecStart=/usr/local/bin/openclaw gateway run --port 18789",
+            "Restart=always",
+            "RestartSec=5",
+            "RestartPreventExitStatus=78",
+            "TimeoutStopSec=30",
+            "KillMode=mixed",
+            "[Install]",
+            "WantedBy=default.target",
+        ] {
+            assert!(u.lines().any(|l| l == line), "missing {line:?} in\n{u}");
+        }
+        assert!(!u.contains("Environment="), "{u}");
+    }
+
+    #[test]
+    fn profile_unit_names_profile_and_env() {
+        let mut s = spec(Some("work"));
+        s.env.push((STATE_DIR_ENV.into(), "/srv/oc state".into()));
+        s.system = true;
+        let u = systemd_unit(&s);
+        assert!(u.contains("Description=OpenClaw Gateway (profile work)\n"));
+        assert!(u.contains(
+            "ExecStart=/usr/local/bin/openclaw --profile work gateway run --port 18789\n"
+        ));
+        assert!(u.contains("Environment=OPENCLAW_PROFILE=work\n"));
+        assert!(u.contains("Environment=\"OPENCLAW_STATE_DIR=/srv/oc state\"\n"));
+        assert!(u.contains("WantedBy=multi-user.target\n"));
+        assert_eq!(
+            systemd_unit_name(Some("work")),
+            "openclaw-gateway-work.service"
+        );
+        assert_eq!(systemd_unit_name(None), "openclaw-gateway.service");
+        assert_eq!(launchd_label(Some("work")), "ai.openclaw.work");
+        assert_eq!(launchd_label(None), "ai.openclaw.gateway");
+    }
+
+    #[test]
+    fn dev_profile_uses_dev_flag() {
+        let u = systemd_unit(&spec(Some("dev")));
+        assert!(u.contains("ExecStart=/usr/local/bin/openclaw --dev gateway run --port 18789\n"));
+    }
+
+    #[test]
+    fn odd_characters_are_quoted_and_read_back() {
+        let mut s = spec(Some("p"));
+        s.program = PathBuf::from("/opt/my apps/100%/$bin/open\"claw");
+        s.env
+            .push((CONFIG_PATH_ENV.into(), "/c/50% \"x\"\\y.json".into()));
+        let u = systemd_unit(&s);
+        assert!(
+            u.contains("ExecStart=\"/opt/my apps/100%%/$$bin/open\\\"claw\" --profile p"),
+            "{u}"
+        );
+        let back = InstalledService::from_systemd(&u);
+        assert_eq!(back.argv, s.argv());
+        assert_eq!(back.env, s.env);
+        assert_eq!(back.port(), Some(18789));
+        let p = back.paths(Some("/home/u")).unwrap();
+        assert_eq!(p.config_path, PathBuf::from("/c/50% \"x\"\\y.json"));
+        assert_eq!(p.state_dir, PathBuf::from("/home/u/.openclaw-p"));
+    }
+
+    #[test]
+    fn plist_has_keys_and_reads_back() {
+        let mut s = spec(Some("work"));
+        s.env.push((CONFIG_PATH_ENV.into(), "/a&b/<c>.json".into()));
+        let p = launchd_plist(&s);
+        assert!(p.contains("<key>Label</key>\n  <string>ai.openclaw.work</string>"));
+        assert!(p.contains("<key>KeepAlive</key>\n  <true/>"));
+        assert!(p.contains("<key>RunAtLoad</key>\n  <true/>"));
+        assert!(p.contains("<string>/home/u/.openclaw/logs/gateway.stdout.log</string>"));
+        assert!(p.contains("<string>/home/u/.openclaw/logs/gateway.stderr.log</string>"));
+        assert!(p.contains("/a&amp;b/&lt;c&gt;.json"));
+        let back = InstalledService::parse(&p);
+        assert_eq!(back.argv, s.argv());
+        assert_eq!(back.env, s.env);
+    }
+
+    #[test]
+    fn install_refuses_to_overwrite_without_force() {
+        assert_eq!(plan_write(None, "a", false), Ok(WritePlan::Create));
+        assert_eq!(plan_write(Some("a"), "a", false), Ok(WritePlan::Unchanged));
+        assert_eq!(plan_write(Some("b"), "a", true), Ok(WritePlan::Replace));
+        let e = plan_write(Some("b"), "a", false).unwrap_err();
+        assert!(e.contains("--force"), "{e}");
+    }
+
+    #[test]
+    fn unit_locations() {
+        let env = |k: &str| (k == "HOME").then(|| "/home/u".to_owned());
+        let l = unit_location(Manager::Systemd, false, Some("a"), &env).unwrap();
+        assert_eq!(
+            l.path,
+            PathBuf::from("/home/u/.config/systemd/user/openclaw-gateway-a.service")
+        );
+        let l = unit_location(Manager::Systemd, true, None, &env).unwrap();
+        assert_eq!(
+            l.path,
+            PathBuf::from("/etc/systemd/system/openclaw-gateway.service")
+        );
+        let l = unit_location(Manager::Launchd, false, None, &env).unwrap();
+        assert_eq!(
+            l.path,
+            PathBuf::from("/home/u/Library/LaunchAgents/ai.openclaw.gateway.plist")
+        );
+        assert!(unit_location(Manager::Launchd, true, None, &env).is_err());
+        let none = |_: &str| None;
+        let e = unit_location(Manager::Systemd, false, None, &none).unwrap_err();
+        assert!(e.contains("HOME"), "{e}");
+        let xdg = |k: &str| (k == "XDG_CONFIG_HOME").then(|| "/x".to_owned());
+        let l = unit_location(Manager::Systemd, false, None, &xdg).unwrap();
+        assert_eq!(
+            l.path,
+            PathBuf::from("/x/systemd/user/openclaw-gateway.service")
+        );
+    }
+
+    #[test]
+    fn summary_wording() {
+        let loc = UnitLocation {
+            manager: Manager::Systemd,
+            system: false,
+            unit: "openclaw-gateway.service".into(),
+            path: PathBuf::from("/nonexistent"),
+        };
+        let mut st = ServiceStatus {
+            manager: Some(Manager::Systemd),
+            location: Some(loc),
+            installed: true,
+            enabled: Some(true),
+            active: Some(true),
+            error: None,
+            installed_service: None,
+        };
+        assert_eq!(
+            st.summary(),
+            "systemd (openclaw-gateway.service: installed, enabled, active)"
+        );
+        st.installed = false;
+        assert_eq!(
+            st.summary(),
+            "systemd (openclaw-gateway.service: not installed)"
+        );
+        st.manager = None;
+        assert_eq!(st.summary(), "no service manager");
+    }
+}

@@ -323,6 +323,19 @@ enum SecretsSub {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let runs_gateway = matches!(
+        &cli.command,
+        Command::Gateway(g) if matches!(g.sub, None | Some(GatewaySub::Run(_)))
+    );
+    if !runs_gateway {
+        // A client command piped into `head` should end quietly when the pipe closes, as
+        // other Unix tools do, instead of panicking on the failed write. The gateway keeps
+        // Rust's default (ignore) so a closed stdout can never kill the daemon.
+        // SAFETY: setting a signal disposition before any thread is started.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     let global = commands::Global {
         profile: cli.profile,
         dev: cli.dev,

@@ -404,3 +404,36 @@ async fn hooks_need_the_hook_token_in_a_header() {
     .await;
     assert!(hist.to_string().contains("new mail"), "{hist}");
 }
+
+#[tokio::test]
+async fn a_reply_that_cannot_be_sent_is_retried_then_recorded() {
+    let s = setup(MockOptions::default()).await;
+    wait_status(&s.gw, Duration::from_secs(10), |a| a["connected"] == true).await;
+    // One failure is retried away.
+    s.tg.fail_sends(1);
+    s.tg.push_dm(ALLOWED, "first try");
+    let sent = s.tg.wait_sent(1, Duration::from_secs(15)).await;
+    assert_eq!(texts_to(&sent, ALLOWED), vec!["echo: first try"]);
+    // Every attempt fails: the failure lands in the transcript and in lastError.
+    s.tg.fail_sends(100);
+    s.tg.push_dm(ALLOWED, "never delivered");
+    let st = wait_status(&s.gw, Duration::from_secs(20), |a| {
+        a["lastError"]
+            .as_str()
+            .is_some_and(|e| e.contains("cannot deliver") || e.contains("500"))
+    })
+    .await;
+    assert!(st["lastError"].is_string(), "{st}");
+    let hist = rpc(
+        &s.gw,
+        "chat.history",
+        json!({"sessionKey": format!("agent:main:telegram:{ALLOWED}")}),
+    )
+    .await;
+    let msgs = hist["messages"].as_array().unwrap();
+    assert!(
+        msgs.iter().any(|m| m["error"].is_string()),
+        "no failed delivery recorded: {hist}"
+    );
+    assert_eq!(texts_to(&s.tg.sent_messages(), ALLOWED).len(), 1);
+}

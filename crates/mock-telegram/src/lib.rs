@@ -52,6 +52,7 @@ struct Inner {
     conflicts: AtomicU64,
     rate_limit: Mutex<Option<u64>>,
     get_updates_calls: AtomicU64,
+    failing_sends: AtomicU64,
     changed: Notify,
 }
 
@@ -85,6 +86,7 @@ pub async fn spawn(token: &str) -> std::io::Result<MockTelegram> {
         conflicts: AtomicU64::new(0),
         rate_limit: Mutex::new(None),
         get_updates_calls: AtomicU64::new(0),
+        failing_sends: AtomicU64::new(0),
         changed: Notify::new(),
     });
     let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
@@ -180,6 +182,12 @@ impl MockTelegram {
     pub fn force_409(&self, n: u64) {
         self.inner.conflicts.store(n, Ordering::SeqCst);
         self.inner.changed.notify_waiters();
+    }
+
+    /// The next `n` `sendMessage` calls fail with 500 while everything else works, as when
+    /// Telegram cannot deliver to a chat.
+    pub fn fail_sends(&self, n: u64) {
+        self.inner.failing_sends.store(n, Ordering::SeqCst);
     }
 
     /// The next request of any method fails with 429 and `parameters.retry_after`.
@@ -322,6 +330,13 @@ async fn handle(
         })),
         "getUpdates" => get_updates(&inner, &p).await,
         "sendMessage" => {
+            if inner
+                .failing_sends
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok()
+            {
+                return fail(500, "Internal Server Error: cannot deliver", None);
+            }
             let Some(chat) = p.get("chat_id").cloned() else {
                 return fail(400, "Bad Request: chat_id is empty", None);
             };

@@ -49,31 +49,22 @@ impl Local {
 
     /// The probe target: `--url` or the local port, with credentials from flags, env, config.
     pub fn target(&self, opts: &ClientOpts) -> Target {
-        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        let token = opts
-            .token
-            .clone()
-            .or_else(|| env("OPENCLAW_GATEWAY_TOKEN"))
-            .or_else(|| {
-                self.config
-                    .gateway
-                    .auth
-                    .token
-                    .as_ref()
-                    .map(|s| s.expose().to_owned())
-            });
-        let password = opts
-            .password
-            .clone()
-            .or_else(|| env("OPENCLAW_GATEWAY_PASSWORD"))
-            .or_else(|| {
-                self.config
-                    .gateway
-                    .auth
-                    .password
-                    .as_ref()
-                    .map(|s| s.expose().to_owned())
-            });
+        use openclaw_gateway::settings::pick_secret;
+        let env = |k: &str| std::env::var(k).ok();
+        // SecretRefs are resolved here as the gateway resolves them; a ref that cannot be
+        // resolved leaves the secret unset (the gateway will then say what is missing).
+        let resolved = openclaw_config::resolve_secrets(&self.config, &env).ok();
+        let auth = &resolved.as_ref().unwrap_or(&self.config).gateway.auth;
+        let token = pick_secret(
+            opts.token.as_deref(),
+            env("OPENCLAW_GATEWAY_TOKEN"),
+            auth.token.as_ref(),
+        );
+        let password = pick_secret(
+            opts.password.as_deref(),
+            env("OPENCLAW_GATEWAY_PASSWORD"),
+            auth.password.as_ref(),
+        );
         Target {
             url: opts
                 .url

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::*;
 use openclaw_mock_provider::{MockOptions, MockServer};
-use serde_json::{Value, json};
+use serde_json::json;
 
 const TOKEN: &str = "agents-ws-token-123456";
 
@@ -387,5 +387,4 @@ async fn agents_and_models_list() {
     let r = call(&mut ws, "m", "models.list", json!({})).await;
     assert_eq!(r["payload"]["models"][0]["id"], "mock/m1");
     assert_eq!(r["payload"]["models"][0]["contextWindow"], 8192);
-    let _: Value = r;
 }

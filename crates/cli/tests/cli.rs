@@ -308,3 +308,25 @@ fn reference_cli() -> Option<(PathBuf, PathBuf)> {
     let cli = root.join("node_modules/.bin/openclaw");
     (node_bin.join("node").exists() && cli.exists()).then_some((node_bin, cli))
 }
+
+/// A token kept in a file SecretRef is found by the CLI the way the gateway finds it.
+#[test]
+fn cli_resolves_a_secret_ref_token_from_the_config() {
+    let dir = TempDir::new("cliref");
+    let port = free_port();
+    let secret = dir.path().join("gateway.token");
+    std::fs::write(&secret, "file-held-token-0123456789\n").unwrap();
+    let cfg = format!(
+        r#"{{ gateway: {{ mode: "local", port: {port}, auth: {{ token: {{ source: "file", id: "{}" }} }} }} }}"#,
+        secret.display()
+    );
+    std::fs::write(dir.path().join("openclaw.json"), cfg).unwrap();
+    let gw = start(Spec {
+        port_zero: false,
+        own_dir: Some(dir),
+        ..Spec::default()
+    });
+    let out = gw.cli(&["health", "--json"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(!out.stdout.contains("file-held-token"));
+}

@@ -99,8 +99,8 @@ impl AuthVerifier {
             Some(_) => Err(AuthFailure {
                 detail_code: mismatch,
                 message: format!(
-                    "unauthorized: gateway {what} mismatch (use the {what} from gateway.auth.{what} \
-                     in the gateway's config, or {flag})"
+                    "unauthorized: gateway {what} mismatch (the client must send the gateway's \
+                     gateway.auth.{what}; pass it with {flag})"
                 ),
             }),
         }

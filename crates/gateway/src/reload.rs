@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use crate::agents::AgentTable;
 use crate::run::Prepared;
 use crate::settings::Settings;
-use crate::state::{AppState, Live, now_ms};
+use crate::state::{AppState, now_ms};
 
 /// What caused a reload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -196,11 +196,7 @@ fn reload_locked(state: &Arc<AppState>, trigger: Trigger) -> Result<Outcome, Rel
     if changed.is_empty() {
         // Same meaning (comments, formatting): adopt the new file hash quietly.
         if next.loaded.hash != current.loaded.hash {
-            state.swap_live(Live {
-                loaded: next.loaded,
-                resolved: next.resolved,
-                agents: next.agents,
-            });
+            state.swap_live(next.into_parts().2);
         }
         return Ok(Outcome {
             changed,
@@ -250,11 +246,7 @@ fn reload_locked(state: &Arc<AppState>, trigger: Trigger) -> Result<Outcome, Rel
         {
             tracing::warn!(target: "gateway/reload", "logging.file and logging.maxFileBytes take effect when the gateway process restarts");
         }
-        state.swap_live(Live {
-            loaded: next.loaded,
-            resolved: next.resolved,
-            agents: next.agents,
-        });
+        state.swap_live(next.into_parts().2);
         if changed
             .iter()
             .any(|p| p == "channels" || p.starts_with("channels."))

@@ -86,6 +86,18 @@ pub fn prepare(paths: Paths, opts: &RunOptions) -> Result<Prepared, GatewayError
     })
 }
 
+impl Prepared {
+    /// What a listener generation is built from.
+    pub(crate) fn into_parts(self) -> (Paths, Settings, Arc<Live>) {
+        let live = Live {
+            loaded: self.loaded,
+            resolved: self.resolved,
+            agents: self.agents,
+        };
+        (self.paths, self.settings, Arc::new(live))
+    }
+}
+
 /// One listener generation: its state and server tasks.
 struct Generation {
     state: Arc<AppState>,
@@ -95,30 +107,14 @@ struct Generation {
 /// Binds and starts serving one generation.
 async fn start_generation(
     shared: &Arc<Shared>,
-    prepared: Prepared,
+    (paths, settings, live): (Paths, Settings, Arc<Live>),
 ) -> Result<Generation, GatewayError> {
-    let Prepared {
-        paths,
-        loaded,
-        resolved,
-        settings,
-        agents,
-    } = prepared;
     let listeners = listener::bind_all(&settings.hosts, settings.port).await?;
     let port = listeners[0]
         .local_addr()
         .map_err(|e| GatewayError::io("cannot read the bound address", e))?
         .port();
-    let state = AppState::new(
-        shared.clone(),
-        paths,
-        settings,
-        Live {
-            loaded,
-            resolved,
-            agents,
-        },
-    );
+    let state = AppState::new(shared.clone(), paths, settings, live);
     state.bound_port.store(u64::from(port), Ordering::Relaxed);
     if !state.auth.requires_secret() {
         tracing::warn!(target: "gateway", "no gateway token or password configured: any local process can connect; set gateway.auth.token");
@@ -176,7 +172,7 @@ pub async fn run(
     let client = openclaw_providers::http_client(PROVIDER_CONNECT_TIMEOUT);
     let (shared, mut restarts) = Shared::new(&prepared.paths, log, opts.clone(), client);
     let config_path = prepared.paths.config_path.clone();
-    let mut generation = start_generation(&shared, prepared).await?;
+    let mut generation = start_generation(&shared, prepared.into_parts()).await?;
     let (current_tx, current_rx) = tokio::sync::watch::channel(generation.state.clone());
     crate::reload::spawn_watcher(current_rx, config_path);
 
@@ -217,24 +213,16 @@ async fn restart(old: Generation, shared: &Arc<Shared>, mut next: Prepared) -> G
     for s in old.servers {
         let _ = tokio::time::timeout(Duration::from_secs(2), s).await;
     }
-    let fallback = Prepared {
-        paths: old.state.paths.clone(),
-        loaded: old.state.live().loaded.clone(),
-        resolved: old.state.live().resolved.clone(),
-        settings: Settings {
+    // The previous activation, reused as it is if the new listener cannot come up.
+    let fallback = (
+        old.state.paths.clone(),
+        Settings {
             port: bound,
             ..old.state.settings.clone()
         },
-        agents: match AgentTable::build(
-            &old.state.live().resolved,
-            &|k| std::env::var(k).ok(),
-            &shared.http_client,
-        ) {
-            Ok(a) => a,
-            Err(_) => return start_or_die(shared, next).await,
-        },
-    };
-    match start_generation(shared, next).await {
+        old.state.live(),
+    );
+    match start_generation(shared, next.into_parts()).await {
         Ok(g) => g,
         Err(e) => {
             tracing::error!(target: "gateway", error = %e, "restart failed; restoring the previous listener");
@@ -245,7 +233,7 @@ async fn restart(old: Generation, shared: &Arc<Shared>, mut next: Prepared) -> G
     }
 }
 
-async fn start_or_die(shared: &Arc<Shared>, p: Prepared) -> Generation {
+async fn start_or_die(shared: &Arc<Shared>, p: (Paths, Settings, Arc<Live>)) -> Generation {
     match start_generation(shared, p).await {
         Ok(g) => g,
         Err(e) => {

@@ -136,34 +136,17 @@ impl Settings {
             }
         };
 
-        let token = opts
-            .token
-            .clone()
-            .filter(|t| !t.is_empty())
-            .or_else(|| env_nonempty("OPENCLAW_GATEWAY_TOKEN"))
-            .or_else(|| {
-                config
-                    .gateway
-                    .auth
-                    .token
-                    .as_ref()
-                    .map(|s| s.expose().to_owned())
-            })
-            .filter(|t| !t.is_empty());
-        let password = opts
-            .password
-            .clone()
-            .filter(|t| !t.is_empty())
-            .or_else(|| env_nonempty("OPENCLAW_GATEWAY_PASSWORD"))
-            .or_else(|| {
-                config
-                    .gateway
-                    .auth
-                    .password
-                    .as_ref()
-                    .map(|s| s.expose().to_owned())
-            })
-            .filter(|t| !t.is_empty());
+        let auth = &config.gateway.auth;
+        let token = pick_secret(
+            opts.token.as_deref(),
+            env_nonempty("OPENCLAW_GATEWAY_TOKEN"),
+            auth.token.as_ref(),
+        );
+        let password = pick_secret(
+            opts.password.as_deref(),
+            env_nonempty("OPENCLAW_GATEWAY_PASSWORD"),
+            auth.password.as_ref(),
+        );
         let auth_mode = match config.gateway.auth.mode {
             Some(m) => m,
             None if token.is_none() && password.is_some() => AuthMode::Password,
@@ -213,6 +196,20 @@ impl Settings {
         }
         Ok(settings)
     }
+}
+
+/// Where a shared secret comes from, for the gateway and its clients alike: the flag, then
+/// the environment, then the (resolved) config; empty values count as absent.
+pub fn pick_secret(
+    flag: Option<&str>,
+    env: Option<String>,
+    configured: Option<&openclaw_config::Secret>,
+) -> Option<String> {
+    flag.map(str::to_owned)
+        .filter(|t| !t.is_empty())
+        .or(env.filter(|t| !t.is_empty()))
+        .or_else(|| configured.map(|s| s.expose().to_owned()))
+        .filter(|t| !t.is_empty())
 }
 
 /// The config spelling of a bind mode.

@@ -140,7 +140,12 @@ pub struct AppState {
 
 impl AppState {
     /// Builds one listener generation's state.
-    pub fn new(shared: Arc<Shared>, paths: Paths, settings: Settings, live: Live) -> Arc<Self> {
+    pub fn new(
+        shared: Arc<Shared>,
+        paths: Paths,
+        settings: Settings,
+        live: Arc<Live>,
+    ) -> Arc<Self> {
         let auth = AuthVerifier::new(settings.auth_mode, settings.secret.clone());
         let limiter = RateLimiter::new(live.resolved.gateway.auth.rate_limit.clone());
         let host = hostname();
@@ -171,7 +176,7 @@ impl AppState {
             paths,
             bound_port: AtomicU64::new(u64::from(settings.port)),
             settings,
-            live: RwLock::new(Arc::new(live)),
+            live: RwLock::new(live),
             auth,
             limiter,
             conns: Registry::default(),
@@ -191,8 +196,8 @@ impl AppState {
     }
 
     /// Replaces the config snapshot (hot reload). Requests already running keep theirs.
-    pub fn swap_live(&self, live: Live) {
-        *self.live.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(live);
+    pub fn swap_live(&self, live: Arc<Live>) {
+        *self.live.write().unwrap_or_else(|e| e.into_inner()) = live;
         self.health_version.fetch_add(1, Ordering::Relaxed);
     }
 

@@ -17,7 +17,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -134,7 +134,6 @@ async fn fallback(State(state): State<Arc<AppState>>, req: Request) -> Response 
         Ok(res) => return res,
         Err(req) => req,
     };
-    let _ = Method::GET;
     not_found_response(&format!(
         "no route for {} {}",
         req.method(),

@@ -196,7 +196,12 @@ pub fn models_list(state: &AppState) -> Value {
     json!({"models": state.live().agents.models()})
 }
 
-fn require_idempotency<'a>(method: &str, key: Option<&'a str>) -> Result<&'a str, ErrorShape> {
+/// The `idempotencyKey` every side-effecting method requires, checked the same way
+/// everywhere.
+pub(crate) fn require_idempotency<'a>(
+    method: &str,
+    key: Option<&'a str>,
+) -> Result<&'a str, ErrorShape> {
     match key {
         Some(k) if !k.is_empty() && k.len() <= 256 => Ok(k),
         _ => Err(ErrorShape::invalid(format!(
@@ -304,7 +309,7 @@ pub fn spawn_run(state: Arc<AppState>, turn: Turn, entry: Arc<RunEntry>) {
                     "lifecycle",
                     json!({"phase": "end", "startedAt": started_at, "endedAt": ended_at}),
                 );
-                em.chat("final", Some(&out.text), None);
+                em.chat("final", true, None);
                 let usage = out
                     .usage
                     .as_ref()
@@ -327,7 +332,7 @@ pub fn spawn_run(state: Arc<AppState>, turn: Turn, entry: Arc<RunEntry>) {
                     "lifecycle",
                     json!({"phase": "end", "aborted": true, "endedAt": ended_at}),
                 );
-                em.chat("aborted", None, None);
+                em.chat("aborted", false, None);
                 (
                     RunStatus::Aborted,
                     json!({"runId": run_id, "status": "aborted", "sessionKey": session}),
@@ -339,7 +344,7 @@ pub fn spawn_run(state: Arc<AppState>, turn: Turn, entry: Arc<RunEntry>) {
                     "lifecycle",
                     json!({"phase": "error", "error": msg, "endedAt": ended_at}),
                 );
-                em.chat("error", None, Some(&msg));
+                em.chat("error", false, Some(&msg));
                 (
                     RunStatus::Error,
                     json!({"runId": run_id, "status": "error", "sessionKey": session, "error": msg}),
@@ -377,8 +382,7 @@ impl Emitter {
             RunEvent::Delta(d) => {
                 self.text.push_str(&d);
                 self.agent("assistant", json!({"text": self.text, "delta": d}));
-                let text = self.text.clone();
-                self.chat("delta", Some(&text), None);
+                self.chat("delta", true, None);
             }
             RunEvent::ToolCall {
                 index,
@@ -406,11 +410,12 @@ impl Emitter {
         broadcast(&self.state, AGENT_EVENT, payload);
     }
 
-    fn chat(&mut self, state: &str, text: Option<&str>, error: Option<&str>) {
+    /// A `chat` event; `with_text` attaches the reply so far (the whole reply on `final`).
+    fn chat(&mut self, state: &str, with_text: bool, error: Option<&str>) {
         self.chat_seq += 1;
         let mut payload = json!({"runId": self.run_id, "sessionKey": self.session, "seq": self.chat_seq, "state": state});
-        if let Some(t) = text {
-            payload["message"] = json!({"role": "assistant", "content": [{"type": "text", "text": t}], "timestamp": now_ms()});
+        if with_text {
+            payload["message"] = json!({"role": "assistant", "content": [{"type": "text", "text": self.text}], "timestamp": now_ms()});
         }
         if let Some(e) = error {
             payload["errorMessage"] = json!(e);

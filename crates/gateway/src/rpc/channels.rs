@@ -15,8 +15,6 @@ use crate::state::AppState;
 #[serde(rename_all = "camelCase")]
 struct StatusParams {
     probe: Option<bool>,
-    #[allow(dead_code)]
-    timeout_ms: Option<u64>,
 }
 
 /// `channels.status`: every account's state; with `probe`, a live credential check each.
@@ -39,14 +37,7 @@ struct SendParams {
 /// returns the first call's result instead of sending again.
 pub async fn send(state: &Arc<AppState>, params: &Value) -> Result<Value, ErrorShape> {
     let p: SendParams = parse_params("send", params)?;
-    let key = match p.idempotency_key.as_deref() {
-        Some(k) if !k.is_empty() && k.len() <= 256 => k,
-        _ => {
-            return Err(ErrorShape::invalid(
-                "invalid params for send: idempotencyKey is required (a unique string per logical request, at most 256 chars)",
-            ));
-        }
-    };
+    let key = super::agent::require_idempotency("send", p.idempotency_key.as_deref())?;
     if p.to.trim().is_empty() {
         return Err(ErrorShape::invalid(
             "invalid params for send: to is required",

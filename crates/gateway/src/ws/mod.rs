@@ -88,7 +88,7 @@ async fn handshake(
             }
             Ok(Message::Close(_)) => return None,
             Err(e) => {
-                close_for_read_error(socket, &e).await;
+                close_for_read_error(socket, e).await;
                 return None;
             }
         }
@@ -316,7 +316,7 @@ async fn read_loop(state: &Arc<AppState>, mut stream: SplitStream<WebSocket>, ct
             Ok(Message::Close(_)) => return,
             Err(e) => {
                 tracing::debug!(target: "gateway/ws", conn = %ctx.conn.id, error = %e, "read failed");
-                if is_too_big(&e) {
+                if is_too_big(e) {
                     ctx.conn.close(close::TOO_BIG, "frame exceeds maxPayload");
                 }
                 return;
@@ -425,15 +425,17 @@ async fn send_close(socket: &mut WebSocket, code: u16, reason: &'static str) {
         .await;
 }
 
-async fn close_for_read_error(socket: &mut WebSocket, err: &axum::Error) {
+async fn close_for_read_error(socket: &mut WebSocket, err: axum::Error) {
     if is_too_big(err) {
         send_close(socket, close::TOO_BIG, "frame too large").await;
     }
 }
 
-fn is_too_big(err: &axum::Error) -> bool {
-    let text = err.to_string();
-    text.contains("too long") || text.contains("too big") || text.contains("Space limit")
+/// Whether a read failed because a frame or message exceeded the configured size limit.
+fn is_too_big(err: axum::Error) -> bool {
+    err.into_inner()
+        .downcast_ref::<tungstenite::Error>()
+        .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)))
 }
 
 #[cfg(test)]

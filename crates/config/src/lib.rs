@@ -26,6 +26,7 @@ pub mod agents;
 pub mod channels;
 pub mod edit;
 pub mod error;
+pub mod fsutil;
 pub mod load;
 pub mod paths;
 pub mod redact;
@@ -47,6 +48,7 @@ pub use edit::{
     parse_value_arg, read_document, set_path, unset_path, validate_document,
 };
 pub use error::ConfigError;
+pub use fsutil::{AtomicWrite, Expect, WriteError, write_atomic};
 pub use load::{Loaded, MAX_NESTING_DEPTH, content_hash, load_file, parse_str};
 pub use paths::{
     CONFIG_FILE_NAME, CONFIG_PATH_ENV, DEV_PROFILE, PROFILE_ENV, Paths, STATE_DIR_ENV,

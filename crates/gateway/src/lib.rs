@@ -1,26 +1,47 @@
 //! The OpenClaw gateway server: one port multiplexing the WebSocket control plane and the
 //! HTTP API.
 //!
-//! [`run::prepare`] performs every check that can fail because of configuration (exit 78)
-//! without side effects; [`run::run`] takes the state-dir lock, binds the port, serves until
-//! SIGTERM/SIGINT, and drains. The CLI crate owns argument parsing and logging set-up.
+//! [`Activation::prepare`] performs every check that can fail because of configuration
+//! (exit 78) without side effects; [`run::run`] takes the state-dir lock, binds the port,
+//! serves until SIGTERM/SIGINT, and drains. The CLI crate owns argument parsing and logging
+//! set-up.
+//!
+//! Modules, top (transports) to bottom (leaves); each imports only from below itself:
+//!
+//! * [`run`] — process lifecycle: lock, listener generations, restarts, shutdown.
+//! * [`http`], [`ws`], [`channels`] — transports.
+//! * [`rpc`] — the method table and handlers; [`reload`] — config reload and the watcher.
+//! * [`agents`] — running turns (runner, background runs and their events).
+//! * [`state`] — [`AppState`], [`state::Shared`], [`Activation`].
+//! * [`catalog`], [`runs`], [`idempotency`], [`conns`], [`auth`], [`presence`],
+//!   [`settings`], [`listener`], [`lock`], [`error`], [`sys`] — leaves.
 
 pub mod agents;
 pub mod auth;
+pub mod catalog;
 pub mod channels;
+pub mod conns;
 pub mod error;
 pub mod http;
+pub mod idempotency;
 pub mod listener;
 pub mod lock;
 pub mod presence;
 pub mod reload;
 pub mod rpc;
 pub mod run;
+pub mod runs;
 pub mod settings;
 pub mod state;
+pub mod sys;
 pub mod ws;
 
+use std::time::Duration;
+
 pub use error::{EXIT_CONFIG, GatewayError};
-pub use run::{Prepared, prepare, run};
+pub use run::run;
 pub use settings::{RunOptions, Settings};
-pub use state::{AppState, VERSION};
+pub use state::{Activation, AppState, VERSION};
+
+/// Connect timeout for model providers.
+pub const PROVIDER_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);

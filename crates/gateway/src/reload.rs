@@ -12,10 +12,8 @@ use std::time::Duration;
 use openclaw_config::{Config, ReloadMode};
 use serde_json::{Value, json};
 
-use crate::agents::AgentTable;
-use crate::run::Prepared;
-use crate::settings::Settings;
-use crate::state::{AppState, now_ms};
+use crate::state::{Activation, ActivationError, AppState};
+use crate::sys::now_ms;
 
 /// What caused a reload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,23 +62,6 @@ pub struct Outcome {
     pub hash: String,
 }
 
-/// Why a reload was skipped; the running config stays.
-#[derive(Debug, thiserror::Error)]
-pub enum ReloadError {
-    /// The file is missing.
-    #[error("config file missing: {0}")]
-    Missing(String),
-    /// Unparseable or invalid.
-    #[error("invalid config: {0}")]
-    Invalid(String),
-    /// A SecretRef could not be resolved.
-    #[error("unresolved secret: {0}")]
-    Secret(String),
-    /// The agent/provider setup or listener settings are unusable.
-    #[error("unusable settings: {0}")]
-    Settings(String),
-}
-
 /// Where a path falls.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Class {
@@ -120,32 +101,19 @@ pub fn classify(path: &str) -> Class {
     Class::Restart
 }
 
-/// Reads the file and builds everything a new activation needs, without side effects.
-pub fn load_next(
-    config_path: &Path,
-    opts: &crate::settings::RunOptions,
-    paths: &openclaw_config::Paths,
-    client: &reqwest::Client,
-) -> Result<Prepared, ReloadError> {
-    let env = |k: &str| std::env::var(k).ok();
-    if !config_path.exists() {
-        return Err(ReloadError::Missing(config_path.display().to_string()));
-    }
-    let loaded = openclaw_config::load_file(config_path, &env)
-        .map_err(|e| ReloadError::Invalid(e.to_string()))?;
-    let resolved = openclaw_config::resolve_secrets(&loaded.config, &env)
-        .map_err(|e| ReloadError::Secret(e.to_string()))?;
-    let settings = Settings::resolve(opts, &resolved, paths, &env)
-        .map_err(|e| ReloadError::Settings(e.to_string()))?;
-    let agents = AgentTable::build(&resolved, &env, client)
-        .map_err(|e| ReloadError::Settings(format!("agent setup at {e}")))?;
-    Ok(Prepared {
-        paths: paths.clone(),
-        loaded,
-        resolved,
-        settings,
-        agents,
-    })
+/// Reads the file and builds the next activation, off the async workers (file reads and
+/// `exec` secrets block). No side effects: a failure leaves everything as it was.
+pub async fn load_next(state: &AppState) -> Result<Activation, ActivationError> {
+    let paths = state.live().paths.clone();
+    let opts = state.shared.run_options.clone();
+    let client = state.shared.http_client.clone();
+    tokio::task::spawn_blocking(move || Activation::load(&paths, &opts, &client, true))
+        .await
+        .unwrap_or_else(|e| {
+            Err(ActivationError::Settings(crate::GatewayError::Setting(
+                format!("config loader failed: {e}"),
+            )))
+        })
 }
 
 fn as_value(c: &Config) -> Value {
@@ -153,12 +121,15 @@ fn as_value(c: &Config) -> Value {
 }
 
 /// Runs one reload against the current generation.
-pub async fn reload(state: &Arc<AppState>, trigger: Trigger) -> Result<Outcome, ReloadError> {
-    let _guard = state.reload_lock().lock().await;
-    let result = reload_locked(state, trigger);
+pub async fn reload(state: &Arc<AppState>, trigger: Trigger) -> Result<Outcome, ActivationError> {
+    let _guard = state.shared.reload_lock.lock().await;
+    let result = match load_next(state).await {
+        Ok(next) => Ok(apply(state, trigger, next)),
+        Err(e) => Err(e),
+    };
     match &result {
         Ok(o) => {
-            state.record_reload(None);
+            state.shared.record_reload(None);
             if o.applied != Applied::None {
                 tracing::info!(target: "gateway/reload", applied = o.applied.as_str(), changed = ?o.changed, "config reloaded");
                 let payload = json!({"changed": o.changed, "applied": o.applied.as_str(), "hash": o.hash, "ts": now_ms()});
@@ -176,33 +147,29 @@ pub async fn reload(state: &Arc<AppState>, trigger: Trigger) -> Result<Outcome, 
         }
         Err(e) => {
             tracing::warn!(target: "gateway/reload", "config reload skipped ({e})");
-            state.record_reload(Some(e.to_string()));
+            state.shared.record_reload(Some(e.to_string()));
         }
     }
     result
 }
 
-fn reload_locked(state: &Arc<AppState>, trigger: Trigger) -> Result<Outcome, ReloadError> {
+/// Classifies what changed from the running activation to `next` and applies it.
+fn apply(state: &Arc<AppState>, trigger: Trigger, mut next: Activation) -> Outcome {
     let current = state.live();
-    let next = load_next(
-        &state.paths.config_path,
-        &state.run_options,
-        &state.paths,
-        &state.http_client,
-    )?;
     let changed =
         openclaw_config::diff_paths(&as_value(&current.resolved), &as_value(&next.resolved));
     let hash = next.loaded.hash.clone();
     if changed.is_empty() {
         // Same meaning (comments, formatting): adopt the new file hash quietly.
         if next.loaded.hash != current.loaded.hash {
-            state.swap_live(next.into_parts().2);
+            next.settings = current.settings.clone();
+            state.swap_live(Arc::new(next));
         }
-        return Ok(Outcome {
+        return Outcome {
             changed,
             applied: Applied::None,
             hash,
-        });
+        };
     }
     let restart_needed = changed.iter().any(|p| classify(p) == Class::Restart);
     let mode = current.resolved.gateway.reload.mode;
@@ -217,7 +184,7 @@ fn reload_locked(state: &Arc<AppState>, trigger: Trigger) -> Result<Outcome, Rel
         _ => Applied::Hot,
     };
     if applied == Applied::Restart {
-        state.request_restart(next);
+        state.shared.request_restart(next);
     } else {
         if applied == Applied::HotPending {
             let pending: Vec<&String> = changed
@@ -246,25 +213,28 @@ fn reload_locked(state: &Arc<AppState>, trigger: Trigger) -> Result<Outcome, Rel
         {
             tracing::warn!(target: "gateway/reload", "logging.file and logging.maxFileBytes take effect when the gateway process restarts");
         }
-        state.swap_live(next.into_parts().2);
+        // Listener settings change only through a restart: the running ones stay.
+        next.settings = current.settings.clone();
+        let next = Arc::new(next);
+        state.swap_live(next.clone());
         if changed
             .iter()
             .any(|p| p == "channels" || p.starts_with("channels."))
         {
-            state.shared.channels.apply(state);
+            state.shared.channels.apply(&next.resolved);
         }
     }
-    Ok(Outcome {
+    Outcome {
         changed,
         applied,
         hash,
-    })
+    }
 }
 
 /// Watches the config file's directory (editors save by renaming a temp file over it)
 /// and reloads after `debounce` of quiet.
 pub fn spawn_watcher(
-    current: tokio::sync::watch::Receiver<Arc<AppState>>,
+    current: tokio::sync::watch::Receiver<std::sync::Weak<AppState>>,
     config_path: std::path::PathBuf,
 ) {
     use notify::Watcher;
@@ -303,10 +273,11 @@ pub fn spawn_watcher(
     tokio::spawn(async move {
         let _keep = watcher;
         while rx.recv().await.is_some() {
-            let debounce = {
-                let st = current.borrow().clone();
-                Duration::from_millis(st.live().resolved.gateway.reload.debounce_ms)
+            let Some(st) = current.borrow().upgrade() else {
+                continue;
             };
+            let debounce = Duration::from_millis(st.live().resolved.gateway.reload.debounce_ms);
+            drop(st);
             // Debounce: wait until no event arrived for `debounce`.
             loop {
                 match tokio::time::timeout(debounce, rx.recv()).await {
@@ -315,7 +286,9 @@ pub fn spawn_watcher(
                     Err(_) => break,
                 }
             }
-            let st = current.borrow().clone();
+            let Some(st) = current.borrow().upgrade() else {
+                continue;
+            };
             if st.live().resolved.gateway.reload.mode == ReloadMode::Off || st.is_draining() {
                 continue;
             }

@@ -10,93 +10,20 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::serve::ListenerExt;
-use openclaw_config::{GatewayMode, Loaded, Paths};
 use openclaw_protocol::{close, methods};
 use serde_json::json;
 
-use crate::agents::AgentTable;
+use crate::agents::TurnHost;
+use crate::channels::Supervisor;
 use crate::error::GatewayError;
 use crate::listener;
 use crate::lock::StateLock;
 use crate::settings::{RunOptions, Settings};
-use crate::state::{AppState, Live, Shared, now_ms};
-
-/// Connect timeout for model providers.
-const PROVIDER_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+use crate::state::{Activation, AppState, Shared};
+use crate::sys::now_ms;
 
 /// How long shutdown waits for clients to take their close frames and go.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Everything decided before the port is touched; building it performs every check that
-/// exits 78.
-pub struct Prepared {
-    /// Instance paths.
-    pub paths: Paths,
-    /// The config file as loaded.
-    pub loaded: Loaded,
-    /// The config with SecretRefs resolved.
-    pub resolved: openclaw_config::Config,
-    /// Listener settings.
-    pub settings: Settings,
-    /// Agents and providers built from the config.
-    pub agents: AgentTable,
-}
-
-/// Loads and validates the config, resolves secrets and settings, without side effects.
-pub fn prepare(paths: Paths, opts: &RunOptions) -> Result<Prepared, GatewayError> {
-    let env = |k: &str| std::env::var(k).ok();
-    let loaded = openclaw_config::load_file(&paths.config_path, &env).map_err(|source| {
-        GatewayError::ConfigFile {
-            path: paths.config_path.clone(),
-            source,
-        }
-    })?;
-    let mode_ok = match loaded.config.gateway.mode {
-        Some(GatewayMode::Local) => true,
-        None => opts.allow_unconfigured || opts.dev || paths.dev,
-        Some(GatewayMode::Remote) => false,
-    };
-    if !mode_ok {
-        let current = match loaded.config.gateway.mode {
-            Some(GatewayMode::Remote) => "remote".to_owned(),
-            _ if !loaded.exists => "unset; the config file does not exist".to_owned(),
-            _ => "unset".to_owned(),
-        };
-        return Err(GatewayError::ModeBlocked {
-            path: paths.config_path.clone(),
-            current,
-        });
-    }
-    let resolved = openclaw_config::resolve_secrets(&loaded.config, &env)
-        .map_err(|e| GatewayError::Setting(format!("{}: {e}", paths.config_path.display())))?;
-    let settings = Settings::resolve(opts, &resolved, &paths, &env)?;
-    let client = openclaw_providers::http_client(PROVIDER_CONNECT_TIMEOUT);
-    let agents = AgentTable::build(&resolved, &env, &client).map_err(|e| {
-        GatewayError::Setting(format!(
-            "{}: invalid agent setup at {e}",
-            paths.config_path.display()
-        ))
-    })?;
-    Ok(Prepared {
-        paths,
-        loaded,
-        resolved,
-        settings,
-        agents,
-    })
-}
-
-impl Prepared {
-    /// What a listener generation is built from.
-    pub(crate) fn into_parts(self) -> (Paths, Settings, Arc<Live>) {
-        let live = Live {
-            loaded: self.loaded,
-            resolved: self.resolved,
-            agents: self.agents,
-        };
-        (self.paths, self.settings, Arc::new(live))
-    }
-}
 
 /// One listener generation: its state and server tasks.
 struct Generation {
@@ -107,14 +34,14 @@ struct Generation {
 /// Binds and starts serving one generation.
 async fn start_generation(
     shared: &Arc<Shared>,
-    (paths, settings, live): (Paths, Settings, Arc<Live>),
+    live: Arc<Activation>,
 ) -> Result<Generation, GatewayError> {
-    let listeners = listener::bind_all(&settings.hosts, settings.port).await?;
+    let listeners = listener::bind_all(&live.settings.hosts, live.settings.port).await?;
     let port = listeners[0]
         .local_addr()
         .map_err(|e| GatewayError::io("cannot read the bound address", e))?
         .port();
-    let state = AppState::new(shared.clone(), paths, settings, live);
+    let state = AppState::new(shared.clone(), live);
     state.bound_port.store(u64::from(port), Ordering::Relaxed);
     if !state.auth.requires_secret() {
         tracing::warn!(target: "gateway", "no gateway token or password configured: any local process can connect; set gateway.auth.token");
@@ -142,7 +69,8 @@ async fn start_generation(
     tokio::spawn(presence_task(state.clone()));
     // Channels belong to the process; a new generation only re-points them (accounts
     // whose config did not change keep running).
-    shared.channels.apply(&state);
+    shared.set_current(&state);
+    shared.channels.apply(&state.live().resolved);
     state.mark_started();
     tracing::info!(target: "gateway", "listening on ws://127.0.0.1:{port} (PID {})", std::process::id());
     Ok(Generation { state, servers })
@@ -152,29 +80,47 @@ async fn start_generation(
 /// reload needs it. `log` is the logging set up by the caller (its file is what
 /// `logs.tail` reads; its level follows `logging.level` on reload).
 pub async fn run(
-    prepared: Prepared,
+    activation: Activation,
     opts: &RunOptions,
     log: openclaw_logs::LogHandle,
 ) -> Result<(), GatewayError> {
+    serve(activation, opts, log, None).await
+}
+
+/// [`run`], reporting the bound address on `bound` once the first generation listens
+/// (in-process tests bind port 0 and need to know where).
+pub async fn serve(
+    activation: Activation,
+    opts: &RunOptions,
+    log: openclaw_logs::LogHandle,
+    bound: Option<tokio::sync::oneshot::Sender<SocketAddr>>,
+) -> Result<(), GatewayError> {
     let mut signals = Signals::install()?;
-    let lock = if prepared.settings.allow_multi {
+    let lock = if activation.settings.allow_multi {
         None
     } else {
-        Some(StateLock::acquire(&prepared.paths.lock_path())?)
+        Some(StateLock::acquire(&activation.paths.lock_path())?)
     };
     listener::raise_nofile_limit();
-    if opts.force && prepared.settings.port != 0 {
-        listener::free_port(prepared.settings.port).await;
+    if opts.force && activation.settings.port != 0 {
+        listener::free_port(activation.settings.port).await;
     }
-    if !prepared.loaded.exists {
-        tracing::info!(target: "gateway", path = %prepared.paths.config_path.display(), "no config file; using defaults");
+    if !activation.loaded.exists {
+        tracing::info!(target: "gateway", path = %activation.paths.config_path.display(), "no config file; using defaults");
     }
-    let client = openclaw_providers::http_client(PROVIDER_CONNECT_TIMEOUT);
-    let (shared, mut restarts) = Shared::new(&prepared.paths, log, opts.clone(), client);
-    let config_path = prepared.paths.config_path.clone();
-    let mut generation = start_generation(&shared, prepared.into_parts()).await?;
-    let (current_tx, current_rx) = tokio::sync::watch::channel(generation.state.clone());
-    crate::reload::spawn_watcher(current_rx, config_path);
+    let client = openclaw_providers::http_client(crate::PROVIDER_CONNECT_TIMEOUT);
+    let state_dir = activation.paths.state_dir.clone();
+    let (shared, mut restarts) =
+        Shared::new(&activation.paths, log, opts.clone(), client, |deps| {
+            Arc::new(Supervisor::new(state_dir, TurnHost::new(deps)))
+        });
+    let config_path = activation.paths.config_path.clone();
+    let mut generation = start_generation(&shared, Arc::new(activation)).await?;
+    if let Some(tx) = bound {
+        let port = generation.state.bound_port.load(Ordering::Relaxed) as u16;
+        let _ = tx.send(SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    crate::reload::spawn_watcher(shared.subscribe(), config_path);
 
     loop {
         tokio::select! {
@@ -184,7 +130,6 @@ pub async fn run(
                 // its response before every socket is closed.
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 generation = restart(generation, &shared, next).await;
-                current_tx.send_replace(generation.state.clone());
             }
         }
     }
@@ -202,39 +147,41 @@ pub async fn run(
 /// Replaces a generation: clients are told a restart is coming and closed with 1012, the
 /// old listener stops, the new one starts. If the new one cannot bind, the old settings
 /// are brought back up so the gateway never ends up listening nowhere.
-async fn restart(old: Generation, shared: &Arc<Shared>, mut next: Prepared) -> Generation {
+async fn restart(old: Generation, shared: &Arc<Shared>, mut next: Activation) -> Generation {
     tracing::info!(target: "gateway", "restarting the listener to apply config changes");
     // An unchanged port setting keeps the port actually bound (it was 0 = "any").
     let bound = old.state.bound_port.load(Ordering::Relaxed) as u16;
-    if next.settings.port == old.state.settings.port {
+    let previous = old.state.live();
+    if next.settings.port == previous.settings.port {
         next.settings.port = bound;
     }
     shutdown(&old.state, Some(RESTART_EXPECTED_MS)).await;
     for s in old.servers {
         let _ = tokio::time::timeout(Duration::from_secs(2), s).await;
     }
-    // The previous activation, reused as it is if the new listener cannot come up.
-    let fallback = (
-        old.state.paths.clone(),
-        Settings {
-            port: bound,
-            ..old.state.settings.clone()
-        },
-        old.state.live(),
-    );
-    match start_generation(shared, next.into_parts()).await {
+    match start_generation(shared, Arc::new(next)).await {
         Ok(g) => g,
         Err(e) => {
             tracing::error!(target: "gateway", error = %e, "restart failed; restoring the previous listener");
-            old.state
-                .record_reload(Some(format!("restart failed: {e}")));
-            start_or_die(shared, fallback).await
+            shared.record_reload(Some(format!("restart failed: {e}")));
+            // The previous activation as it was, on the port it had actually bound.
+            let fallback = Activation {
+                paths: previous.paths.clone(),
+                loaded: previous.loaded.clone(),
+                resolved: previous.resolved.clone(),
+                settings: Settings {
+                    port: bound,
+                    ..previous.settings.clone()
+                },
+                agents: previous.agents.clone(),
+            };
+            start_or_die(shared, Arc::new(fallback)).await
         }
     }
 }
 
-async fn start_or_die(shared: &Arc<Shared>, p: (Paths, Settings, Arc<Live>)) -> Generation {
-    match start_generation(shared, p).await {
+async fn start_or_die(shared: &Arc<Shared>, live: Arc<Activation>) -> Generation {
+    match start_generation(shared, live).await {
         Ok(g) => g,
         Err(e) => {
             tracing::error!(target: "gateway", error = %e, "cannot listen any more; exiting so the supervisor restarts the gateway");
@@ -270,15 +217,16 @@ async fn shutdown(state: &Arc<AppState>, restart_expected_ms: Option<u64>) {
         }
         return;
     }
-    let grace = tokio::time::Instant::now() + state.settings.shutdown_grace;
-    while state.runs.running() > 0 && tokio::time::Instant::now() < grace {
+    let runs = &state.shared.runs;
+    let grace = tokio::time::Instant::now() + state.live().settings.shutdown_grace;
+    while runs.running() > 0 && tokio::time::Instant::now() < grace {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    if state.runs.running() > 0 {
-        tracing::warn!(target: "gateway", runs = state.runs.running(), "grace period over; aborting running turns");
-        state.runs.abort_all();
+    if runs.running() > 0 {
+        tracing::warn!(target: "gateway", runs = runs.running(), "grace period over; aborting running turns");
+        runs.abort_all();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
-        while state.runs.running() > 0 && tokio::time::Instant::now() < deadline {
+        while runs.running() > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -314,7 +262,7 @@ impl Signals {
 }
 
 async fn tick_task(state: Arc<AppState>) {
-    let period = state.settings.tick_interval;
+    let period = state.live().settings.tick_interval;
     let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     loop {
         tokio::select! {

@@ -1,6 +1,4 @@
-//! Roles, operator scopes, and which scope each method needs.
-
-use crate::methods;
+//! Roles, operator scopes, and the access levels methods are classified into.
 
 /// Read-only operator access.
 pub const READ: &str = "operator.read";
@@ -48,7 +46,8 @@ impl Role {
     }
 }
 
-/// What a method requires of the caller.
+/// What a method requires of the caller. Which method needs which access is the
+/// gateway's method table (`openclaw_gateway::rpc::METHODS`), the one place it is decided.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MethodAccess {
     /// Anyone who completed the handshake.
@@ -62,28 +61,6 @@ pub enum MethodAccess {
 }
 
 impl MethodAccess {
-    /// Classifies a method. Methods not listed need admin, so that a new method is closed
-    /// until someone decides otherwise.
-    pub fn of(method: &str) -> MethodAccess {
-        match method {
-            methods::HEALTH => MethodAccess::Open,
-            methods::STATUS
-            | methods::SYSTEM_PRESENCE
-            | methods::LOGS_TAIL
-            | methods::CONFIG_GET
-            | "config.schema"
-            | "channels.status"
-            | "models.list"
-            | "agents.list"
-            | "sessions.list"
-            | "sessions.preview"
-            | "chat.history"
-            | "agent.wait" => MethodAccess::Read,
-            "chat.send" | "chat.abort" | "agent" | "send" => MethodAccess::Write,
-            _ => MethodAccess::Admin,
-        }
-    }
-
     /// Scopes any one of which satisfies this access (for `requiredScopes` in errors).
     pub fn satisfying_scopes(self) -> &'static [&'static str] {
         match self {
@@ -117,11 +94,12 @@ mod tests {
 
     #[test]
     fn read_accepts_write_and_admin_only_admin() {
-        assert!(MethodAccess::of("status").allows(&["operator.write"]));
-        assert!(MethodAccess::of("status").allows(&["operator.admin"]));
-        assert!(!MethodAccess::of("status").allows(&["operator.pairing"]));
-        assert!(MethodAccess::of("health").allows::<&str>(&[]));
-        assert!(!MethodAccess::of("config.set").allows(&["operator.read", "operator.write"]));
-        assert_eq!(MethodAccess::of("something.new"), MethodAccess::Admin);
+        assert!(MethodAccess::Read.allows(&["operator.write"]));
+        assert!(MethodAccess::Read.allows(&["operator.admin"]));
+        assert!(!MethodAccess::Read.allows(&["operator.pairing"]));
+        assert!(MethodAccess::Open.allows::<&str>(&[]));
+        assert!(!MethodAccess::Admin.allows(&["operator.read", "operator.write"]));
+        assert!(MethodAccess::Write.allows(&["operator.admin"]));
+        assert!(!MethodAccess::Write.allows(&["operator.read"]));
     }
 }

@@ -29,7 +29,7 @@ pub fn run(global: &Global, args: RunArgs) -> anyhow::Result<ExitCode> {
         Ok(p) => p,
         Err(e) => return Ok(fail(&GatewayError::from(e))),
     };
-    let prepared = match openclaw_gateway::prepare(paths, &opts) {
+    let prepared = match openclaw_gateway::Activation::prepare(paths, &opts) {
         Ok(p) => p,
         Err(e) => return Ok(fail(&e)),
     };

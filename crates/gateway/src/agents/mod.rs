@@ -1,283 +1,91 @@
-//! Agents: which model chain answers for which agent, and the runs that do the answering.
+//! Running agents: one turn ([`runner`]), background runs that stream `agent`/`chat`
+//! events to operators ([`spawn`]), and the narrow handle channels start turns through
+//! ([`TurnHost`]).
 //!
-//! [`AgentTable`] is built once per config activation from `models.providers` and `agents`;
-//! a run reads one table from start to end, so a config reload never mixes two chains in
-//! one turn.
+//! What an agent *is* (its model chain, prompt, limits) is [`crate::catalog`], built per
+//! config activation; the run registry is [`crate::runs`]. This layer sits above state:
+//! RPC handlers, HTTP endpoints and channels call into it, never the other way round.
 
-pub mod idempotency;
 pub mod runner;
-pub mod runs;
+pub mod spawn;
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Weak};
 
-use openclaw_config::{
-    AgentEntry, Config, IMPLICIT_PROVIDERS, ModelRef, ProviderApi, split_model_ref,
-};
-use openclaw_providers::{Api, Provider, ProviderConfig};
-use serde_json::{Value, json};
+use openclaw_sessions::{SessionError, SessionKey, SessionStore};
+use tokio::sync::watch;
 
-/// Id of the agent that exists when `agents.list` is empty.
-pub const DEFAULT_AGENT_ID: &str = "main";
-/// Default run time limit.
-pub const DEFAULT_RUN_TIMEOUT: Duration = Duration::from_secs(600);
-/// Default number of transcript entries sent as history.
-pub const DEFAULT_HISTORY_LIMIT: usize = 200;
-/// Default provider timeout (to headers and between chunks).
-pub const DEFAULT_PROVIDER_TIMEOUT: Duration = Duration::from_secs(120);
+pub use runner::{GenParams, Outcome, RunError, RunEvent, Turn, run_turn};
+pub use spawn::{AGENT_EVENT, CHAT_EVENT, spawn_run};
 
-/// One step of a model chain: a provider and the model id it is asked for.
+use crate::catalog::{Agent, DEFAULT_AGENT_ID};
+use crate::runs::{RunEntry, Runs};
+use crate::state::{AppState, ChannelDeps};
+
+/// Parses a full session key (`agent:<agentId>:<name>`).
+pub fn session_key(raw: &str) -> Result<SessionKey, SessionError> {
+    SessionKey::parse(raw)
+}
+
+/// A session key as clients write it: a full `agent:<id>:<name>` key, or a bare name,
+/// which means a session of the default agent (as in OpenClaw).
+pub fn session_key_for(raw: &str) -> Result<SessionKey, SessionError> {
+    if raw.starts_with("agent:") {
+        SessionKey::parse(raw)
+    } else {
+        SessionKey::new(DEFAULT_AGENT_ID, raw)
+    }
+}
+
+/// What a channel account may do with agents: look one up, write to transcripts, start a
+/// background run. It holds no listener generation alive: a run started between two
+/// generations waits for none and reports the gateway unavailable instead.
 #[derive(Clone)]
-pub struct ModelTarget {
-    /// The provider client.
-    pub provider: Arc<Provider>,
-    /// Upstream model id (without the provider prefix).
-    pub model: String,
-    /// Output cap from `models.providers.<id>.models[].maxTokens`, if configured.
-    pub max_tokens: Option<u32>,
+pub struct TurnHost {
+    sessions: SessionStore,
+    runs: Arc<Runs>,
+    generation: watch::Receiver<Weak<AppState>>,
 }
 
-impl ModelTarget {
-    /// `provider/model`, as operators write it.
-    pub fn label(&self) -> String {
-        format!("{}/{}", self.provider.id(), self.model)
-    }
-}
-
-/// One agent, resolved.
-#[derive(Clone)]
-pub struct Agent {
-    /// Agent id.
-    pub id: String,
-    /// Display name.
-    pub name: Option<String>,
-    /// Primary then fallbacks; empty when no model is configured.
-    pub chain: Vec<ModelTarget>,
-    /// The configured chain as written (for listings).
-    pub chain_refs: Vec<String>,
-    /// System prompt.
-    pub system_prompt: Option<String>,
-    /// Longest a run may take.
-    pub timeout: Duration,
-    /// Transcript entries sent as history.
-    pub history_limit: usize,
-    /// Embedding model, if configured.
-    pub embeddings: Option<ModelTarget>,
-}
-
-/// Every agent and provider of one config activation.
-pub struct AgentTable {
-    agents: Vec<Agent>,
-    default_id: String,
-    providers: BTreeMap<String, Arc<Provider>>,
-    models: Vec<Value>,
-}
-
-/// Why a table could not be built.
-#[derive(Debug, thiserror::Error)]
-#[error("{path}: {message}")]
-pub struct AgentConfigError {
-    /// JSON path of the offending setting.
-    pub path: String,
-    /// What is wrong and what to do.
-    pub message: String,
-}
-
-impl AgentTable {
-    /// Builds the table. `env` supplies keys of implicit providers (`OPENAI_API_KEY`, …).
-    pub fn build(
-        config: &Config,
-        env: &dyn Fn(&str) -> Option<String>,
-        client: &reqwest::Client,
-    ) -> Result<AgentTable, AgentConfigError> {
-        let mut providers = BTreeMap::new();
-        let mut models = Vec::new();
-        let mut max_tokens: BTreeMap<(String, String), u32> = BTreeMap::new();
-        if let Some(m) = &config.models {
-            for (id, p) in &m.providers {
-                let cfg = ProviderConfig {
-                    id: id.clone(),
-                    api: api_of(p.api),
-                    base_url: p.base_url.clone(),
-                    api_key: p.api_key.as_ref().map(|k| k.expose().to_owned()),
-                    headers: p
-                        .headers
-                        .iter()
-                        .map(|(k, v)| (k.clone(), v.clone()))
-                        .collect(),
-                    request_timeout: p
-                        .timeout_ms
-                        .map(Duration::from_millis)
-                        .unwrap_or(DEFAULT_PROVIDER_TIMEOUT),
-                };
-                providers.insert(id.clone(), Arc::new(Provider::new(cfg, client.clone())));
-                for model in &p.models {
-                    if let Some(mt) = model.max_tokens {
-                        max_tokens.insert((id.clone(), model.id.clone()), mt);
-                    }
-                    models.push(json!({
-                        "id": format!("{id}/{}", model.id),
-                        "name": model.name.clone().unwrap_or_else(|| model.id.clone()),
-                        "provider": id,
-                        "contextWindow": model.context_window,
-                        "maxTokens": model.max_tokens,
-                        "reasoning": model.reasoning.unwrap_or(false),
-                    }));
-                }
-            }
+impl TurnHost {
+    /// The handle, from the parts [`crate::state::Shared::new`] gives channels.
+    pub fn new(deps: ChannelDeps) -> TurnHost {
+        TurnHost {
+            sessions: deps.sessions,
+            runs: deps.runs,
+            generation: deps.generation,
         }
-        let mut resolve = |path: &str, raw: &str| -> Result<ModelTarget, AgentConfigError> {
-            let (pid, model) = split_model_ref(raw).ok_or_else(|| AgentConfigError {
-                path: path.to_owned(),
-                message: format!("{raw:?} is not \"<provider>/<model>\""),
-            })?;
-            if !providers.contains_key(pid) {
-                let Some((_, base, api, key_var)) =
-                    IMPLICIT_PROVIDERS.iter().find(|(id, ..)| *id == pid)
-                else {
-                    return Err(AgentConfigError {
-                        path: path.to_owned(),
-                        message: format!("unknown provider {pid:?}; add it under models.providers"),
-                    });
-                };
-                let cfg = ProviderConfig {
-                    id: pid.to_owned(),
-                    api: api_of(*api),
-                    base_url: (*base).to_owned(),
-                    api_key: env(key_var),
-                    headers: vec![],
-                    request_timeout: DEFAULT_PROVIDER_TIMEOUT,
-                };
-                providers.insert(pid.to_owned(), Arc::new(Provider::new(cfg, client.clone())));
-            }
-            Ok(ModelTarget {
-                provider: providers[pid].clone(),
-                model: model.to_owned(),
-                max_tokens: max_tokens.get(&(pid.to_owned(), model.to_owned())).copied(),
-            })
-        };
-
-        let defaults = config
-            .agents
-            .as_ref()
-            .map(|a| a.defaults.clone())
-            .unwrap_or_default();
-        let entries: Vec<AgentEntry> = match config.agents.as_ref().map(|a| &a.list) {
-            Some(list) if !list.is_empty() => list.clone(),
-            _ => vec![AgentEntry {
-                id: DEFAULT_AGENT_ID.into(),
-                default: true,
-                name: None,
-                model: None,
-                workspace: None,
-                system_prompt: None,
-                embeddings: None,
-            }],
-        };
-        let mut agents = Vec::with_capacity(entries.len());
-        for (i, e) in entries.iter().enumerate() {
-            let (path, model_ref): (String, Option<&ModelRef>) = match &e.model {
-                Some(m) => (format!("agents.list[{i}].model"), Some(m)),
-                None => ("agents.defaults.model".into(), defaults.model.as_ref()),
-            };
-            let chain_refs = model_ref.map(ModelRef::chain).unwrap_or_default();
-            let chain = chain_refs
-                .iter()
-                .map(|r| resolve(&path, r))
-                .collect::<Result<Vec<_>, _>>()?;
-            let embeddings = match e.embeddings.as_ref().or(defaults.embeddings.as_ref()) {
-                Some(em) => Some(resolve("agents.defaults.embeddings.model", &em.model)?),
-                None => None,
-            };
-            agents.push(Agent {
-                id: e.id.clone(),
-                name: e.name.clone(),
-                chain,
-                chain_refs,
-                system_prompt: e
-                    .system_prompt
-                    .clone()
-                    .or_else(|| defaults.system_prompt.clone()),
-                timeout: defaults
-                    .timeout_seconds
-                    .map(Duration::from_secs)
-                    .unwrap_or(DEFAULT_RUN_TIMEOUT),
-                history_limit: defaults.history_limit.unwrap_or(DEFAULT_HISTORY_LIMIT),
-                embeddings,
-            });
-        }
-        let default_id = entries
-            .iter()
-            .find(|e| e.default)
-            .unwrap_or(&entries[0])
-            .id
-            .clone();
-        Ok(AgentTable {
-            agents,
-            default_id,
-            providers,
-            models,
-        })
     }
 
-    /// The default agent's id.
-    pub fn default_id(&self) -> &str {
-        &self.default_id
+    fn current(&self) -> Option<Arc<AppState>> {
+        self.generation.borrow().upgrade()
     }
 
-    /// An agent by id.
-    pub fn get(&self, id: &str) -> Option<&Agent> {
-        self.agents.iter().find(|a| a.id == id)
+    /// Whether a listener generation is serving (turns can be started).
+    pub fn is_serving(&self) -> bool {
+        self.current().is_some_and(|s| !s.is_draining())
     }
 
-    /// The default agent.
-    pub fn default_agent(&self) -> &Agent {
-        self.get(&self.default_id).unwrap_or(&self.agents[0])
+    /// The default agent's id in the current config; `None` when no generation serves.
+    pub fn default_agent_id(&self) -> Option<String> {
+        Some(self.current()?.live().agents.default_id().to_owned())
     }
 
-    /// All agents.
-    pub fn agents(&self) -> &[Agent] {
-        &self.agents
+    /// The agent `id` of the current config, if it exists.
+    pub fn agent(&self, id: &str) -> Option<Agent> {
+        self.current()?.live().agents.get(id).cloned()
     }
 
-    /// Resolves a `provider/model` override (`x-openclaw-model`, `agent {model}`).
-    pub fn target(&self, raw: &str) -> Option<ModelTarget> {
-        let (pid, model) = split_model_ref(raw)?;
-        Some(ModelTarget {
-            provider: self.providers.get(pid)?.clone(),
-            model: model.to_owned(),
-            max_tokens: None,
-        })
+    /// Session transcripts.
+    pub fn sessions(&self) -> &SessionStore {
+        &self.sessions
     }
 
-    /// Configured models, for `models.list`.
-    pub fn models(&self) -> &[Value] {
-        &self.models
-    }
-
-    /// `agents.list` payload.
-    pub fn listing(&self) -> Value {
-        json!({
-            "defaultId": self.default_id,
-            "mainKey": "main",
-            "agents": self.agents.iter().map(|a| json!({
-                "id": a.id,
-                "name": a.name.clone().unwrap_or_else(|| a.id.clone()),
-                "default": a.id == self.default_id,
-                "model": {
-                    "primary": a.chain_refs.first(),
-                    "fallbacks": a.chain_refs.iter().skip(1).collect::<Vec<_>>(),
-                },
-            })).collect::<Vec<_>>(),
-        })
-    }
-}
-
-fn api_of(api: ProviderApi) -> Api {
-    match api {
-        ProviderApi::OpenaiCompletions => Api::OpenaiCompletions,
-        ProviderApi::OpenaiResponses => Api::OpenaiResponses,
-        ProviderApi::AnthropicMessages => Api::AnthropicMessages,
+    /// Starts `turn` in the background (events go to the serving generation's operators);
+    /// `None` when no generation is serving.
+    pub fn start(&self, turn: Turn) -> Option<Arc<RunEntry>> {
+        let state = self.current()?;
+        let entry = self.runs.start(&turn.run_id, &turn.session.to_string());
+        spawn_run(&state, turn, entry.clone());
+        Some(entry)
     }
 }

@@ -18,8 +18,8 @@ use serde_json::json;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::runs::Cancel;
-use super::{Agent, ModelTarget};
+use crate::catalog::{Agent, ModelTarget};
+use crate::runs::Cancel;
 
 /// A `Retry-After` at most this long is waited out on the same model before falling back.
 pub const MAX_RETRY_AFTER_WAIT: Duration = Duration::from_secs(2);
@@ -66,6 +66,71 @@ pub struct Turn {
     pub params: GenParams,
     /// Channel the message came from, recorded in the transcript.
     pub channel: Option<String>,
+}
+
+impl Turn {
+    /// A turn of `agent` on `session` answering `user_text`, with a fresh run id, a
+    /// durable transcript, the agent's own model chain and default parameters; the
+    /// `with_*` methods change one of those.
+    pub fn new(agent: Agent, session: SessionKey, user_text: impl Into<String>) -> Turn {
+        Turn {
+            run_id: uuid::Uuid::new_v4().to_string(),
+            agent,
+            session,
+            persist: true,
+            prior: vec![],
+            system_extra: None,
+            user_text: user_text.into(),
+            tool_results: vec![],
+            model_override: None,
+            params: GenParams::default(),
+            channel: None,
+        }
+    }
+
+    /// Uses `run_id` instead of a fresh one.
+    pub fn with_run_id(mut self, run_id: impl Into<String>) -> Turn {
+        self.run_id = run_id.into();
+        self
+    }
+
+    /// Records `channel` as the message's origin in the transcript.
+    pub fn with_channel(mut self, channel: Option<String>) -> Turn {
+        self.channel = channel;
+        self
+    }
+
+    /// Answers with this `provider/model` instead of the agent's chain.
+    pub fn with_model_override(mut self, target: Option<ModelTarget>) -> Turn {
+        self.model_override = target;
+        self
+    }
+
+    /// Whether the session has a transcript (stateless HTTP calls have none).
+    pub fn with_persist(mut self, persist: bool) -> Turn {
+        self.persist = persist;
+        self
+    }
+
+    /// Client-supplied conversation: earlier messages, extra system text and the tool
+    /// results that continue a tool-call loop.
+    pub fn with_client_history(
+        mut self,
+        prior: Vec<Message>,
+        system_extra: Option<String>,
+        tool_results: Vec<Message>,
+    ) -> Turn {
+        self.prior = prior;
+        self.system_extra = system_extra;
+        self.tool_results = tool_results;
+        self
+    }
+
+    /// Sampling and tool parameters.
+    pub fn with_params(mut self, params: GenParams) -> Turn {
+        self.params = params;
+        self
+    }
 }
 
 /// What a run reports while it runs.

@@ -8,16 +8,17 @@
 //! status and the account is started again after an exponential backoff with jitter
 //! (capped at 30 s; `OPENCLAW_CHANNEL_BACKOFF_MS` sets the base, default 1000).
 //!
-//! The supervisor outlives listener generations (it lives in [`crate::state::Shared`]);
-//! [`Supervisor::apply`] is called with each new generation and after each hot reload, and
-//! starts, stops or restarts exactly the accounts whose effective config changed.
+//! The supervisor outlives listener generations (it lives in [`crate::state::Shared`], seen
+//! there only as a [`ChannelControl`]); `apply` is called with each new generation and
+//! after each hot reload, and starts, stops or restarts exactly the accounts whose
+//! effective config changed. Accounts reach agents only through their [`TurnHost`].
 
 pub mod telegram;
 
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use futures_util::FutureExt;
@@ -27,7 +28,10 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
-use crate::state::{AppState, now_ms};
+use crate::agents::TurnHost;
+use crate::state::ChannelControl;
+use crate::state::ChannelError;
+use crate::sys::now_ms;
 
 /// Channels in display order.
 pub const CHANNEL_ORDER: &[&str] = &["telegram"];
@@ -37,36 +41,6 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// Environment variable overriding the backoff base in milliseconds (tests use a few ms).
 pub const BACKOFF_ENV: &str = "OPENCLAW_CHANNEL_BACKOFF_MS";
-
-/// Why a channel operation failed. Messages never contain credentials.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum ChannelError {
-    /// The service could not be reached or the connection broke.
-    #[error("network error: {0}")]
-    Network(String),
-    /// The service answered with an error.
-    #[error("API error {code}: {description}")]
-    Api {
-        /// HTTP or API error code.
-        code: u16,
-        /// The service's description.
-        description: String,
-        /// Seconds to wait before retrying (429).
-        retry_after: Option<u64>,
-    },
-    /// The account cannot run as configured.
-    #[error("not configured: {0}")]
-    Config(String),
-    /// Local state (offset file, transcript) could not be read or written.
-    #[error("local state: {0}")]
-    Storage(String),
-    /// The gateway is not serving (between generations or shutting down).
-    #[error("gateway unavailable")]
-    Unavailable,
-    /// No such channel or account.
-    #[error("{0}")]
-    NotFound(String),
-}
 
 /// One account's observable state, as shown by `channels.status` and `health`.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -150,14 +124,8 @@ pub struct AccountCtx {
     pub status: StatusCell,
     /// Its private state directory (`<state>/channels/<channel>/<account>`).
     pub dir: PathBuf,
-    app: Arc<Mutex<Weak<AppState>>>,
-}
-
-impl AccountCtx {
-    /// The current listener generation's state, if the gateway is serving.
-    pub fn app(&self) -> Option<Arc<AppState>> {
-        self.app.lock().unwrap_or_else(|e| e.into_inner()).upgrade()
-    }
+    /// What the account may do with agents and transcripts.
+    pub host: TurnHost,
 }
 
 /// A messaging channel adapter (one instance per account).
@@ -222,13 +190,13 @@ impl Running {
 pub struct Supervisor {
     state_dir: PathBuf,
     http: reqwest::Client,
-    app: Arc<Mutex<Weak<AppState>>>,
+    host: TurnHost,
     accounts: Mutex<BTreeMap<(String, String), Running>>,
 }
 
 impl Supervisor {
     /// A supervisor with nothing running; `state_dir` holds per-account state.
-    pub fn new(state_dir: PathBuf) -> Supervisor {
+    pub fn new(state_dir: PathBuf, host: TurnHost) -> Supervisor {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .build()
@@ -236,7 +204,7 @@ impl Supervisor {
         Supervisor {
             state_dir,
             http,
-            app: Arc::new(Mutex::new(Weak::new())),
+            host,
             accounts: Mutex::new(BTreeMap::new()),
         }
     }
@@ -245,13 +213,10 @@ impl Supervisor {
         self.accounts.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Points channels at `app` (a new generation) and brings the running accounts in
-    /// line with its config. Must be called on the Tokio runtime.
-    pub fn apply(&self, app: &Arc<AppState>) {
-        *self.app.lock().unwrap_or_else(|e| e.into_inner()) = Arc::downgrade(app);
-        let desired: Vec<TelegramAccount> = app
-            .live()
-            .resolved
+    /// Brings the running accounts in line with `config`. Must be called on the Tokio
+    /// runtime.
+    pub fn apply(&self, config: &openclaw_config::Config) {
+        let desired: Vec<TelegramAccount> = config
             .channels
             .as_ref()
             .and_then(|c| c.telegram.as_ref())
@@ -305,7 +270,7 @@ impl Supervisor {
                     .join(&account.id),
                 account: account.clone(),
                 status: status.clone(),
-                app: self.app.clone(),
+                host: self.host.clone(),
             };
             status.update(|s| s.running = true);
             Some(tokio::spawn(supervise(channel.clone(), ctx, stop_rx)))
@@ -454,6 +419,36 @@ impl Supervisor {
                 Err(e)
             }
         }
+    }
+}
+
+impl ChannelControl for Supervisor {
+    fn apply(&self, config: &openclaw_config::Config) {
+        Supervisor::apply(self, config);
+    }
+    fn stop_all(&self) {
+        Supervisor::stop_all(self);
+    }
+    fn snapshot(&self) -> Value {
+        Supervisor::snapshot(self)
+    }
+    fn order(&self) -> Vec<&'static str> {
+        Supervisor::order(self)
+    }
+    fn failing_required(&self) -> Vec<String> {
+        Supervisor::failing_required(self)
+    }
+    fn status(&self, probe: bool) -> BoxFuture<'_, Value> {
+        Box::pin(Supervisor::status(self, probe))
+    }
+    fn send<'a>(
+        &'a self,
+        channel: &'a str,
+        account: Option<&'a str>,
+        to: &'a str,
+        text: &'a str,
+    ) -> BoxFuture<'a, Result<Value, ChannelError>> {
+        Box::pin(Supervisor::send(self, channel, account, to, text))
     }
 }
 

@@ -23,9 +23,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{AccountCtx, Channel, ChannelError, backoff};
-use crate::agents::runner::{GenParams, Turn};
-use crate::agents::runs::RunStatus;
-use crate::state::now_ms;
+use crate::agents::Turn;
+use crate::runs::RunStatus;
+use crate::sys::now_ms;
 
 /// Longest text Telegram accepts in one message.
 pub const MAX_MESSAGE_CHARS: usize = 4096;
@@ -247,21 +247,17 @@ impl Telegram {
             store.advance(update_id + 1, None).await?;
             return Ok(());
         };
-        let app = ctx.app().ok_or(ChannelError::Unavailable)?;
+        let host = &ctx.host;
+        let default_agent = host.default_agent_id().ok_or(ChannelError::Unavailable)?;
         ctx.status.update(|s| s.last_inbound_at = Some(now_ms()));
-        let live = app.live();
-        let agent_id = ctx
-            .account
-            .agent_id
-            .clone()
-            .unwrap_or_else(|| live.agents.default_id().to_owned());
+        let agent_id = ctx.account.agent_id.clone().unwrap_or(default_agent);
         let session = SessionKey::new(&agent_id, &format!("telegram:{}", inbound.chat_id))
             .map_err(|e| ChannelError::Config(e.to_string()))?;
         let run_id = format!("telegram-{}-{update_id}", ctx.account.id);
         // A redelivered update (killed after the append, before the offset was saved)
         // is already in the transcript: do not record it twice.
-        let recent = app
-            .sessions
+        let recent = host
+            .sessions()
             .history(&session, 50)
             .await
             .map_err(|e| ChannelError::Storage(e.to_string()))?;
@@ -272,7 +268,7 @@ impl Telegram {
             let mut e = Entry::user(inbound.text.clone());
             e.run_id = Some(run_id.clone());
             e.channel = Some(CHANNEL.to_owned());
-            app.sessions
+            host.sessions()
                 .append(&session, &[e])
                 .await
                 .map_err(|e| ChannelError::Storage(e.to_string()))?;
@@ -286,8 +282,6 @@ impl Telegram {
             text: inbound.text,
         };
         store.advance(update_id + 1, Some(pending.clone())).await?;
-        drop(live);
-        drop(app);
         self.answer(ctx, &pending).await;
         store.finish(&run_id).await
     }
@@ -295,13 +289,18 @@ impl Telegram {
     /// Runs the agent for an accepted (recorded) message and delivers the reply; a reply
     /// that cannot be delivered is recorded in the transcript and the account's status.
     async fn answer(&self, ctx: &AccountCtx, p: &Pending) {
-        let Some(app) = ctx.app() else {
+        let host = &ctx.host;
+        if !host.is_serving() {
             return;
-        };
+        }
         let Ok(session) = SessionKey::parse(&p.session) else {
             return;
         };
-        let history = app.sessions.history(&session, 50).await.unwrap_or_default();
+        let history = host
+            .sessions()
+            .history(&session, 50)
+            .await
+            .unwrap_or_default();
         let recorded = history
             .iter()
             .rev()
@@ -310,7 +309,7 @@ impl Telegram {
             // The agent already answered before a restart: deliver that answer.
             Some(e) if e.error.is_none() => Ok(e.content.clone()),
             Some(e) => Err(e.error.clone().unwrap_or_default()),
-            None => self.run_agent(&app, ctx, p, session.clone()).await,
+            None => self.run_agent(ctx, p, session.clone()).await,
         };
         let text = match reply {
             Ok(t) if t.trim().is_empty() => return,
@@ -330,7 +329,7 @@ impl Telegram {
                 entry.run_id = Some(p.run_id.clone());
                 entry.channel = Some(CHANNEL.to_owned());
                 entry.error = Some(msg);
-                if let Err(w) = app.sessions.append(&session, &[entry]).await {
+                if let Err(w) = host.sessions().append(&session, &[entry]).await {
                     tracing::error!(target: "channels", error = %w, "cannot record the undelivered reply");
                 }
             }
@@ -339,35 +338,24 @@ impl Telegram {
 
     async fn run_agent(
         &self,
-        app: &Arc<crate::state::AppState>,
         ctx: &AccountCtx,
         p: &Pending,
         session: SessionKey,
     ) -> Result<String, String> {
-        let agent = app
-            .live()
-            .agents
-            .get(&p.agent_id)
-            .cloned()
+        let agent = ctx
+            .host
+            .agent(&p.agent_id)
             .ok_or_else(|| format!("unknown agent {:?}", p.agent_id))?;
-        let turn = Turn {
-            run_id: p.run_id.clone(),
-            agent,
-            session,
-            persist: true,
-            prior: vec![],
-            system_extra: None,
-            // The message is already the last user entry of the transcript (recorded
-            // before the offset advanced), so the runner reads it from history and must
-            // not append it again: an empty `user_text` means exactly that.
-            user_text: String::new(),
-            tool_results: vec![],
-            model_override: None,
-            params: GenParams::default(),
-            channel: Some(CHANNEL.to_owned()),
-        };
-        let entry = app.runs.start(&p.run_id, &p.session);
-        crate::rpc::agent::spawn_run(app.clone(), turn, entry.clone());
+        // The message is already the last user entry of the transcript (recorded before
+        // the offset advanced), so the runner reads it from history and must not append
+        // it again: an empty `user_text` means exactly that.
+        let turn = Turn::new(agent, session, "")
+            .with_run_id(p.run_id.clone())
+            .with_channel(Some(CHANNEL.to_owned()));
+        let entry = ctx
+            .host
+            .start(turn)
+            .ok_or_else(|| "gateway unavailable".to_owned())?;
         let typing = {
             let chat = p.chat_id.clone();
             let me = Telegram::new(ctx.account.clone(), self.client.clone());
@@ -598,25 +586,13 @@ impl OffsetStore {
         let path = self.path.clone();
         let bytes = serde_json::to_vec_pretty(&self.state)
             .map_err(|e| ChannelError::Storage(e.to_string()))?;
-        tokio::task::spawn_blocking(move || write_atomic(&path, &bytes))
-            .await
-            .map_err(|e| ChannelError::Storage(e.to_string()))?
-            .map_err(|e| ChannelError::Storage(format!("cannot write the offset file: {e}")))
+        tokio::task::spawn_blocking(move || {
+            openclaw_config::write_atomic(&path, &bytes, &openclaw_config::AtomicWrite::default())
+        })
+        .await
+        .map_err(|e| ChannelError::Storage(e.to_string()))?
+        .map_err(|e| ChannelError::Storage(format!("cannot write the offset file: {e}")))
     }
-}
-
-fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let tmp = path.with_extension("json.tmp");
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)?;
-    std::fs::File::open(dir)?.sync_all()
 }
 
 #[cfg(test)]

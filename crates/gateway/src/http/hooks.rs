@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
 use super::json_response;
-use crate::agents::runner::{GenParams, Turn};
+use crate::agents::Turn;
 use crate::state::AppState;
 
 /// Largest hook body.
@@ -154,7 +154,7 @@ fn target_agent(
     state: &AppState,
     hooks: &openclaw_config::HooksConfig,
     requested: Option<&str>,
-) -> Result<crate::agents::Agent, Response> {
+) -> Result<crate::catalog::Agent, Response> {
     let live = state.live();
     let id = requested.unwrap_or(live.agents.default_id()).to_owned();
     let Some(agent) = live.agents.get(&id).cloned() else {
@@ -175,28 +175,16 @@ fn target_agent(
 
 fn admit(state: &Arc<AppState>, turn: Turn, session: &str) -> Response {
     let run_id = turn.run_id.clone();
-    let entry = state.runs.start(&run_id, session);
-    crate::rpc::agent::spawn_run(state.clone(), turn, entry);
+    let entry = state.shared.runs.start(&run_id, session);
+    crate::agents::spawn_run(state, turn, entry);
     json_response(
         StatusCode::OK,
         json!({"ok": true, "runId": run_id, "sessionKey": session}),
     )
 }
 
-fn new_turn(agent: crate::agents::Agent, session: SessionKey, text: String) -> Turn {
-    Turn {
-        run_id: uuid::Uuid::new_v4().to_string(),
-        agent,
-        session,
-        persist: true,
-        prior: vec![],
-        system_extra: None,
-        user_text: text,
-        tool_results: vec![],
-        model_override: None,
-        params: GenParams::default(),
-        channel: Some("hook".into()),
-    }
+fn new_turn(agent: crate::catalog::Agent, session: SessionKey, text: String) -> Turn {
+    Turn::new(agent, session, text).with_channel(Some("hook".into()))
 }
 
 fn agent(state: &Arc<AppState>, hooks: &openclaw_config::HooksConfig, body: Value) -> Response {
@@ -257,9 +245,11 @@ fn agent(state: &Arc<AppState>, hooks: &openclaw_config::HooksConfig, body: Valu
         if key.len() > 256 {
             return error(StatusCode::BAD_REQUEST, "idempotencyKey is longer than 256");
         }
-        if let Some(existing) = state
-            .idempotency
-            .check_or_insert("hooks.agent", key, &turn.run_id)
+        if let Some(existing) =
+            state
+                .shared
+                .idempotency
+                .check_or_insert("hooks.agent", key, &turn.run_id)
         {
             return json_response(
                 StatusCode::CONFLICT,

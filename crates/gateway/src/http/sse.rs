@@ -3,11 +3,11 @@
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use futures_util::{Stream, StreamExt};
 
-use crate::agents::runs::Cancel;
+use crate::runs::Cancel;
 
 /// One SSE frame.
 pub struct SseFrame(String);
@@ -56,6 +56,17 @@ pub fn sse_response(
     });
     let mut res = Response::new(Body::from_stream(body));
     *res.status_mut() = StatusCode::OK;
-    super::openai::sse_headers(&mut res);
+    sse_headers(&mut res);
     res
+}
+
+/// Adds the streaming headers OpenAI clients and proxies expect.
+pub fn sse_headers(res: &mut Response) {
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
 }

@@ -130,6 +130,7 @@ pub async fn invoke(
                 .unwrap_or(50)
                 .clamp(1, 1000) as usize;
             state
+                .shared
                 .sessions
                 .list(agent_id, limit)
                 .await
@@ -163,7 +164,12 @@ pub async fn invoke(
 }
 
 async fn session_status(state: &AppState, key: &SessionKey) -> Result<Value, String> {
-    let t = state.sessions.load(key).await.map_err(|e| e.to_string())?;
+    let t = state
+        .shared
+        .sessions
+        .load(key)
+        .await
+        .map_err(|e| e.to_string())?;
     let last = t.entries.last();
     Ok(json!({
         "sessionKey": key.to_string(),
@@ -171,7 +177,7 @@ async fn session_status(state: &AppState, key: &SessionKey) -> Result<Value, Str
         "messages": t.entries.len(),
         "lastRole": last.map(|e| e.role.clone()),
         "updatedAt": last.map(|e| e.ts),
-        "running": state.runs.running_in(&key.to_string()),
+        "running": state.shared.runs.running_in(&key.to_string()),
     }))
 }
 

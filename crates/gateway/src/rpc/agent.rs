@@ -7,21 +7,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use openclaw_protocol::{ErrorCode, ErrorShape, Frame, MethodAccess, ResponseFrame};
+use openclaw_protocol::{ErrorCode, ErrorShape, Frame, ResponseFrame};
 use openclaw_sessions::SessionKey;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
 
 use super::{CallContext, parse_params};
-use crate::agents::runner::{GenParams, RunError, RunEvent, Turn, run_turn};
-use crate::agents::runs::{RunEntry, RunResult, RunStatus};
-use crate::state::{AppState, now_ms};
-
-/// Event names.
-pub const AGENT_EVENT: &str = "agent";
-/// Event names.
-pub const CHAT_EVENT: &str = "chat";
+use crate::agents::{Turn, spawn_run};
+use crate::runs::RunEntry;
+use crate::state::AppState;
+use crate::sys::now_ms;
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
@@ -53,6 +48,7 @@ pub async fn agent(
     )?;
     let accepted_at = now_ms();
     if let Some(existing) = state
+        .shared
         .idempotency
         .check_or_insert("agent", key, &turn.run_id)
     {
@@ -62,19 +58,19 @@ pub async fn agent(
             req_id,
             json!({"runId": existing, "status": "accepted", "acceptedAt": accepted_at, "duplicate": true}),
         );
-        if let Some(entry) = state.runs.get(&existing) {
+        if let Some(entry) = state.shared.runs.get(&existing) {
             spawn_final_reply(ctx, req_id, entry);
         }
         return Ok(());
     }
     let run_id = turn.run_id.clone();
-    let entry = state.runs.start(&run_id, &session);
+    let entry = state.shared.runs.start(&run_id, &session);
     reply(
         ctx,
         req_id,
         json!({"runId": run_id, "status": "accepted", "acceptedAt": accepted_at}),
     );
-    spawn_run(state.clone(), turn, entry.clone());
+    spawn_run(state, turn, entry.clone());
     spawn_final_reply(ctx, req_id, entry);
     Ok(())
 }
@@ -106,7 +102,7 @@ struct WaitParams {
 /// `agent.wait {runId, timeoutMs?}`.
 pub async fn agent_wait(state: &Arc<AppState>, params: &Value) -> Result<Value, ErrorShape> {
     let p: WaitParams = parse_params("agent.wait", params)?;
-    let Some(entry) = state.runs.get(&p.run_id) else {
+    let Some(entry) = state.shared.runs.get(&p.run_id) else {
         return Err(ErrorShape::new(
             ErrorCode::AgentResultNotFound,
             format!(
@@ -136,18 +132,19 @@ pub async fn chat_send(state: &Arc<AppState>, params: &Value) -> Result<Value, E
     let key = require_idempotency("chat.send", p.idempotency_key.as_deref())?;
     let (turn, session) = build_turn(state, None, Some(&p.session_key), None, p.message, None)?;
     if let Some(existing) = state
+        .shared
         .idempotency
         .check_or_insert("chat.send", key, &turn.run_id)
     {
-        let status = match state.runs.get(&existing).and_then(|e| e.result()) {
+        let status = match state.shared.runs.get(&existing).and_then(|e| e.result()) {
             Some(r) => r.status.as_str(),
             None => "in_flight",
         };
         return Ok(json!({"runId": existing, "status": status, "duplicate": true}));
     }
     let run_id = turn.run_id.clone();
-    let entry = state.runs.start(&run_id, &session);
-    spawn_run(state.clone(), turn, entry);
+    let entry = state.shared.runs.start(&run_id, &session);
+    spawn_run(state, turn, entry);
     Ok(json!({"runId": run_id, "status": "started"}))
 }
 
@@ -164,6 +161,7 @@ pub async fn chat_history(state: &Arc<AppState>, params: &Value) -> Result<Value
     let key = session_key(&p.session_key)?;
     let limit = p.limit.unwrap_or(200).clamp(1, 1000);
     let entries = state
+        .shared
         .sessions
         .history(&key, limit)
         .await
@@ -182,7 +180,10 @@ struct AbortParams {
 pub async fn chat_abort(state: &Arc<AppState>, params: &Value) -> Result<Value, ErrorShape> {
     let p: AbortParams = parse_params("chat.abort", params)?;
     let key = session_key(&p.session_key)?;
-    let ids = state.runs.abort(&key.to_string(), p.run_id.as_deref());
+    let ids = state
+        .shared
+        .runs
+        .abort(&key.to_string(), p.run_id.as_deref());
     Ok(json!({"ok": true, "aborted": !ids.is_empty(), "runIds": ids}))
 }
 
@@ -211,7 +212,7 @@ pub(crate) fn require_idempotency<'a>(
 }
 
 fn session_key(raw: &str) -> Result<SessionKey, ErrorShape> {
-    SessionKey::parse(raw).map_err(|e| ErrorShape::invalid(e.to_string()))
+    crate::agents::session_key(raw).map_err(|e| ErrorShape::invalid(e.to_string()))
 }
 
 /// Resolves agent, session and model for a WebSocket-initiated turn.
@@ -246,187 +247,12 @@ fn build_turn(
         None => None,
     };
     let key_text = session.to_string();
-    Ok((
-        Turn {
-            run_id: uuid::Uuid::new_v4().to_string(),
-            agent,
-            session,
-            persist: true,
-            prior: vec![],
-            system_extra: None,
-            user_text: message,
-            tool_results: vec![],
-            model_override,
-            params: GenParams::default(),
-            channel,
-        },
-        key_text,
-    ))
+    let turn = Turn::new(agent, session, message)
+        .with_model_override(model_override)
+        .with_channel(channel);
+    Ok((turn, key_text))
 }
 
 fn session_key_for(raw: &str) -> Result<SessionKey, ErrorShape> {
-    if raw.starts_with("agent:") {
-        session_key(raw)
-    } else {
-        // A bare name means a session of the default agent, as in OpenClaw.
-        SessionKey::new(crate::agents::DEFAULT_AGENT_ID, raw)
-            .map_err(|e| ErrorShape::invalid(e.to_string()))
-    }
-}
-
-/// Runs a turn in the background, streaming `agent` and `chat` events to operators.
-pub fn spawn_run(state: Arc<AppState>, turn: Turn, entry: Arc<RunEntry>) {
-    tokio::spawn(async move {
-        let run_id = turn.run_id.clone();
-        let session = turn.session.to_string();
-        let started_at = now_ms();
-        let (tx, mut rx) = mpsc::channel::<RunEvent>(256);
-        let emitter = {
-            let state = state.clone();
-            let run_id = run_id.clone();
-            let session = session.clone();
-            tokio::spawn(async move {
-                let mut em = Emitter::new(state, run_id, session);
-                em.agent(
-                    "lifecycle",
-                    json!({"phase": "start", "startedAt": started_at}),
-                );
-                while let Some(ev) = rx.recv().await {
-                    em.run_event(ev);
-                }
-                em
-            })
-        };
-        let result = run_turn(&state.sessions, turn, &tx, &entry.cancel).await;
-        drop(tx);
-        let Ok(mut em) = emitter.await else {
-            return;
-        };
-        let ended_at = now_ms();
-        let (status, payload) = match result {
-            Ok(out) => {
-                em.agent(
-                    "lifecycle",
-                    json!({"phase": "end", "startedAt": started_at, "endedAt": ended_at}),
-                );
-                em.chat("final", true, None);
-                let usage = out
-                    .usage
-                    .as_ref()
-                    .map(|u| json!({"input": u.input_tokens, "output": u.output_tokens}));
-                (
-                    RunStatus::Ok,
-                    json!({
-                        "runId": run_id, "status": "ok", "sessionKey": session,
-                        "summary": out.text,
-                        "result": {
-                            "payloads": [{"text": out.text}],
-                            "meta": {"provider": out.provider, "model": out.model, "usage": usage,
-                                     "durationMs": ended_at.saturating_sub(started_at)},
-                        },
-                    }),
-                )
-            }
-            Err(RunError::Aborted) => {
-                em.agent(
-                    "lifecycle",
-                    json!({"phase": "end", "aborted": true, "endedAt": ended_at}),
-                );
-                em.chat("aborted", false, None);
-                (
-                    RunStatus::Aborted,
-                    json!({"runId": run_id, "status": "aborted", "sessionKey": session}),
-                )
-            }
-            Err(e) => {
-                let msg = e.to_string();
-                em.agent(
-                    "lifecycle",
-                    json!({"phase": "error", "error": msg, "endedAt": ended_at}),
-                );
-                em.chat("error", false, Some(&msg));
-                (
-                    RunStatus::Error,
-                    json!({"runId": run_id, "status": "error", "sessionKey": session, "error": msg}),
-                )
-            }
-        };
-        state.runs.finish(&entry, RunResult { status, payload });
-    });
-}
-
-/// Turns run events into `agent` and `chat` events with per-run sequence numbers.
-struct Emitter {
-    state: Arc<AppState>,
-    run_id: String,
-    session: String,
-    seq: u64,
-    chat_seq: u64,
-    text: String,
-}
-
-impl Emitter {
-    fn new(state: Arc<AppState>, run_id: String, session: String) -> Self {
-        Emitter {
-            state,
-            run_id,
-            session,
-            seq: 0,
-            chat_seq: 0,
-            text: String::new(),
-        }
-    }
-
-    fn run_event(&mut self, ev: RunEvent) {
-        match ev {
-            RunEvent::Delta(d) => {
-                self.text.push_str(&d);
-                self.agent("assistant", json!({"text": self.text, "delta": d}));
-                self.chat("delta", true, None);
-            }
-            RunEvent::ToolCall {
-                index,
-                id,
-                name,
-                arguments,
-            } => self.agent(
-                "tool",
-                json!({"phase": "call", "index": index, "toolCallId": id, "name": name, "argsDelta": arguments}),
-            ),
-            RunEvent::Model { provider, model } => self.agent(
-                "lifecycle",
-                json!({"phase": "model", "provider": provider, "model": model}),
-            ),
-            RunEvent::Fallback { from, error } => self.agent(
-                "lifecycle",
-                json!({"phase": "fallback", "from": from, "error": error}),
-            ),
-        }
-    }
-
-    fn agent(&mut self, stream: &str, data: Value) {
-        self.seq += 1;
-        let payload = json!({"runId": self.run_id, "seq": self.seq, "stream": stream, "ts": now_ms(), "data": data});
-        broadcast(&self.state, AGENT_EVENT, payload);
-    }
-
-    /// A `chat` event; `with_text` attaches the reply so far (the whole reply on `final`).
-    fn chat(&mut self, state: &str, with_text: bool, error: Option<&str>) {
-        self.chat_seq += 1;
-        let mut payload = json!({"runId": self.run_id, "sessionKey": self.session, "seq": self.chat_seq, "state": state});
-        if with_text {
-            payload["message"] = json!({"role": "assistant", "content": [{"type": "text", "text": self.text}], "timestamp": now_ms()});
-        }
-        if let Some(e) = error {
-            payload["errorMessage"] = json!(e);
-        }
-        broadcast(&self.state, CHAT_EVENT, payload);
-    }
-}
-
-fn broadcast(state: &AppState, name: &'static str, payload: Value) {
-    let text: Arc<str> = Arc::from(payload.to_string());
-    state
-        .conns
-        .broadcast_to(name, text, false, |c| MethodAccess::Read.allows(&c.scopes));
+    crate::agents::session_key_for(raw).map_err(|e| ErrorShape::invalid(e.to_string()))
 }

@@ -8,8 +8,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::parse_params;
-use crate::channels::ChannelError;
 use crate::state::AppState;
+use crate::state::ChannelError;
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
@@ -50,7 +50,11 @@ pub async fn send(state: &Arc<AppState>, params: &Value) -> Result<Value, ErrorS
     }
     let channel = p.channel.as_deref().unwrap_or("telegram");
     let marker = uuid::Uuid::new_v4().to_string();
-    if let Some(existing) = state.idempotency.check_or_insert("send", key, &marker) {
+    if let Some(existing) = state
+        .shared
+        .idempotency
+        .check_or_insert("send", key, &marker)
+    {
         return Ok(json!({"ok": true, "duplicate": true, "sendId": existing, "channel": channel}));
     }
     match state

@@ -7,14 +7,15 @@
 //! rename, previous file kept as `openclaw.json.bak`), then applied through the same reload
 //! path as an edit on disk.
 
-use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
+use openclaw_config::{AtomicWrite, Expect};
 use openclaw_protocol::ErrorShape;
 use serde_json::{Value, json};
 
-use crate::reload::{ReloadError, Trigger, reload};
+use crate::reload::{Trigger, reload};
+use crate::state::ActivationError;
 use crate::state::AppState;
 
 /// Which write.
@@ -49,9 +50,40 @@ pub async fn write(
     let raw = params.get("raw").ok_or_else(|| {
         ErrorShape::invalid(format!("invalid params for {method}: raw is required"))
     })?;
-    let path = state.paths.config_path.clone();
+    let path = state.live().paths.config_path.clone();
     let _guard = state.shared.config_write.lock().await;
-    let current = match std::fs::read_to_string(&path) {
+    // Reading, validating, resolving secrets (an `exec` secret may run for seconds) and
+    // writing all block: they run off the async workers.
+    let raw = raw.clone();
+    let file = path.clone();
+    let new_text = tokio::task::spawn_blocking(move || validated_write(&file, &base, &raw, kind))
+        .await
+        .map_err(|e| ErrorShape::unavailable(format!("config writer failed: {e}")))??;
+    drop(_guard);
+    let hash = openclaw_config::content_hash(&new_text);
+    match reload(state, Trigger::Rpc).await {
+        Ok(o) => Ok(json!({
+            "ok": true, "path": path, "hash": hash,
+            "changed": o.changed, "applied": o.applied.as_str(),
+        })),
+        Err(e) => Err(reload_error(e)),
+    }
+}
+
+/// Checks `base` against the file, builds the new text, validates it (secrets included)
+/// and writes it atomically; returns the text written. Blocking.
+fn validated_write(
+    path: &Path,
+    base: &str,
+    raw: &Value,
+    kind: WriteKind,
+) -> Result<String, ErrorShape> {
+    let method = if kind == WriteKind::Patch {
+        "config.patch"
+    } else {
+        "config.set"
+    };
+    let current = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => {
@@ -63,10 +95,7 @@ pub async fn write(
     };
     let current_hash = openclaw_config::content_hash(&current);
     if base != current_hash {
-        return Err(ErrorShape::invalid(
-            "config changed since baseHash was read; call config.get again and retry with its hash",
-        )
-        .with_details(json!({"code": "CONFIG_STALE", "currentHash": current_hash})));
+        return Err(stale(&current_hash));
     }
     let new_text = match kind {
         WriteKind::Set => raw
@@ -107,17 +136,34 @@ pub async fn write(
     })?;
     openclaw_config::resolve_secrets(&parsed, &env)
         .map_err(|e| invalid_config(&e.to_string(), ""))?;
-    write_atomic(&path, &new_text)
-        .map_err(|e| ErrorShape::unavailable(format!("cannot write {}: {e}", path.display())))?;
-    drop(_guard);
-    let hash = openclaw_config::content_hash(&new_text);
-    match reload(state, Trigger::Rpc).await {
-        Ok(o) => Ok(json!({
-            "ok": true, "path": path, "hash": hash,
-            "changed": o.changed, "applied": o.applied.as_str(),
-        })),
-        Err(e) => Err(reload_error(e)),
+    let expect = if current.is_empty() && !path.exists() {
+        Expect::Missing
+    } else {
+        Expect::Contents(current.as_bytes())
+    };
+    let opts = AtomicWrite {
+        expect,
+        ..AtomicWrite::config()
+    };
+    match openclaw_config::write_atomic(path, new_text.as_bytes(), &opts) {
+        Ok(()) => Ok(new_text),
+        // Someone edited the file by hand between our read and the rename.
+        Err(e) if e.is_conflict() => {
+            let now = std::fs::read_to_string(path).unwrap_or_default();
+            Err(stale(&openclaw_config::content_hash(&now)))
+        }
+        Err(e) => Err(ErrorShape::unavailable(format!(
+            "cannot write {}: {e}",
+            path.display()
+        ))),
     }
+}
+
+fn stale(current_hash: &str) -> ErrorShape {
+    ErrorShape::invalid(
+        "config changed since baseHash was read; call config.get again and retry with its hash",
+    )
+    .with_details(json!({"code": "CONFIG_STALE", "currentHash": current_hash}))
 }
 
 fn invalid_config(message: &str, path: &str) -> ErrorShape {
@@ -125,7 +171,7 @@ fn invalid_config(message: &str, path: &str) -> ErrorShape {
         .with_details(json!({"code": "CONFIG_INVALID", "path": path}))
 }
 
-fn reload_error(e: ReloadError) -> ErrorShape {
+fn reload_error(e: ActivationError) -> ErrorShape {
     ErrorShape::unavailable(format!("config reload skipped ({e})"))
         .with_details(json!({"code": "CONFIG_RELOAD_SKIPPED"}))
 }
@@ -159,35 +205,4 @@ pub async fn secrets_reload(state: &Arc<AppState>) -> Result<Value, ErrorShape> 
 /// `config.schema`.
 pub fn schema() -> Value {
     openclaw_config::json_schema()
-}
-
-/// Writes `text` to `path` so that a crash leaves either the old or the new file, and keeps
-/// the old one as `<file>.bak`.
-pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "openclaw.json".into());
-    let tmp = dir.join(format!(".{file_name}.tmp.{}", std::process::id()));
-    {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-    }
-    if path.exists() {
-        std::fs::copy(path, dir.join(format!("{file_name}.bak")))?;
-    }
-    std::fs::rename(&tmp, path)?;
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
 }

@@ -44,7 +44,7 @@ pub async fn logs_tail(state: &Arc<AppState>, params: &Value) -> Result<Value, E
         limit: p.limit.unwrap_or(openclaw_logs::DEFAULT_TAIL_LIMIT),
         max_bytes: p.max_bytes.unwrap_or(openclaw_logs::DEFAULT_TAIL_MAX_BYTES),
     };
-    let path = state.log_file.clone();
+    let path = state.shared.log.file().to_path_buf();
     let result = tokio::task::spawn_blocking(move || openclaw_logs::tail(&path, &req))
         .await
         .map_err(|e| ErrorShape::unavailable(format!("log reader failed: {e}")))?

@@ -1,4 +1,4 @@
-//! RPC dispatch: method table, scope enforcement, and the handlers.
+//! RPC: the method table ([`METHODS`]), scope enforcement, dispatch, and the handlers.
 
 pub mod agent;
 mod channels;
@@ -8,52 +8,14 @@ mod sessions;
 
 use std::sync::Arc;
 
+use futures_util::future::BoxFuture;
 use openclaw_protocol::error::auth_detail;
 use openclaw_protocol::{ErrorCode, ErrorShape, MethodAccess, Role, methods};
 use serde_json::{Value, json};
 
+use crate::agents::{AGENT_EVENT, CHAT_EVENT};
+use crate::conns::ConnHandle;
 use crate::state::AppState;
-use crate::ws::registry::ConnHandle;
-
-/// Every method this gateway serves, as advertised in `hello-ok.features.methods`.
-pub const METHODS: &[&str] = &[
-    methods::HEALTH,
-    methods::STATUS,
-    methods::SYSTEM_PRESENCE,
-    methods::LOGS_TAIL,
-    methods::CONFIG_GET,
-    "agent",
-    "agent.wait",
-    "chat.send",
-    "chat.history",
-    "chat.abort",
-    "agents.list",
-    "models.list",
-    "sessions.list",
-    "sessions.preview",
-    "sessions.reset",
-    "sessions.delete",
-    "config.set",
-    "config.patch",
-    "config.apply",
-    "config.reload",
-    "config.schema",
-    "secrets.reload",
-    "channels.status",
-    "send",
-];
-
-/// Every event this gateway may send, as advertised in `hello-ok.features.events`.
-pub const EVENTS: &[&str] = &[
-    methods::events::CONNECT_CHALLENGE,
-    methods::events::TICK,
-    methods::events::HEALTH,
-    methods::events::PRESENCE,
-    methods::events::SHUTDOWN,
-    agent::AGENT_EVENT,
-    agent::CHAT_EVENT,
-    "config.changed",
-];
 
 /// Who is calling.
 pub struct CallContext {
@@ -63,78 +25,191 @@ pub struct CallContext {
     pub role: Role,
 }
 
+/// One request as a handler sees it.
+pub struct Call<'a> {
+    /// The listener generation serving it.
+    pub state: &'a Arc<AppState>,
+    /// The caller.
+    pub ctx: &'a CallContext,
+    /// The request id (two-stage methods answer on it again later).
+    pub req_id: &'a str,
+    /// `params`, `null` when absent.
+    pub params: Value,
+}
+
+/// A handler's answer: the `res` payload, or `None` when the handler already queued its
+/// response itself (two-stage `agent`: `accepted` now, the result later on the same id).
+pub type Reply = Option<Value>;
+
+/// A method handler.
+pub type Handler = for<'a> fn(Call<'a>) -> BoxFuture<'a, Result<Reply, ErrorShape>>;
+
+/// One RPC method: its wire name, the access it needs, and what runs it.
+pub struct Method {
+    /// Wire name.
+    pub name: &'static str,
+    /// Who may call it.
+    pub access: MethodAccess,
+    handler: Handler,
+}
+
+/// A table entry: `method!(name, Access, |c| <expr>)`, where the expression (evaluated in
+/// an async block, so it may `.await`) yields `Result<Value, ErrorShape>`; with `raw`, it
+/// yields `Result<Reply, ErrorShape>`.
+macro_rules! method {
+    ($name:expr, $access:ident, |$c:ident| $body:expr) => {
+        method!(raw $name, $access, |$c| {
+            let r: Result<Value, ErrorShape> = $body;
+            r.map(Some)
+        })
+    };
+    (raw $name:expr, $access:ident, |$c:ident| $body:expr) => {
+        Method {
+            name: $name,
+            access: MethodAccess::$access,
+            handler: {
+                fn handler<'a>($c: Call<'a>) -> BoxFuture<'a, Result<Reply, ErrorShape>> {
+                    Box::pin(async move { $body })
+                }
+                handler
+            },
+        }
+    };
+}
+
+/// Every method this gateway serves: `hello-ok.features.methods`, scope checks and
+/// dispatch all read this one table, so they cannot disagree. A method's access is
+/// decided here when it is added; there is no default.
+pub static METHODS: &[Method] = &[
+    method!(methods::HEALTH, Open, |c| Ok(core::health(
+        c.state, &c.params
+    ))),
+    method!(methods::STATUS, Read, |c| Ok(c.state.status())),
+    method!(methods::SYSTEM_PRESENCE, Read, |c| Ok(
+        core::system_presence(c.state)
+    )),
+    method!(methods::LOGS_TAIL, Read, |c| core::logs_tail(
+        c.state, &c.params
+    )
+    .await),
+    method!(methods::CONFIG_GET, Read, |c| Ok(core::config_get(c.state))),
+    method!(raw "agent", Write, |c| agent::agent(c.state, c.ctx, c.req_id, &c.params) .await .map(|()| None)),
+    method!("agent.wait", Read, |c| agent::agent_wait(
+        c.state, &c.params
+    )
+    .await),
+    method!("chat.send", Write, |c| agent::chat_send(c.state, &c.params)
+        .await),
+    method!("chat.history", Read, |c| agent::chat_history(
+        c.state, &c.params
+    )
+    .await),
+    method!("chat.abort", Write, |c| agent::chat_abort(
+        c.state, &c.params
+    )
+    .await),
+    method!("agents.list", Read, |c| Ok(agent::agents_list(c.state))),
+    method!("models.list", Read, |c| Ok(agent::models_list(c.state))),
+    method!("sessions.list", Read, |c| sessions::list(
+        c.state, &c.params
+    )
+    .await),
+    method!("sessions.preview", Read, |c| sessions::preview(
+        c.state, &c.params
+    )
+    .await),
+    method!("sessions.reset", Admin, |c| sessions::reset(
+        c.state, &c.params
+    )
+    .await),
+    method!("sessions.delete", Admin, |c| sessions::delete(
+        c.state, &c.params
+    )
+    .await),
+    method!("config.set", Admin, |c| config::write(
+        c.state,
+        &c.params,
+        config::WriteKind::Set
+    )
+    .await),
+    method!("config.patch", Admin, |c| config::write(
+        c.state,
+        &c.params,
+        config::WriteKind::Patch
+    )
+    .await),
+    method!("config.apply", Admin, |c| config::write(
+        c.state,
+        &c.params,
+        config::WriteKind::Set
+    )
+    .await),
+    method!("config.reload", Admin, |c| config::reload_now(c.state)
+        .await),
+    method!("config.schema", Read, |_c| Ok(config::schema())),
+    method!("secrets.reload", Admin, |c| config::secrets_reload(c.state)
+        .await),
+    method!("channels.status", Read, |c| channels::status(
+        c.state, &c.params
+    )
+    .await),
+    method!("send", Write, |c| channels::send(c.state, &c.params).await),
+];
+
+/// Every event this gateway may send, as advertised in `hello-ok.features.events`.
+pub const EVENTS: &[&str] = &[
+    methods::events::CONNECT_CHALLENGE,
+    methods::events::TICK,
+    methods::events::HEALTH,
+    methods::events::PRESENCE,
+    methods::events::SHUTDOWN,
+    AGENT_EVENT,
+    CHAT_EVENT,
+    "config.changed",
+];
+
+/// The table entry for `name`.
+pub fn method(name: &str) -> Option<&'static Method> {
+    METHODS.iter().find(|m| m.name == name)
+}
+
+/// Method names in table order (`hello-ok.features.methods`).
+pub fn method_names() -> impl Iterator<Item = &'static str> {
+    METHODS.iter().map(|m| m.name)
+}
+
 /// Runs one request after checking that the method exists and the caller may call it.
-/// `req_id` lets two-stage methods (`agent`) answer on the same id later; they send their
-/// first answer themselves (so it is queued before the second can be) and return `Ok(None)`.
+/// Returns `Ok(None)` when the handler queued its response itself (two-stage `agent`).
 pub async fn dispatch(
     state: &Arc<AppState>,
     ctx: &CallContext,
     req_id: &str,
-    method: &str,
+    method_name: &str,
     params: Option<Value>,
-) -> Result<Option<Value>, ErrorShape> {
-    if method == "agent" {
-        check(ctx, method)?;
-        let params = params.unwrap_or(Value::Null);
-        return agent::agent(state, ctx, req_id, &params)
-            .await
-            .map(|()| None);
-    }
-    call(state, ctx, method, params).await.map(Some)
-}
-
-fn check(ctx: &CallContext, method: &str) -> Result<(), ErrorShape> {
-    if !METHODS.contains(&method) {
-        return Err(ErrorShape::invalid(format!("unknown method: {method}")));
-    }
-    authorize(ctx, method)
-}
-
-async fn call(
-    state: &Arc<AppState>,
-    ctx: &CallContext,
-    method: &str,
-    params: Option<Value>,
-) -> Result<Value, ErrorShape> {
-    if method == methods::CONNECT {
+) -> Result<Reply, ErrorShape> {
+    if method_name == methods::CONNECT {
         return Err(ErrorShape::invalid(
             "already connected: connect is valid only as the first request",
         ));
     }
-    check(ctx, method)?;
-    let params = params.unwrap_or(Value::Null);
-    match method {
-        methods::HEALTH => Ok(core::health(state, &params)),
-        methods::STATUS => Ok(state.status()),
-        methods::SYSTEM_PRESENCE => Ok(core::system_presence(state)),
-        methods::LOGS_TAIL => core::logs_tail(state, &params).await,
-        methods::CONFIG_GET => Ok(core::config_get(state)),
-        "agent.wait" => agent::agent_wait(state, &params).await,
-        "chat.send" => agent::chat_send(state, &params).await,
-        "chat.history" => agent::chat_history(state, &params).await,
-        "chat.abort" => agent::chat_abort(state, &params).await,
-        "agents.list" => Ok(agent::agents_list(state)),
-        "models.list" => Ok(agent::models_list(state)),
-        "sessions.list" => sessions::list(state, &params).await,
-        "sessions.preview" => sessions::preview(state, &params).await,
-        "sessions.reset" => sessions::reset(state, &params).await,
-        "sessions.delete" => sessions::delete(state, &params).await,
-        "config.set" | "config.apply" => {
-            config::write(state, &params, config::WriteKind::Set).await
-        }
-        "config.patch" => config::write(state, &params, config::WriteKind::Patch).await,
-        "config.reload" => config::reload_now(state).await,
-        "config.schema" => Ok(config::schema()),
-        "secrets.reload" => config::secrets_reload(state).await,
-        "channels.status" => channels::status(state, &params).await,
-        "send" => channels::send(state, &params).await,
-        _ => Err(ErrorShape::invalid(format!("unknown method: {method}"))),
-    }
+    let Some(m) = method(method_name) else {
+        return Err(ErrorShape::invalid(format!(
+            "unknown method: {method_name}"
+        )));
+    };
+    authorize(ctx, m)?;
+    let call = Call {
+        state,
+        ctx,
+        req_id,
+        params: params.unwrap_or(Value::Null),
+    };
+    (m.handler)(call).await
 }
 
 /// Role and scope check, with the `MISSING_SCOPE` details clients branch on.
-fn authorize(ctx: &CallContext, method: &str) -> Result<(), ErrorShape> {
-    let access = MethodAccess::of(method);
+fn authorize(ctx: &CallContext, m: &Method) -> Result<(), ErrorShape> {
+    let (access, method) = (m.access, m.name);
     if access == MethodAccess::Open {
         return Ok(());
     }

@@ -22,6 +22,7 @@ pub async fn list(state: &Arc<AppState>, params: &Value) -> Result<Value, ErrorS
     let p: ListParams = parse_params("sessions.list", params)?;
     let limit = p.limit.unwrap_or(100).clamp(1, 10_000);
     let sessions = state
+        .shared
         .sessions
         .list(p.agent_id.as_deref(), limit)
         .await
@@ -56,6 +57,7 @@ pub async fn preview(state: &Arc<AppState>, params: &Value) -> Result<Value, Err
     for raw in keys.iter().take(100) {
         let key = parse_key(raw)?;
         let items = state
+            .shared
             .sessions
             .history(&key, limit)
             .await
@@ -75,6 +77,7 @@ pub async fn reset(state: &Arc<AppState>, params: &Value) -> Result<Value, Error
     let p: KeyParams = parse_params("sessions.reset", params)?;
     let key = parse_key(&p.key)?;
     let reset = state
+        .shared
         .sessions
         .reset(&key)
         .await
@@ -87,6 +90,7 @@ pub async fn delete(state: &Arc<AppState>, params: &Value) -> Result<Value, Erro
     let p: KeyParams = parse_params("sessions.delete", params)?;
     let key = parse_key(&p.key)?;
     let deleted = state
+        .shared
         .sessions
         .delete(&key)
         .await

@@ -5,8 +5,6 @@
 //! dispatches them; the writer drains the connection's outbound queue (responses and
 //! events), so no producer ever writes to a socket directly.
 
-pub mod registry;
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -21,10 +19,11 @@ use openclaw_protocol::{
 use serde_json::json;
 
 use crate::auth::{Presented, rate_limited_message};
+use crate::conns::{ConnHandle, Outbound};
 use crate::presence::PresenceEntry;
 use crate::rpc::{self, CallContext};
-use crate::state::{AppState, VERSION, now_ms};
-use registry::{ConnHandle, Outbound};
+use crate::state::{AppState, VERSION};
+use crate::sys::now_ms;
 
 /// Serves one upgraded socket until it closes.
 pub async fn serve_socket(state: Arc<AppState>, mut socket: WebSocket, peer: SocketAddr) {
@@ -41,7 +40,7 @@ pub async fn serve_socket(state: Arc<AppState>, mut socket: WebSocket, peer: Soc
         return;
     }
 
-    let timeout = state.settings.handshake_timeout;
+    let timeout = state.live().settings.handshake_timeout;
     let accepted = tokio::select! {
         r = tokio::time::timeout(timeout, Box::pin(handshake(&state, &mut socket, peer))) => match r {
             Ok(Some(accepted)) => accepted,
@@ -233,7 +232,7 @@ async fn handshake(
             conn_id: conn_id.clone(),
         },
         features: HelloFeatures {
-            methods: rpc::METHODS.iter().map(|m| m.to_string()).collect(),
+            methods: rpc::method_names().map(str::to_owned).collect(),
             events: rpc::EVENTS.iter().map(|m| m.to_string()).collect(),
         },
         snapshot: state.hello_snapshot(),
@@ -242,7 +241,7 @@ async fn handshake(
             scopes: granted,
         },
         policy: HelloPolicy {
-            tick_interval_ms: state.settings.tick_interval.as_millis() as u64,
+            tick_interval_ms: state.live().settings.tick_interval.as_millis() as u64,
             ..HelloPolicy::default()
         },
     };

@@ -73,13 +73,19 @@ pub async fn chat_completions(
         Ok(p) => p,
         Err(r) => return r,
     };
-    let created = crate::state::now_ms() / 1000;
+    let created = crate::sys::now_ms() / 1000;
     let id = format!("chatcmpl-{}", prepared.turn.run_id);
     if !prepared.stream {
         // Nobody listens to the events of a non-streaming run: a closed channel makes every
         // send return at once.
         let (tx, _) = mpsc::channel(1);
-        let result = run_turn(&state.sessions, prepared.turn, &tx, &Cancel::default()).await;
+        let result = run_turn(
+            &state.shared.sessions,
+            prepared.turn,
+            &tx,
+            &Cancel::default(),
+        )
+        .await;
         return match result {
             Ok(out) => json_response(
                 StatusCode::OK,

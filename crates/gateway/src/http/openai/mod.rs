@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use futures_util::StreamExt;
 use openclaw_providers::{FinishReason, Message, Role, ToolChoice, ToolDef, Usage};
@@ -23,10 +23,10 @@ use tokio::sync::mpsc;
 use super::auth::require_bearer;
 use super::json_response;
 use super::sse::{CancelOnDrop, SseFrame, sse_response};
-use crate::agents::runner::{GenParams, Outcome, RunError, RunEvent, Turn, run_turn};
-use crate::agents::runs::Cancel;
-use crate::agents::{Agent, ModelTarget};
-use crate::state::{AppState, Live};
+use crate::agents::{GenParams, Outcome, RunError, RunEvent, Turn, run_turn};
+use crate::catalog::{Agent, ModelTarget};
+use crate::runs::Cancel;
+use crate::state::{Activation as Live, AppState};
 
 mod chat;
 mod embeddings;
@@ -534,7 +534,7 @@ fn start_streaming_run(
     let cancel = Cancel::default();
     let (out_tx, out_rx) = mpsc::channel::<Result<Vec<SseFrame>, RunError>>(64);
     let (ev_tx, mut ev_rx) = mpsc::channel::<RunEvent>(64);
-    let sessions = state.sessions.clone();
+    let sessions = state.shared.sessions.clone();
     let run_cancel = cancel.clone();
     tokio::spawn(async move {
         let run = run_turn(&sessions, turn, &ev_tx, &run_cancel);
@@ -603,16 +603,5 @@ async fn sse_or_error(state: &AppState, mut run: StreamingRun) -> Response {
     let frames = futures_util::stream::iter(std::iter::once(first_frames))
         .chain(rest)
         .flat_map(futures_util::stream::iter);
-    sse_response(frames, state.settings.sse_keepalive)
-}
-
-/// Adds the streaming headers OpenAI clients and proxies expect.
-pub fn sse_headers(res: &mut Response) {
-    let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    sse_response(frames, state.live().settings.sse_keepalive)
 }

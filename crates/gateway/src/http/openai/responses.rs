@@ -85,10 +85,10 @@ pub async fn responses(
     let resp_id = format!("resp_{}", turn.run_id);
     let msg_id = format!("msg_{}", turn.run_id);
     let model = model_field.unwrap_or("openclaw").to_owned();
-    let created = crate::state::now_ms() / 1000;
+    let created = crate::sys::now_ms() / 1000;
     if !body.get("stream").and_then(Value::as_bool).unwrap_or(false) {
         let (tx, _) = mpsc::channel(1);
-        let result = run_turn(&state.sessions, turn, &tx, &Cancel::default()).await;
+        let result = run_turn(&state.shared.sessions, turn, &tx, &Cancel::default()).await;
         return match result {
             Ok(out) => json_response(
                 StatusCode::OK,

@@ -1,40 +1,38 @@
 //! The one shared handle every request and connection reads: [`AppState`].
+//!
+//! Two lifetimes, two types. [`Shared`] lives as long as the process: sessions, runs,
+//! idempotency keys, logging, the channel supervisor, reload bookkeeping. [`AppState`] is
+//! one listener generation (an in-process restart builds a new one): its auth verifier,
+//! connections, presence, and the current [`Activation`], which a hot reload swaps as one
+//! `Arc`. Each object has exactly one home; `state.shared.sessions`, not a copy beside it.
 
-use std::path::PathBuf;
+pub mod activation;
+pub mod channels;
+
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::Instant;
 
-use openclaw_config::{Config, Loaded, Paths};
 use openclaw_sessions::SessionStore;
 use serde_json::{Value, json};
 use tokio::sync::{Notify, mpsc, watch};
 
-use crate::agents::AgentTable;
-use crate::agents::idempotency::IdempotencyCache;
-use crate::agents::runs::Runs;
+pub use activation::{Activation, ActivationError};
+pub use channels::{ChannelControl, ChannelError};
+
 use crate::auth::{AuthVerifier, RateLimiter};
+use crate::conns::Registry;
+use crate::idempotency::IdempotencyCache;
 use crate::presence::{Presence, PresenceEntry};
-use crate::run::Prepared;
-use crate::settings::{RunOptions, Settings, auth_mode_name, bind_name};
-use crate::ws::registry::Registry;
+use crate::runs::Runs;
+use crate::settings::{RunOptions, auth_mode_name, bind_name};
+use crate::sys::{hostname, now_ms};
 
 /// Gateway version reported in `hello-ok`, `status` and presence.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// Everything derived from one activation of the config; replaced as a whole, so a
-/// request that took a snapshot sees one consistent config from start to end.
-pub struct Live {
-    /// The config file as loaded (SecretRefs as written; what `config.get` shows).
-    pub loaded: Loaded,
-    /// The same config with every SecretRef resolved: what the gateway runs on.
-    pub resolved: Config,
-    /// Agents, providers and model chains built from it.
-    pub agents: AgentTable,
-}
-
 /// What outlives a listener generation: an in-process restart keeps sessions, runs,
-/// idempotency keys and the reload bookkeeping.
+/// idempotency keys, channels and the reload bookkeeping.
 pub struct Shared {
     /// When the process started serving (for `uptimeMs`).
     pub started: Instant,
@@ -43,10 +41,8 @@ pub struct Shared {
     /// Agent runs, running and recently finished.
     pub runs: Arc<Runs>,
     /// Idempotency keys of side-effecting requests.
-    pub idempotency: Arc<IdempotencyCache>,
-    /// The log file `logs.tail` reads.
-    pub log_file: PathBuf,
-    /// Logging control (the file level is hot-reloadable).
+    pub idempotency: IdempotencyCache,
+    /// Logging control (its file is what `logs.tail` reads; the level is hot-reloadable).
     pub log: openclaw_logs::LogHandle,
     /// The command-line options, re-applied on every reload.
     pub run_options: RunOptions,
@@ -57,9 +53,10 @@ pub struct Shared {
     /// Serialises config file writes (`config.set/patch/apply`).
     pub config_write: tokio::sync::Mutex<()>,
     /// Messaging channel accounts; they outlive listener generations.
-    pub channels: Arc<crate::channels::Supervisor>,
+    pub channels: Arc<dyn ChannelControl>,
     reload_status: Mutex<ReloadStatus>,
-    restart_tx: mpsc::UnboundedSender<Prepared>,
+    restart_tx: mpsc::UnboundedSender<Activation>,
+    generation: watch::Sender<Weak<AppState>>,
 }
 
 /// The last reload's result, for `health` and `status`.
@@ -69,68 +66,113 @@ struct ReloadStatus {
     last_at: Option<u64>,
 }
 
+/// What [`Shared::new`] hands the channel constructor: the parts channels may use.
+pub struct ChannelDeps {
+    /// Session transcripts.
+    pub sessions: SessionStore,
+    /// Agent runs.
+    pub runs: Arc<Runs>,
+    /// The serving listener generation (empty between generations).
+    pub generation: watch::Receiver<Weak<AppState>>,
+}
+
 impl Shared {
     /// Process-lifetime state; restart requests arrive on the returned receiver.
+    /// `channels` builds the channel supervisor from the parts it may use (it is a layer
+    /// above state, so state only knows it as a [`ChannelControl`]).
     pub fn new(
-        paths: &Paths,
+        paths: &openclaw_config::Paths,
         log: openclaw_logs::LogHandle,
         run_options: RunOptions,
         http_client: reqwest::Client,
-    ) -> (Arc<Shared>, mpsc::UnboundedReceiver<Prepared>) {
+        channels: impl FnOnce(ChannelDeps) -> Arc<dyn ChannelControl>,
+    ) -> (Arc<Shared>, mpsc::UnboundedReceiver<Activation>) {
         let (restart_tx, restart_rx) = mpsc::unbounded_channel();
+        let sessions = SessionStore::new(paths.state_dir.clone());
+        let runs = Arc::new(Runs::default());
+        let (generation, generation_rx) = watch::channel(Weak::new());
+        let channels = channels(ChannelDeps {
+            sessions: sessions.clone(),
+            runs: runs.clone(),
+            generation: generation_rx,
+        });
         let shared = Arc::new(Shared {
             started: Instant::now(),
-            sessions: SessionStore::new(paths.state_dir.clone()),
-            runs: Arc::new(Runs::default()),
-            idempotency: Arc::new(IdempotencyCache::default()),
-            log_file: log.file().to_path_buf(),
+            sessions,
+            runs,
+            idempotency: IdempotencyCache::default(),
             log,
             run_options,
             http_client,
             reload_lock: tokio::sync::Mutex::new(()),
             config_write: tokio::sync::Mutex::new(()),
-            channels: Arc::new(crate::channels::Supervisor::new(paths.state_dir.clone())),
+            channels,
             reload_status: Mutex::new(ReloadStatus::default()),
             restart_tx,
+            generation,
         });
         (shared, restart_rx)
     }
+
+    /// The serving listener generation, if any.
+    pub fn current(&self) -> Option<Arc<AppState>> {
+        self.generation.borrow().upgrade()
+    }
+
+    /// Follows the serving generation (the config watcher reloads against it).
+    pub fn subscribe(&self) -> watch::Receiver<Weak<AppState>> {
+        self.generation.subscribe()
+    }
+
+    /// Makes `state` the serving generation.
+    pub fn set_current(&self, state: &Arc<AppState>) {
+        self.generation.send_replace(Arc::downgrade(state));
+    }
+
+    /// Milliseconds since start.
+    pub fn uptime_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    /// Records the last reload's result (`None` = success).
+    pub fn record_reload(&self, error: Option<String>) {
+        let mut s = self.reload_status.lock().unwrap_or_else(|e| e.into_inner());
+        s.last_error = error;
+        s.last_at = Some(now_ms());
+    }
+
+    /// `{lastError, lastReloadAt}` for health and status.
+    pub fn reload_status(&self) -> Value {
+        let s = self
+            .reload_status
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        json!({"lastError": s.last_error, "lastReloadAt": s.last_at})
+    }
+
+    /// Asks the run loop to replace the serving generation with one built from `next`.
+    pub fn request_restart(&self, next: Activation) {
+        let _ = self.restart_tx.send(next);
+    }
 }
 
-/// Shared server state, behind an `Arc`.
+/// One listener generation's state, behind an `Arc`.
 pub struct AppState {
-    /// When the process started serving (for `uptimeMs`).
-    pub started: Instant,
     /// Process-lifetime parts.
     pub shared: Arc<Shared>,
-    /// Resolved paths of this instance (profile, state dir, config file).
-    pub paths: Paths,
-    /// Listener settings (port, bind, auth secret).
-    pub settings: Settings,
-    live: RwLock<Arc<Live>>,
-    /// Session transcripts.
-    pub sessions: SessionStore,
-    /// Agent runs, running and recently finished.
-    pub runs: Arc<Runs>,
-    /// Idempotency keys of side-effecting requests.
-    pub idempotency: Arc<IdempotencyCache>,
-    /// Command-line options (re-applied on reload).
-    pub run_options: RunOptions,
-    /// Pooled HTTP client for providers.
-    pub http_client: reqwest::Client,
+    live: RwLock<Arc<Activation>>,
     /// Checks credentials.
     pub auth: AuthVerifier,
     /// Counts failed authentications per address.
     pub limiter: RateLimiter,
     /// Authenticated WebSocket connections.
-    pub conns: Registry,
+    pub conns: Arc<Registry>,
     /// Who is connected.
     pub presence: Presence,
     presence_dirty: AtomicBool,
     presence_notify: Notify,
     health_version: AtomicU64,
-    /// The log file `logs.tail` reads.
-    pub log_file: PathBuf,
     /// The port actually bound (differs from `settings.port` when that was 0).
     pub bound_port: AtomicU64,
     draining: AtomicBool,
@@ -139,19 +181,13 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Builds one listener generation's state.
-    pub fn new(
-        shared: Arc<Shared>,
-        paths: Paths,
-        settings: Settings,
-        live: Arc<Live>,
-    ) -> Arc<Self> {
-        let auth = AuthVerifier::new(settings.auth_mode, settings.secret.clone());
+    /// Builds one listener generation's state around `live`.
+    pub fn new(shared: Arc<Shared>, live: Arc<Activation>) -> Arc<Self> {
+        let auth = AuthVerifier::new(live.settings.auth_mode, live.settings.secret.clone());
         let limiter = RateLimiter::new(live.resolved.gateway.auth.rate_limit.clone());
-        let host = hostname();
         let self_entry = PresenceEntry {
             ts: now_ms(),
-            host,
+            host: hostname(),
             ip: None,
             version: VERSION.to_owned(),
             platform: std::env::consts::OS.to_owned(),
@@ -165,21 +201,12 @@ impl AppState {
         };
         let (shutdown_tx, _) = watch::channel(false);
         Arc::new(AppState {
-            started: shared.started,
-            sessions: shared.sessions.clone(),
-            runs: shared.runs.clone(),
-            idempotency: shared.idempotency.clone(),
-            run_options: shared.run_options.clone(),
-            http_client: shared.http_client.clone(),
-            log_file: shared.log_file.clone(),
             shared,
-            paths,
-            bound_port: AtomicU64::new(u64::from(settings.port)),
-            settings,
+            bound_port: AtomicU64::new(u64::from(live.settings.port)),
             live: RwLock::new(live),
             auth,
             limiter,
-            conns: Registry::default(),
+            conns: Arc::new(Registry::default()),
             presence: Presence::new(self_entry),
             presence_dirty: AtomicBool::new(false),
             presence_notify: Notify::new(),
@@ -191,46 +218,14 @@ impl AppState {
     }
 
     /// The current config snapshot.
-    pub fn live(&self) -> Arc<Live> {
+    pub fn live(&self) -> Arc<Activation> {
         self.live.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// Replaces the config snapshot (hot reload). Requests already running keep theirs.
-    pub fn swap_live(&self, live: Arc<Live>) {
+    pub fn swap_live(&self, live: Arc<Activation>) {
         *self.live.write().unwrap_or_else(|e| e.into_inner()) = live;
         self.health_version.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// Serialises reloads.
-    pub fn reload_lock(&self) -> &tokio::sync::Mutex<()> {
-        &self.shared.reload_lock
-    }
-
-    /// Records the last reload's result (`None` = success).
-    pub fn record_reload(&self, error: Option<String>) {
-        let mut s = self
-            .shared
-            .reload_status
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        s.last_error = error;
-        s.last_at = Some(now_ms());
-    }
-
-    /// `{lastError, lastReloadAt}` for health and status.
-    pub fn reload_status(&self) -> Value {
-        let s = self
-            .shared
-            .reload_status
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        json!({"lastError": s.last_error, "lastReloadAt": s.last_at})
-    }
-
-    /// Asks the run loop to replace this listener generation with `next`.
-    pub fn request_restart(&self, next: Prepared) {
-        let _ = self.shared.restart_tx.send(next);
     }
 
     /// Unix seconds at start (the `created` of `/v1/models` entries).
@@ -240,7 +235,7 @@ impl AppState {
 
     /// Milliseconds since start.
     pub fn uptime_ms(&self) -> u64 {
-        self.started.elapsed().as_millis() as u64
+        self.shared.uptime_ms()
     }
 
     /// Whether the gateway is shutting down.
@@ -312,8 +307,8 @@ impl AppState {
             "defaultAgentId": live.agents.default_id(),
             "agents": agents["agents"],
             "connections": self.conns.len(),
-            "runs": self.runs.running(),
-            "reload": self.reload_status(),
+            "runs": self.shared.runs.running(),
+            "reload": self.shared.reload_status(),
         });
         v["durationMs"] = json!(started.elapsed().as_millis() as u64);
         v
@@ -321,15 +316,16 @@ impl AppState {
 
     /// The `snapshot` of `hello-ok`.
     pub fn hello_snapshot(&self) -> Value {
-        let default_agent = self.live().agents.default_id().to_owned();
+        let live = self.live();
+        let default_agent = live.agents.default_id();
         json!({
             "presence": self.presence.list(),
             "health": self.health_snapshot(),
             "stateVersion": self.state_version(),
             "uptimeMs": self.uptime_ms(),
-            "configPath": self.paths.config_path,
-            "stateDir": self.paths.state_dir,
-            "authMode": auth_mode_name(self.settings.auth_mode),
+            "configPath": live.paths.config_path,
+            "stateDir": live.paths.state_dir,
+            "authMode": auth_mode_name(live.settings.auth_mode),
             "sessionDefaults": {
                 "defaultAgentId": default_agent,
                 "mainKey": "main",
@@ -341,27 +337,29 @@ impl AppState {
     /// The `status` method's payload.
     pub fn status(&self) -> Value {
         let port = self.bound_port.load(Ordering::Relaxed);
+        let live = self.live();
+        let settings = &live.settings;
         json!({
             "version": VERSION,
             "pid": std::process::id(),
             "uptimeMs": self.uptime_ms(),
             "gateway": {
                 "mode": "local",
-                "bind": bind_name(self.settings.bind),
-                "hosts": self.settings.hosts.iter().map(|h| h.to_string()).collect::<Vec<_>>(),
+                "bind": bind_name(settings.bind),
+                "hosts": settings.hosts.iter().map(|h| h.to_string()).collect::<Vec<_>>(),
                 "port": port,
                 "url": format!("ws://127.0.0.1:{port}"),
-                "authMode": auth_mode_name(self.settings.auth_mode),
+                "authMode": auth_mode_name(settings.auth_mode),
                 "draining": self.is_draining(),
             },
-            "configPath": self.paths.config_path,
-            "configExists": self.live().loaded.exists,
-            "configHash": self.live().loaded.hash,
-            "reload": self.reload_status(),
-            "stateDir": self.paths.state_dir,
-            "profile": self.paths.profile,
-            "logFile": self.log_file,
-            "agents": self.live().agents.listing(),
+            "configPath": live.paths.config_path,
+            "configExists": live.loaded.exists,
+            "configHash": live.loaded.hash,
+            "reload": self.shared.reload_status(),
+            "stateDir": live.paths.state_dir,
+            "profile": live.paths.profile,
+            "logFile": self.shared.log.file(),
+            "agents": live.agents.listing(),
             "channels": self.shared.channels.snapshot(),
             "connections": {
                 "count": self.conns.len(),
@@ -369,25 +367,4 @@ impl AppState {
             },
         })
     }
-}
-
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
-/// This machine's host name.
-pub fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates within it
-    // or truncates, and we stop at the first NUL.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return "localhost".into();
-    }
-    let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
 }

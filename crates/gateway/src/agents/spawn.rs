@@ -1,0 +1,181 @@
+//! Background runs: a turn started by `agent`, `chat.send`, a hook or a channel keeps
+//! running whoever asked for it, and streams `agent` and `chat` events to every operator
+//! with read access.
+//!
+//! Runs belong to their session, not to the socket that started them: a client that
+//! disconnects does not stop them (it can reconnect and `agent.wait`); `chat.abort` does.
+
+use std::sync::Arc;
+
+use openclaw_protocol::MethodAccess;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use super::runner::{RunError, RunEvent, Turn, run_turn};
+use crate::conns::Registry;
+use crate::runs::{RunEntry, RunResult, RunStatus};
+use crate::state::AppState;
+use crate::sys::now_ms;
+
+/// Event names.
+pub const AGENT_EVENT: &str = "agent";
+/// Event names.
+pub const CHAT_EVENT: &str = "chat";
+
+/// Runs a turn in the background, streaming `agent` and `chat` events to operators.
+pub fn spawn_run(state: &Arc<AppState>, turn: Turn, entry: Arc<RunEntry>) {
+    let sessions = state.shared.sessions.clone();
+    let runs = state.shared.runs.clone();
+    let conns = state.conns.clone();
+    tokio::spawn(async move {
+        let run_id = turn.run_id.clone();
+        let session = turn.session.to_string();
+        let started_at = now_ms();
+        let (tx, mut rx) = mpsc::channel::<RunEvent>(256);
+        let emitter = {
+            let conns = conns.clone();
+            let run_id = run_id.clone();
+            let session = session.clone();
+            tokio::spawn(async move {
+                let mut em = Emitter::new(conns, run_id, session);
+                em.agent(
+                    "lifecycle",
+                    json!({"phase": "start", "startedAt": started_at}),
+                );
+                while let Some(ev) = rx.recv().await {
+                    em.run_event(ev);
+                }
+                em
+            })
+        };
+        let result = run_turn(&sessions, turn, &tx, &entry.cancel).await;
+        drop(tx);
+        let Ok(mut em) = emitter.await else {
+            return;
+        };
+        let ended_at = now_ms();
+        let (status, payload) = match result {
+            Ok(out) => {
+                em.agent(
+                    "lifecycle",
+                    json!({"phase": "end", "startedAt": started_at, "endedAt": ended_at}),
+                );
+                em.chat("final", true, None);
+                let usage = out
+                    .usage
+                    .as_ref()
+                    .map(|u| json!({"input": u.input_tokens, "output": u.output_tokens}));
+                (
+                    RunStatus::Ok,
+                    json!({
+                        "runId": run_id, "status": "ok", "sessionKey": session,
+                        "summary": out.text,
+                        "result": {
+                            "payloads": [{"text": out.text}],
+                            "meta": {"provider": out.provider, "model": out.model, "usage": usage,
+                                     "durationMs": ended_at.saturating_sub(started_at)},
+                        },
+                    }),
+                )
+            }
+            Err(RunError::Aborted) => {
+                em.agent(
+                    "lifecycle",
+                    json!({"phase": "end", "aborted": true, "endedAt": ended_at}),
+                );
+                em.chat("aborted", false, None);
+                (
+                    RunStatus::Aborted,
+                    json!({"runId": run_id, "status": "aborted", "sessionKey": session}),
+                )
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                em.agent(
+                    "lifecycle",
+                    json!({"phase": "error", "error": msg, "endedAt": ended_at}),
+                );
+                em.chat("error", false, Some(&msg));
+                (
+                    RunStatus::Error,
+                    json!({"runId": run_id, "status": "error", "sessionKey": session, "error": msg}),
+                )
+            }
+        };
+        runs.finish(&entry, RunResult { status, payload });
+    });
+}
+
+/// Turns run events into `agent` and `chat` events with per-run sequence numbers.
+struct Emitter {
+    conns: Arc<Registry>,
+    run_id: String,
+    session: String,
+    seq: u64,
+    chat_seq: u64,
+    text: String,
+}
+
+impl Emitter {
+    fn new(conns: Arc<Registry>, run_id: String, session: String) -> Self {
+        Emitter {
+            conns,
+            run_id,
+            session,
+            seq: 0,
+            chat_seq: 0,
+            text: String::new(),
+        }
+    }
+
+    fn run_event(&mut self, ev: RunEvent) {
+        match ev {
+            RunEvent::Delta(d) => {
+                self.text.push_str(&d);
+                self.agent("assistant", json!({"text": self.text, "delta": d}));
+                self.chat("delta", true, None);
+            }
+            RunEvent::ToolCall {
+                index,
+                id,
+                name,
+                arguments,
+            } => self.agent(
+                "tool",
+                json!({"phase": "call", "index": index, "toolCallId": id, "name": name, "argsDelta": arguments}),
+            ),
+            RunEvent::Model { provider, model } => self.agent(
+                "lifecycle",
+                json!({"phase": "model", "provider": provider, "model": model}),
+            ),
+            RunEvent::Fallback { from, error } => self.agent(
+                "lifecycle",
+                json!({"phase": "fallback", "from": from, "error": error}),
+            ),
+        }
+    }
+
+    fn agent(&mut self, stream: &str, data: Value) {
+        self.seq += 1;
+        let payload = json!({"runId": self.run_id, "seq": self.seq, "stream": stream, "ts": now_ms(), "data": data});
+        broadcast(&self.conns, AGENT_EVENT, payload);
+    }
+
+    /// A `chat` event; `with_text` attaches the reply so far (the whole reply on `final`).
+    fn chat(&mut self, state: &str, with_text: bool, error: Option<&str>) {
+        self.chat_seq += 1;
+        let mut payload = json!({"runId": self.run_id, "sessionKey": self.session, "seq": self.chat_seq, "state": state});
+        if with_text {
+            payload["message"] = json!({"role": "assistant", "content": [{"type": "text", "text": self.text}], "timestamp": now_ms()});
+        }
+        if let Some(e) = error {
+            payload["errorMessage"] = json!(e);
+        }
+        broadcast(&self.conns, CHAT_EVENT, payload);
+    }
+}
+
+fn broadcast(conns: &Registry, name: &'static str, payload: Value) {
+    let text: Arc<str> = Arc::from(payload.to_string());
+    conns.broadcast_to(name, text, false, |c| MethodAccess::Read.allows(&c.scopes));
+}

@@ -1,30 +1,25 @@
 //! Bearer authentication for the HTTP API, sharing the WebSocket verifier and rate limiter.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, header};
+use axum::middleware::Next;
 use axum::response::Response;
-use serde_json::json;
 
-use super::json_response;
+use super::ApiError;
 use crate::auth::Presented;
 use crate::state::AppState;
 
-/// Checks `Authorization: Bearer <token|password>`. On failure returns the response to
-/// send: 401 with the OpenAI-style error, or 429 with `Retry-After` while locked out.
-#[allow(clippy::result_large_err)]
-pub fn require_bearer(state: &AppState, headers: &HeaderMap, ip: IpAddr) -> Result<(), Response> {
+/// Checks `Authorization: Bearer <token|password>`: 401 on a wrong or missing credential,
+/// 429 with `Retry-After` while the address is locked out.
+pub fn require_bearer(state: &AppState, headers: &HeaderMap, ip: IpAddr) -> Result<(), ApiError> {
     let ip = ip.to_canonical();
     if let Some(wait) = state.limiter.locked(ip) {
-        let secs = wait.as_secs().max(1);
-        let mut res = json_response(
-            StatusCode::TOO_MANY_REQUESTS,
-            json!({"error": {"message": format!("Too many failed authentication attempts; retry in {secs}s"), "type": "rate_limited"}}),
-        );
-        if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-            res.headers_mut().insert(header::RETRY_AFTER, v);
-        }
-        return Err(res);
+        return Err(ApiError::RateLimited {
+            retry_after_secs: wait.as_secs().max(1),
+        });
     }
     let bearer = headers
         .get(header::AUTHORIZATION)
@@ -45,15 +40,26 @@ pub fn require_bearer(state: &AppState, headers: &HeaderMap, ip: IpAddr) -> Resu
         }
         Err(_) => {
             state.limiter.record_failure(ip);
-            Err(unauthorized())
+            Err(ApiError::Unauthorized)
         }
     }
 }
 
-/// The 401 body OpenAI clients expect.
-pub fn unauthorized() -> Response {
-    json_response(
-        StatusCode::UNAUTHORIZED,
-        json!({"error": {"message": "Unauthorized", "type": "unauthorized"}}),
-    )
+/// The peer address axum recorded for this connection (loopback when absent, as in
+/// router tests that call the service directly).
+pub fn peer_ip(req: &Request) -> IpAddr {
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::from([127, 0, 0, 1]))
+}
+
+/// Middleware: [`require_bearer`] before the route's handler (and its body extractor).
+pub async fn bearer_gate(
+    State(state): State<Arc<AppState>>,
+    req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    require_bearer(&state, req.headers(), peer_ip(&req))?;
+    Ok(next.run(req).await)
 }

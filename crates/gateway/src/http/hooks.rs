@@ -11,26 +11,27 @@
 //! agent's main session with the text as a system-event message (`mode` `now` and
 //! `next-heartbeat` both run at once).
 
-use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Request};
+use axum::extract::Request;
 use axum::http::{HeaderMap, Method, StatusCode, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use openclaw_sessions::SessionKey;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
-use super::json_response;
+use super::auth::peer_ip;
+use super::error::read_json_object;
+use super::{ApiError, json_response};
 use crate::agents::Turn;
 use crate::state::AppState;
 
 /// Largest hook body.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    json_response(status, json!({"ok": false, "error": message.into()}))
+fn error(status: StatusCode, message: impl Into<String>) -> ApiError {
+    ApiError::hook(status, message)
 }
 
 /// Handles `req` if it is under the hook path; otherwise hands it back.
@@ -49,66 +50,69 @@ pub async fn route(state: &Arc<AppState>, req: Request) -> Result<Response, Requ
     else {
         return Err(req);
     };
+    Ok(handle(state, hooks, &action, req)
+        .await
+        .unwrap_or_else(IntoResponse::into_response))
+}
+
+/// One hook request: switch, method, token (rate-limited), body, then the action.
+async fn handle(
+    state: &Arc<AppState>,
+    hooks: &openclaw_config::HooksConfig,
+    action: &str,
+    req: Request,
+) -> Result<Response, ApiError> {
     let token = hooks.token.as_ref().map(|t| t.expose()).unwrap_or("");
     if !hooks.enabled || token.is_empty() {
-        return Ok(super::not_found_response(
-            "hooks are disabled; set hooks.enabled and hooks.token",
+        return Err(ApiError::NotFound(
+            "hooks are disabled; set hooks.enabled and hooks.token".into(),
         ));
     }
     if req.method() != Method::POST {
-        return Ok(error(StatusCode::METHOD_NOT_ALLOWED, "use POST"));
+        return Err(error(StatusCode::METHOD_NOT_ALLOWED, "use POST"));
     }
     let query_has_token = req
         .uri()
         .query()
         .is_some_and(|q| q.split('&').any(|p| p.split('=').next() == Some("token")));
     if query_has_token {
-        return Ok(error(
+        return Err(error(
             StatusCode::BAD_REQUEST,
             "hook tokens are not accepted in the query string; send Authorization: Bearer <token> or x-openclaw-token",
         ));
     }
-    let ip = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
-        .unwrap_or(IpAddr::from([127, 0, 0, 1]))
-        .to_canonical();
+    let ip = peer_ip(&req).to_canonical();
     if let Some(wait) = state.limiter.locked(ip) {
-        return Ok(error(
+        return Err(error(
             StatusCode::TOO_MANY_REQUESTS,
             crate::auth::rate_limited_message(wait),
         ));
     }
     if !token_matches(req.headers(), token) {
         state.limiter.record_failure(ip);
-        return Ok(error(StatusCode::UNAUTHORIZED, "Unauthorized"));
+        return Err(error(StatusCode::UNAUTHORIZED, "Unauthorized"));
     }
     state.limiter.record_success(ip);
     if state.is_draining() {
-        return Ok(error(
+        return Err(error(
             StatusCode::SERVICE_UNAVAILABLE,
             "gateway is shutting down",
         ));
     }
-    let body = match axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES).await {
-        Ok(b) => b,
-        Err(_) => {
-            return Ok(error(
+    let body = read_json_object(req.into_body(), MAX_BODY_BYTES)
+        .await
+        .map_err(|e| match e {
+            ApiError::TooLarge { .. } => error(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 format!("body larger than {MAX_BODY_BYTES} bytes"),
-            ));
-        }
-    };
-    let body: Value = match serde_json::from_slice(&body) {
-        Ok(v @ Value::Object(_)) => v,
-        _ => return Ok(error(StatusCode::BAD_REQUEST, "body must be a JSON object")),
-    };
-    Ok(match action.as_str() {
+            ),
+            _ => error(StatusCode::BAD_REQUEST, "body must be a JSON object"),
+        })?;
+    match action {
         "agent" => agent(state, hooks, body),
         "wake" => wake(state, hooks, body),
-        other => super::not_found_response(&format!("no hook named {other:?}")),
-    })
+        other => Err(ApiError::NotFound(format!("no hook named {other:?}"))),
+    }
 }
 
 fn token_matches(headers: &HeaderMap, token: &str) -> bool {
@@ -149,12 +153,11 @@ struct WakeBody {
 }
 
 /// Resolves the target agent under `allowedAgentIds`.
-#[allow(clippy::result_large_err)]
 fn target_agent(
     state: &AppState,
     hooks: &openclaw_config::HooksConfig,
     requested: Option<&str>,
-) -> Result<crate::catalog::Agent, Response> {
+) -> Result<crate::catalog::Agent, ApiError> {
     let live = state.live();
     let id = requested.unwrap_or(live.agents.default_id()).to_owned();
     let Some(agent) = live.agents.get(&id).cloned() else {
@@ -187,32 +190,33 @@ fn new_turn(agent: crate::catalog::Agent, session: SessionKey, text: String) -> 
     Turn::new(agent, session, text).with_channel(Some("hook".into()))
 }
 
-fn agent(state: &Arc<AppState>, hooks: &openclaw_config::HooksConfig, body: Value) -> Response {
+fn agent(
+    state: &Arc<AppState>,
+    hooks: &openclaw_config::HooksConfig,
+    body: Value,
+) -> Result<Response, ApiError> {
     let b: AgentBody = match serde_json::from_value(body) {
         Ok(b) => b,
-        Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid body: {e}")),
+        Err(e) => return Err(error(StatusCode::BAD_REQUEST, format!("invalid body: {e}"))),
     };
     if b.message.trim().is_empty() {
-        return error(StatusCode::BAD_REQUEST, "message must not be empty");
+        return Err(error(StatusCode::BAD_REQUEST, "message must not be empty"));
     }
-    let agent = match target_agent(state, hooks, b.agent_id.as_deref()) {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
+    let agent = target_agent(state, hooks, b.agent_id.as_deref())?;
     let session = match b.session_key.as_deref() {
         Some(raw) => {
             if !hooks.allow_request_session_key {
-                return error(
+                return Err(error(
                     StatusCode::BAD_REQUEST,
                     "sessionKey is not allowed; set hooks.allowRequestSessionKey to let callers choose sessions",
-                );
+                ));
             }
             let prefixes = &hooks.allowed_session_key_prefixes;
             if !prefixes.is_empty() && !prefixes.iter().any(|p| raw.starts_with(p.as_str())) {
-                return error(
+                return Err(error(
                     StatusCode::BAD_REQUEST,
                     "sessionKey does not match hooks.allowedSessionKeyPrefixes",
-                );
+                ));
             }
             let parsed = if raw.starts_with("agent:") {
                 SessionKey::parse(raw)
@@ -222,18 +226,18 @@ fn agent(state: &Arc<AppState>, hooks: &openclaw_config::HooksConfig, body: Valu
             match parsed {
                 Ok(k) if k.agent_id == agent.id => k,
                 Ok(_) => {
-                    return error(
+                    return Err(error(
                         StatusCode::BAD_REQUEST,
                         "sessionKey belongs to another agent",
-                    );
+                    ));
                 }
-                Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
+                Err(e) => return Err(error(StatusCode::BAD_REQUEST, e.to_string())),
             }
         }
         // Isolated by default: each hook delivery gets its own session.
         None => match SessionKey::new(&agent.id, &format!("hook:{}", uuid::Uuid::new_v4())) {
             Ok(k) => k,
-            Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+            Err(e) => return Err(error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
         },
     };
     let text = match &b.name {
@@ -243,7 +247,10 @@ fn agent(state: &Arc<AppState>, hooks: &openclaw_config::HooksConfig, body: Valu
     let turn = new_turn(agent, session.clone(), text);
     if let Some(key) = b.idempotency_key.as_deref().filter(|k| !k.is_empty()) {
         if key.len() > 256 {
-            return error(StatusCode::BAD_REQUEST, "idempotencyKey is longer than 256");
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                "idempotencyKey is longer than 256",
+            ));
         }
         if let Some(existing) =
             state
@@ -251,41 +258,42 @@ fn agent(state: &Arc<AppState>, hooks: &openclaw_config::HooksConfig, body: Valu
                 .idempotency
                 .check_or_insert("hooks.agent", key, &turn.run_id)
         {
-            return json_response(
+            return Ok(json_response(
                 StatusCode::CONFLICT,
                 json!({"ok": false, "error": "duplicate idempotencyKey", "runId": existing}),
-            );
+            ));
         }
     }
-    admit(state, turn, &session.to_string())
+    Ok(admit(state, turn, &session.to_string()))
 }
 
-fn wake(state: &Arc<AppState>, hooks: &openclaw_config::HooksConfig, body: Value) -> Response {
+fn wake(
+    state: &Arc<AppState>,
+    hooks: &openclaw_config::HooksConfig,
+    body: Value,
+) -> Result<Response, ApiError> {
     let b: WakeBody = match serde_json::from_value(body) {
         Ok(b) => b,
-        Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid body: {e}")),
+        Err(e) => return Err(error(StatusCode::BAD_REQUEST, format!("invalid body: {e}"))),
     };
     if b.text.trim().is_empty() {
-        return error(StatusCode::BAD_REQUEST, "text must not be empty");
+        return Err(error(StatusCode::BAD_REQUEST, "text must not be empty"));
     }
     match b.mode.as_deref() {
         None | Some("now") | Some("next-heartbeat") => {}
         Some(m) => {
-            return error(
+            return Err(error(
                 StatusCode::BAD_REQUEST,
                 format!("mode {m:?} is not supported; use \"now\" or \"next-heartbeat\""),
-            );
+            ));
         }
     }
-    let agent = match target_agent(state, hooks, b.agent_id.as_deref()) {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
+    let agent = target_agent(state, hooks, b.agent_id.as_deref())?;
     let session = SessionKey::main(&agent.id);
     let turn = new_turn(
         agent,
         session.clone(),
         format!("System event: {}", b.text.trim()),
     );
-    admit(state, turn, &session.to_string())
+    Ok(admit(state, turn, &session.to_string()))
 }

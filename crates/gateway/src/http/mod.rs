@@ -5,6 +5,7 @@
 //! connect to `ws://host:port` or `ws://host:port/anything`.
 
 pub mod auth;
+pub mod error;
 pub mod hooks;
 pub mod openai;
 pub mod sse;
@@ -14,7 +15,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -23,13 +23,47 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
 
+pub use error::{ApiError, JsonObject, json_response};
+
 use crate::state::AppState;
 
 /// WebSocket read buffer: small, so that thousands of idle connections stay cheap.
 const WS_READ_BUFFER: usize = 2 * 1024;
 
 /// Builds the router for one listener.
+///
+/// The `/v1/*` groups and `/tools/invoke` sit behind their gate middleware (endpoint
+/// switch, then bearer auth), so a handler's body extractor only ever runs for an
+/// admitted request.
 pub fn router(state: Arc<AppState>) -> Router {
+    use openai::Family;
+    let gated = |family: Family, routes: Router<Arc<AppState>>| {
+        routes.route_layer(middleware::from_fn_with_state(
+            (state.clone(), family),
+            openai::gate,
+        ))
+    };
+    let models = gated(
+        Family::Shared,
+        Router::new()
+            .route("/v1/models", get(openai::list_models))
+            .route("/v1/models/{*id}", get(openai::get_model))
+            .route("/v1/embeddings", post(openai::embeddings)),
+    );
+    let chat = gated(
+        Family::Chat,
+        Router::new().route("/v1/chat/completions", post(openai::chat_completions)),
+    );
+    let responses = gated(
+        Family::Responses,
+        Router::new().route("/v1/responses", post(openai::responses)),
+    );
+    let tools = Router::new()
+        .route("/tools/invoke", post(tools::invoke))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::bearer_gate,
+        ));
     Router::new()
         .route("/health", get(live))
         .route("/healthz", get(live))
@@ -37,12 +71,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/readyz", get(ready))
         .route("/startup", get(startup))
         .route("/startupz", get(startup))
-        .route("/v1/models", get(openai::list_models))
-        .route("/v1/models/{*id}", get(openai::get_model))
-        .route("/v1/chat/completions", post(openai::chat_completions))
-        .route("/v1/responses", post(openai::responses))
-        .route("/v1/embeddings", post(openai::embeddings))
-        .route("/tools/invoke", post(tools::invoke))
+        .merge(models)
+        .merge(chat)
+        .merge(responses)
+        .merge(tools)
         .fallback(fallback)
         .layer(middleware::from_fn(security_headers))
         .with_state(state)
@@ -118,10 +150,7 @@ async fn fallback(State(state): State<Arc<AppState>>, req: Request) -> Response 
             Err(rejection) => return rejection.into_response(),
         };
         if state.is_draining() {
-            return json_response(
-                StatusCode::SERVICE_UNAVAILABLE,
-                json!({ "error": { "message": "gateway is shutting down", "type": "unavailable" } }),
-            );
+            return ApiError::Unavailable("gateway is shutting down".into()).into_response();
         }
         return upgrade
             .read_buffer_size(WS_READ_BUFFER)
@@ -134,19 +163,12 @@ async fn fallback(State(state): State<Arc<AppState>>, req: Request) -> Response 
         Ok(res) => return res,
         Err(req) => req,
     };
-    not_found_response(&format!(
+    ApiError::NotFound(format!(
         "no route for {} {}",
         req.method(),
         req.uri().path()
     ))
-}
-
-/// The 404 every unknown or disabled route answers with.
-pub fn not_found_response(message: &str) -> Response {
-    json_response(
-        StatusCode::NOT_FOUND,
-        json!({ "error": { "message": format!("Not Found: {message}"), "type": "not_found" } }),
-    )
+    .into_response()
 }
 
 fn is_websocket_upgrade(req: &Request) -> bool {
@@ -154,15 +176,4 @@ fn is_websocket_upgrade(req: &Request) -> bool {
         .get(header::UPGRADE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
-}
-
-/// A JSON response with the given status.
-pub fn json_response(status: StatusCode, body: serde_json::Value) -> Response {
-    let mut res = Response::new(Body::from(body.to_string()));
-    *res.status_mut() = status;
-    res.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json; charset=utf-8"),
-    );
-    res
 }

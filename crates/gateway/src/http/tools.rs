@@ -4,19 +4,16 @@
 //! `gateway.tools.allow` (removes entries) and `gateway.tools.deny` (adds entries). A denied
 //! tool answers exactly like a missing one, so the policy cannot be probed.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::Response;
 use openclaw_config::ToolsPolicy;
 use openclaw_sessions::SessionKey;
 use serde_json::{Value, json};
 
-use super::auth::require_bearer;
-use super::json_response;
+use super::{ApiError, JsonObject, json_response};
 use crate::state::AppState;
 
 /// Largest request body.
@@ -55,66 +52,39 @@ pub fn allowed(policy: &ToolsPolicy, tool: &str) -> bool {
     !DEFAULT_DENY.contains(&tool) || listed(&policy.allow)
 }
 
-fn fail(status: StatusCode, kind: &str, message: String) -> Response {
-    json_response(
-        status,
-        json!({"ok": false, "error": {"type": kind, "message": message}}),
-    )
+fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError::tool(StatusCode::BAD_REQUEST, "invalid_request", message)
 }
 
-/// The handler.
+/// The handler (behind [`super::auth::bearer_gate`]).
 pub async fn invoke(
     State(state): State<Arc<AppState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    if let Err(r) = require_bearer(&state, &headers, peer.ip()) {
-        return r;
-    }
-    let body = match super::openai::read_json(body, MAX_BODY_BYTES).await {
-        Ok(b) => b,
-        Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return fail(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                "request body exceeds 2 MB".into(),
-            );
-        }
-        Err(_) => {
-            return fail(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "body must be a JSON object {tool, action?, args?, sessionKey?, agentId?}".into(),
-            );
-        }
-    };
-    let Some(tool) = body
+    body: Result<JsonObject<MAX_BODY_BYTES>, ApiError>,
+) -> Result<Response, ApiError> {
+    let JsonObject(body) = body.map_err(|e| match e {
+        ApiError::TooLarge { .. } => ApiError::tool(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "request body exceeds 2 MB",
+        ),
+        _ => invalid("body must be a JSON object {tool, action?, args?, sessionKey?, agentId?}"),
+    })?;
+    let tool = body
         .get("tool")
         .and_then(Value::as_str)
         .filter(|t| !t.is_empty())
-    else {
-        return fail(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "`tool` (a non-empty string) is required".into(),
-        );
-    };
+        .ok_or_else(|| invalid("`tool` (a non-empty string) is required"))?;
     let args = body.get("args").cloned().unwrap_or(json!({}));
     if !args.is_object() {
-        return fail(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "`args` must be an object".into(),
-        );
+        return Err(invalid("`args` must be an object"));
     }
     let live = state.live();
     if !TOOLS.contains(&tool) || !allowed(&live.resolved.gateway.tools, tool) {
-        return fail(
+        return Err(ApiError::tool(
             StatusCode::NOT_FOUND,
             "not_found",
             format!("Tool not available: {tool}"),
-        );
+        ));
     }
     let agent_id = body
         .get("agentId")
@@ -147,19 +117,22 @@ pub async fn invoke(
                 None => Ok(SessionKey::main(
                     agent_id.unwrap_or(live.agents.default_id()),
                 )),
-            };
-            match key {
-                Err(e) => {
-                    return fail(StatusCode::BAD_REQUEST, "invalid_request", e.to_string());
-                }
-                Ok(key) => session_status(&state, &key).await,
             }
+            .map_err(|e| invalid(e.to_string()))?;
+            session_status(&state, &key).await
         }
         _ => Err(format!("Tool not available: {tool}")),
     };
     match result {
-        Ok(v) => json_response(StatusCode::OK, json!({"ok": true, "result": v})),
-        Err(msg) => fail(StatusCode::INTERNAL_SERVER_ERROR, "tool_error", msg),
+        Ok(v) => Ok(json_response(
+            StatusCode::OK,
+            json!({"ok": true, "result": v}),
+        )),
+        Err(msg) => Err(ApiError::tool(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "tool_error",
+            msg,
+        )),
     }
 }
 

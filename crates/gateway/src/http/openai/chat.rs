@@ -1,10 +1,9 @@
 //! `POST /v1/chat/completions`: JSON or SSE chunks.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::extract::{ConnectInfo, State};
+use axum::Extension;
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{Value, json};
@@ -20,8 +19,7 @@ struct Prepared {
     include_usage: bool,
 }
 
-#[allow(clippy::result_large_err)]
-fn prepare_chat(live: &Live, headers: &HeaderMap, body: &Value) -> Result<Prepared, Response> {
+fn prepare_chat(live: &Live, headers: &HeaderMap, body: &Value) -> Result<Prepared, ApiError> {
     let model_field = body.get("model").and_then(Value::as_str);
     let agent = resolve_agent(live, model_field, headers)?;
     let input = parse_messages(body.get("messages").unwrap_or(&Value::Null))?;
@@ -36,43 +34,28 @@ fn prepare_chat(live: &Live, headers: &HeaderMap, body: &Value) -> Result<Prepar
             .pointer("/stream_options/include_usage")
             .and_then(Value::as_bool)
             .unwrap_or(false),
-        turn: Turn {
-            run_id: uuid::Uuid::new_v4().simple().to_string(),
-            agent,
-            session,
-            persist,
-            prior: input.prior,
-            system_extra: input.system,
-            user_text: input.user_text,
-            tool_results: input.tool_results,
-            model_override,
-            params,
-            channel: header_str(headers, "x-openclaw-message-channel")
-                .map(str::to_owned)
-                .or(Some("openai-http".into())),
-        },
+        turn: Turn::new(agent, session, input.user_text)
+            .with_run_id(uuid::Uuid::new_v4().simple().to_string())
+            .with_persist(persist)
+            .with_client_history(input.prior, input.system, input.tool_results)
+            .with_model_override(model_override)
+            .with_params(params)
+            .with_channel(
+                header_str(headers, "x-openclaw-message-channel")
+                    .map(str::to_owned)
+                    .or(Some("openai-http".into())),
+            ),
     })
 }
 
 /// `POST /v1/chat/completions`.
 pub async fn chat_completions(
     State(state): State<Arc<AppState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(live): Extension<Arc<Live>>,
     headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let live = match gate(&state, Family::Chat, &headers, peer.ip()) {
-        Ok(l) => l,
-        Err(r) => return r,
-    };
-    let body = match read_json(body, MAX_BODY_BYTES).await {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    let prepared = match prepare_chat(&live, &headers, &body) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+    JsonObject(body): JsonObject<MAX_BODY_BYTES>,
+) -> Result<Response, ApiError> {
+    let prepared = prepare_chat(&live, &headers, &body)?;
     let created = crate::sys::now_ms() / 1000;
     let id = format!("chatcmpl-{}", prepared.turn.run_id);
     if !prepared.stream {
@@ -86,13 +69,11 @@ pub async fn chat_completions(
             &Cancel::default(),
         )
         .await;
-        return match result {
-            Ok(out) => json_response(
-                StatusCode::OK,
-                completion_json(&id, created, &prepared.model_field, &out),
-            ),
-            Err(e) => run_error_response(&e),
-        };
+        let out = result.map_err(|e| ApiError::from(&e))?;
+        return Ok(json_response(
+            StatusCode::OK,
+            completion_json(&id, created, &prepared.model_field, &out),
+        ));
     }
 
     let model = prepared.model_field.clone();
@@ -156,7 +137,7 @@ pub async fn chat_completions(
             SseFrame::data("[DONE]".into()),
         ],
     });
-    sse_or_error(&state, frames).await
+    Ok(sse_or_error(&state, frames).await)
 }
 
 fn chunk(id: &str, created: u64, model: &str, delta: Value, finish: Option<&str>) -> SseFrame {

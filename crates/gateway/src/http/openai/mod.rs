@@ -6,23 +6,23 @@
 //! neither `user` nor `x-openclaw-session-key` is stateless: it runs on a throw-away session
 //! that is not written to disk.
 
-use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, Path, State};
+use axum::Extension;
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use openclaw_providers::{FinishReason, Message, Role, ToolChoice, ToolDef, Usage};
 use openclaw_sessions::SessionKey;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use super::auth::require_bearer;
-use super::json_response;
+use super::auth::{peer_ip, require_bearer};
 use super::sse::{CancelOnDrop, SseFrame, sse_response};
+use super::{ApiError, JsonObject, json_response};
 use crate::agents::{GenParams, Outcome, RunError, RunEvent, Turn, run_turn};
 use crate::catalog::{Agent, ModelTarget};
 use crate::runs::Cancel;
@@ -39,23 +39,18 @@ pub use responses::responses;
 /// Largest request body on `/v1/*`.
 pub const MAX_BODY_BYTES: usize = 20 * 1024 * 1024;
 
-/// An OpenAI-style error response.
-pub fn error(status: StatusCode, kind: &str, message: impl Into<String>) -> Response {
-    json_response(
-        status,
-        json!({"error": {"message": message.into(), "type": kind, "param": null, "code": null}}),
-    )
-}
-
-fn bad_request(message: impl Into<String>) -> Response {
-    error(StatusCode::BAD_REQUEST, "invalid_request_error", message)
+fn bad_request(message: impl Into<String>) -> ApiError {
+    ApiError::bad_request(message)
 }
 
 /// Which endpoint family a request belongs to, for the enable switches.
 #[derive(Clone, Copy)]
-enum Family {
+pub enum Family {
+    /// `/v1/chat/completions`.
     Chat,
+    /// `/v1/responses`.
     Responses,
+    /// `/v1/models`, `/v1/embeddings`: on when either of the others is.
     Shared,
 }
 
@@ -68,58 +63,30 @@ fn enabled(live: &Live, family: Family) -> bool {
     }
 }
 
-/// Common gate: endpoint enabled (else 404 as if absent), then bearer auth.
-#[allow(clippy::result_large_err)]
-fn gate(
-    state: &AppState,
-    family: Family,
-    headers: &HeaderMap,
-    ip: IpAddr,
-) -> Result<Arc<Live>, Response> {
+/// Middleware in front of every `/v1/*` route: endpoint enabled (else 404 as if absent),
+/// then bearer auth. The config snapshot it checked goes to the handler as an extension,
+/// so one request sees one config.
+pub async fn gate(
+    State((state, family)): State<(Arc<AppState>, Family)>,
+    mut req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
     let live = state.live();
     if !enabled(&live, family) {
-        return Err(super::not_found_response(
-            "this endpoint is disabled; enable it with gateway.http.endpoints.chatCompletions.enabled or .responses.enabled",
+        return Err(ApiError::NotFound(
+            "this endpoint is disabled; enable it with gateway.http.endpoints.chatCompletions.enabled or .responses.enabled".into(),
         ));
     }
-    require_bearer(state, headers, ip)?;
-    Ok(live)
-}
-
-/// Reads a JSON object body, with 413 past the limit and 400 for bad JSON.
-#[allow(clippy::result_large_err)]
-pub async fn read_json(body: Body, limit: usize) -> Result<Value, Response> {
-    let bytes: Bytes = match axum::body::to_bytes(body, limit).await {
-        Ok(b) => b,
-        Err(_) => {
-            return Err(error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "invalid_request_error",
-                format!(
-                    "Request body too large: the limit is {} MB",
-                    limit / (1024 * 1024)
-                ),
-            ));
-        }
-    };
-    let v: Value = serde_json::from_slice(&bytes)
-        .map_err(|e| bad_request(format!("Invalid JSON body: {e}")))?;
-    if !v.is_object() {
-        return Err(bad_request("Invalid JSON body: expected an object"));
-    }
-    Ok(v)
+    require_bearer(&state, req.headers(), peer_ip(&req))?;
+    req.extensions_mut().insert(live);
+    Ok(next.run(req).await)
 }
 
 /// `GET /v1/models`.
 pub async fn list_models(
     State(state): State<Arc<AppState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    Extension(live): Extension<Arc<Live>>,
 ) -> Response {
-    let live = match gate(&state, Family::Shared, &headers, peer.ip()) {
-        Ok(l) => l,
-        Err(r) => return r,
-    };
     let created = state.started_at_secs();
     let data: Vec<Value> = model_ids(&live)
         .into_iter()
@@ -131,25 +98,16 @@ pub async fn list_models(
 /// `GET /v1/models/{id}` (the id may contain `/`, raw or as `%2F`).
 pub async fn get_model(
     State(state): State<Arc<AppState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(live): Extension<Arc<Live>>,
     Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let live = match gate(&state, Family::Shared, &headers, peer.ip()) {
-        Ok(l) => l,
-        Err(r) => return r,
-    };
-    if model_ids(&live).contains(&id) {
-        json_response(
-            StatusCode::OK,
-            json!({"id": id, "object": "model", "created": state.started_at_secs(), "owned_by": "openclaw"}),
-        )
-    } else {
-        json_response(
-            StatusCode::NOT_FOUND,
-            json!({"error": {"message": format!("The model '{id}' does not exist"), "type": "invalid_request_error", "param": "model", "code": "model_not_found"}}),
-        )
+) -> Result<Response, ApiError> {
+    if !model_ids(&live).contains(&id) {
+        return Err(ApiError::ModelNotFound(id));
     }
+    Ok(json_response(
+        StatusCode::OK,
+        json!({"id": id, "object": "model", "created": state.started_at_secs(), "owned_by": "openclaw"}),
+    ))
 }
 
 fn model_ids(live: &Live) -> Vec<String> {
@@ -164,8 +122,7 @@ fn model_ids(live: &Live) -> Vec<String> {
 }
 
 /// Resolves the `model` field and `x-openclaw-agent-id` to an agent.
-#[allow(clippy::result_large_err)]
-fn resolve_agent(live: &Live, model: Option<&str>, headers: &HeaderMap) -> Result<Agent, Response> {
+fn resolve_agent(live: &Live, model: Option<&str>, headers: &HeaderMap) -> Result<Agent, ApiError> {
     const INVALID: &str = "Invalid `model`. Use `openclaw` or `openclaw/<agentId>`.";
     let from_model = match model {
         Some("openclaw") | Some("openclaw/default") => live.agents.default_id().to_owned(),
@@ -185,8 +142,7 @@ fn resolve_agent(live: &Live, model: Option<&str>, headers: &HeaderMap) -> Resul
         .ok_or_else(|| bad_request(format!("Unknown agent `{id}`. {INVALID}")))
 }
 
-#[allow(clippy::result_large_err)]
-fn model_override(live: &Live, headers: &HeaderMap) -> Result<Option<ModelTarget>, Response> {
+fn model_override(live: &Live, headers: &HeaderMap) -> Result<Option<ModelTarget>, ApiError> {
     match header_str(headers, "x-openclaw-model") {
         None => Ok(None),
         Some(raw) => live.agents.target(raw).map(Some).ok_or_else(|| {
@@ -198,12 +154,11 @@ fn model_override(live: &Live, headers: &HeaderMap) -> Result<Option<ModelTarget
 }
 
 /// Session from `x-openclaw-session-key` or `user`; `None` means stateless.
-#[allow(clippy::result_large_err)]
 fn resolve_session(
     agent: &Agent,
     headers: &HeaderMap,
     user: Option<&str>,
-) -> Result<(SessionKey, bool), Response> {
+) -> Result<(SessionKey, bool), ApiError> {
     if let Some(raw) = header_str(headers, "x-openclaw-session-key") {
         let name = raw
             .strip_prefix(&format!("agent:{}:", agent.id))
@@ -268,8 +223,7 @@ struct ChatInput {
     tool_results: Vec<Message>,
 }
 
-#[allow(clippy::result_large_err)]
-fn parse_messages(messages: &Value) -> Result<ChatInput, Response> {
+fn parse_messages(messages: &Value) -> Result<ChatInput, ApiError> {
     let Some(list) = messages.as_array() else {
         return Err(bad_request("Missing user message in `messages`."));
     };
@@ -348,10 +302,9 @@ fn parse_messages(messages: &Value) -> Result<ChatInput, Response> {
     })
 }
 
-#[allow(clippy::result_large_err)]
-fn parse_params(body: &Value) -> Result<GenParams, Response> {
+fn parse_params(body: &Value) -> Result<GenParams, ApiError> {
     let num = |k: &str| body.get(k).filter(|v| !v.is_null());
-    let range = |k: &str, lo: f64, hi: f64| -> Result<Option<f32>, Response> {
+    let range = |k: &str, lo: f64, hi: f64| -> Result<Option<f32>, ApiError> {
         match num(k) {
             None => Ok(None),
             Some(v) => match v.as_f64() {
@@ -362,7 +315,7 @@ fn parse_params(body: &Value) -> Result<GenParams, Response> {
             },
         }
     };
-    let tokens = |k: &str| -> Result<Option<u32>, Response> {
+    let tokens = |k: &str| -> Result<Option<u32>, ApiError> {
         match num(k) {
             None => Ok(None),
             Some(v) => match v.as_u64() {
@@ -471,45 +424,6 @@ fn usage_json(u: Option<&Usage>) -> Value {
     json!({"prompt_tokens": i, "completion_tokens": o, "total_tokens": i + o})
 }
 
-/// Maps a run failure to a status and OpenAI error body.
-fn run_error_response(e: &RunError) -> Response {
-    let (status, kind) = match e {
-        RunError::NoModel { .. } => (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable"),
-        RunError::AllFailed { last, .. } if last_status(last) == Some(429) => {
-            (StatusCode::TOO_MANY_REQUESTS, "rate_limit_error")
-        }
-        RunError::AllFailed { .. } | RunError::MidStream(_) => {
-            (StatusCode::BAD_GATEWAY, "api_error")
-        }
-        RunError::Timeout(_) => (StatusCode::GATEWAY_TIMEOUT, "timeout"),
-        RunError::Aborted => (StatusCode::SERVICE_UNAVAILABLE, "aborted"),
-        RunError::Transcript(_) => (StatusCode::INTERNAL_SERVER_ERROR, "server_error"),
-    };
-    error(status, kind, e.to_string())
-}
-
-fn last_status(e: &openclaw_providers::ProviderError) -> Option<u16> {
-    match e {
-        openclaw_providers::ProviderError::Status { status, .. } => Some(*status),
-        _ => None,
-    }
-}
-
-/// Gate, body and agent: what every POST endpoint does first.
-#[allow(clippy::result_large_err)]
-async fn admit(
-    state: &AppState,
-    family: Family,
-    headers: &HeaderMap,
-    ip: IpAddr,
-    body: Body,
-) -> Result<(Arc<Live>, Value, Agent), Response> {
-    let live = gate(state, family, headers, ip)?;
-    let body = read_json(body, MAX_BODY_BYTES).await?;
-    let agent = resolve_agent(&live, body.get("model").and_then(Value::as_str), headers)?;
-    Ok((live, body, agent))
-}
-
 /// What the streaming encoder is given: run events, then the result.
 pub enum StreamItem {
     /// A run event.
@@ -581,7 +495,7 @@ fn start_streaming_run(
 async fn sse_or_error(state: &AppState, mut run: StreamingRun) -> Response {
     let first = tokio::time::timeout(Duration::from_millis(1000), run.rx.recv()).await;
     let first_frames = match first {
-        Ok(Some(Err(e))) => return run_error_response(&e),
+        Ok(Some(Err(e))) => return ApiError::from(&e).into_response(),
         Ok(Some(Ok(frames))) => frames,
         Ok(None) => vec![],
         Err(_) => vec![],

@@ -1,10 +1,9 @@
 //! `POST /v1/responses` (OpenResponses): JSON or the SSE event sequence.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::extract::{ConnectInfo, State};
+use axum::Extension;
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{Value, json};
@@ -15,15 +14,11 @@ use super::*;
 /// `POST /v1/responses` (OpenResponses).
 pub async fn responses(
     State(state): State<Arc<AppState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(live): Extension<Arc<Live>>,
     headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let (live, body, agent) =
-        match admit(&state, Family::Responses, &headers, peer.ip(), body).await {
-            Ok(x) => x,
-            Err(r) => return r,
-        };
+    JsonObject(body): JsonObject<MAX_BODY_BYTES>,
+) -> Result<Response, ApiError> {
+    let agent = resolve_agent(&live, body.get("model").and_then(Value::as_str), &headers)?;
     let model_field = body.get("model").and_then(Value::as_str);
     let messages = match body.get("input") {
         Some(Value::String(s)) => json!([{"role": "user", "content": s}]),
@@ -44,44 +39,30 @@ pub async fn responses(
                 })
                 .collect(),
         ),
-        _ => return bad_request("Missing `input`: give a string or an array of input items."),
+        _ => {
+            return Err(bad_request(
+                "Missing `input`: give a string or an array of input items.",
+            ));
+        }
     };
-    let mut input = match parse_messages(&messages) {
-        Ok(i) => i,
-        Err(r) => return r,
-    };
+    let mut input = parse_messages(&messages)?;
     if let Some(instr) = body.get("instructions").and_then(Value::as_str) {
         input.system = Some(match input.system {
             Some(s) => format!("{instr}\n\n{s}"),
             None => instr.to_owned(),
         });
     }
-    let params = match parse_params(&body) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let model_override = match model_override(&live, &headers) {
-        Ok(m) => m,
-        Err(r) => return r,
-    };
+    let params = parse_params(&body)?;
+    let model_override = model_override(&live, &headers)?;
     let (session, persist) =
-        match resolve_session(&agent, &headers, body.get("user").and_then(Value::as_str)) {
-            Ok(s) => s,
-            Err(r) => return r,
-        };
-    let turn = Turn {
-        run_id: uuid::Uuid::new_v4().simple().to_string(),
-        agent,
-        session,
-        persist,
-        prior: input.prior,
-        system_extra: input.system,
-        user_text: input.user_text,
-        tool_results: input.tool_results,
-        model_override,
-        params,
-        channel: Some("openresponses-http".into()),
-    };
+        resolve_session(&agent, &headers, body.get("user").and_then(Value::as_str))?;
+    let turn = Turn::new(agent, session, input.user_text)
+        .with_run_id(uuid::Uuid::new_v4().simple().to_string())
+        .with_persist(persist)
+        .with_client_history(input.prior, input.system, input.tool_results)
+        .with_model_override(model_override)
+        .with_params(params)
+        .with_channel(Some("openresponses-http".into()));
     let resp_id = format!("resp_{}", turn.run_id);
     let msg_id = format!("msg_{}", turn.run_id);
     let model = model_field.unwrap_or("openclaw").to_owned();
@@ -89,13 +70,11 @@ pub async fn responses(
     if !body.get("stream").and_then(Value::as_bool).unwrap_or(false) {
         let (tx, _) = mpsc::channel(1);
         let result = run_turn(&state.shared.sessions, turn, &tx, &Cancel::default()).await;
-        return match result {
-            Ok(out) => json_response(
-                StatusCode::OK,
-                response_object(&resp_id, &msg_id, created, &model, "completed", Some(&out)),
-            ),
-            Err(e) => run_error_response(&e),
-        };
+        let out = result.map_err(|e| ApiError::from(&e))?;
+        return Ok(json_response(
+            StatusCode::OK,
+            response_object(&resp_id, &msg_id, created, &model, "completed", Some(&out)),
+        ));
     }
     let mut seq = 0u64;
     let mut text = String::new();
@@ -165,7 +144,7 @@ pub async fn responses(
         }
         frames
     });
-    sse_or_error(&state, frames).await
+    Ok(sse_or_error(&state, frames).await)
 }
 
 fn response_object(

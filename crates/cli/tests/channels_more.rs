@@ -75,6 +75,18 @@ fn texts_to(sent: &[Value], chat: i64) -> Vec<String> {
         .collect()
 }
 
+/// Polls until `chat` has received `n` messages (or 20 s pass); returns everything sent.
+async fn wait_sent_to(tg: &MockTelegram, chat: i64, n: usize) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let sent = tg.sent_messages();
+        if texts_to(&sent, chat).len() >= n || Instant::now() > deadline {
+            return sent;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 async fn history(gw: &Gateway, key: &str) -> Vec<Value> {
     rpc(gw, "chat.history", json!({"sessionKey": key})).await["messages"]
         .as_array()
@@ -108,8 +120,8 @@ async fn two_bots_each_answer_their_own_chats() {
     tg_a.push_dm(43, "alpha, do you know me?");
     tg_a.push_dm(FRIEND, "hello alpha");
     tg_b.push_dm(43, "hello beta");
-    let sent_a = tg_a.wait_sent(1, Duration::from_secs(15)).await;
-    let sent_b = tg_b.wait_sent(1, Duration::from_secs(15)).await;
+    let sent_a = wait_sent_to(&tg_a, FRIEND, 1).await;
+    let sent_b = wait_sent_to(&tg_b, 43, 1).await;
     assert_eq!(texts_to(&sent_a, FRIEND), ["echo: hello alpha"]);
     assert_eq!(texts_to(&sent_b, 43), ["echo: hello beta"]);
     tokio::time::sleep(Duration::from_millis(800)).await;
@@ -155,7 +167,7 @@ async fn two_bots_each_answer_their_own_chats() {
     )
     .await;
     assert!(sent.is_object(), "{sent}");
-    let sent_b = tg_b.wait_sent(2, Duration::from_secs(10)).await;
+    let sent_b = wait_sent_to(&tg_b, 43, 2).await;
     assert_eq!(texts_to(&sent_b, 43), ["echo: hello beta", "from beta"]);
     assert_eq!(tg_a.sent_messages().len(), 1);
 }
@@ -259,7 +271,7 @@ async fn open_policies_and_no_mention_answer_what_the_defaults_refuse() {
     wait_connected(&gw2, &["default"]).await;
     tg2.push_dm(FRIEND, "dm me");
     tg2.push_group(GROUP, FRIEND, &format!("@{BOT_USERNAME} in the group"));
-    let sent = tg2.wait_sent(1, Duration::from_secs(20)).await;
+    let sent = wait_sent_to(&tg2, GROUP, 1).await;
     assert_eq!(texts_to(&sent, GROUP), ["echo: in the group"]);
     tokio::time::sleep(Duration::from_millis(1000)).await;
     assert!(

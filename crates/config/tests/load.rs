@@ -45,10 +45,8 @@ fn invalid(raw: &str) -> (String, String, String) {
 
 #[test]
 fn missing_file_gives_defaults() {
-    let path = std::env::temp_dir().join(format!(
-        "openclaw-config-test-missing-{}.json",
-        std::process::id()
-    ));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("missing.json");
     let loaded = load_file(&path, &no_env).unwrap();
     assert!(!loaded.exists);
     assert!(loaded.raw.is_none());

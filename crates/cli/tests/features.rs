@@ -213,6 +213,9 @@ async fn hooks_allowed_agent_ids_admit_listed_agents_and_refuse_others() {
     );
     let (code, v) = hook(&gw, "agent", json!({"message": "default agent"})).await;
     assert_eq!(code, 200, "{v}");
+    let (code, v) = hook(&gw, "wake", json!({"text": "wake main", "agentId": "main"})).await;
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["sessionKey"], "agent:main:main", "{v}");
     // A configured agent that is not listed is refused, on both hooks, and nothing runs.
     let (code, v) = hook(
         &gw,
@@ -272,6 +275,21 @@ async fn hooks_allowed_agent_ids_admit_listed_agents_and_refuse_others() {
         "echo: for other",
         "{msgs:?}"
     );
+
+    // `*` in the list admits every agent too.
+    let star = gateway(
+        &mock,
+        "mock/m1",
+        &format!(r#"hooks: {{ enabled: true, token: "{HOOK}", allowedAgentIds: ["*"] }},"#),
+    );
+    let (code, v) = hook(
+        &star,
+        "wake",
+        json!({"text": "wake other", "agentId": "other"}),
+    )
+    .await;
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["sessionKey"], "agent:other:main", "{v}");
 }
 
 #[tokio::test]

@@ -538,8 +538,8 @@ async fn chat_completions_stream_tool_call_pieces() {
 /// (`https://api.openai.com/v1`, `https://api.anthropic.com`) with no override, so a run
 /// cannot be pointed at the stand-in; what is checked here is that the gateway accepts
 /// them (with keys from the environment) while an unknown provider is refused.
-#[test]
-fn implicit_providers_need_no_models_entry() {
+#[tokio::test]
+async fn implicit_providers_need_no_models_entry() {
     for model in ["openai/gpt-4o-mini", "anthropic/claude-sonnet-4-5"] {
         let cfg = format!(
             r#"{{ gateway: {{ mode: "local", auth: {{ token: "{TOKEN}" }} }},
@@ -551,7 +551,8 @@ fn implicit_providers_need_no_models_entry() {
                 .env("OPENAI_API_KEY", "sk-test-openai-key")
                 .env("ANTHROPIC_API_KEY", "sk-ant-test-key"),
         );
-        assert!(gw.child.id() > 0);
+        let agents = rpc(&gw, "agents.list", json!({})).await;
+        assert_eq!(agents["agents"][0]["model"]["primary"], model, "{agents}");
         assert!(
             !gw.output().contains("sk-test-openai-key"),
             "{}",

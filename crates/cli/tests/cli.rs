@@ -28,14 +28,6 @@ fn configured_gateway() -> Gateway {
     })
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[test]
 fn health_and_status_against_running_gateway() {
     let gw = configured_gateway();

@@ -15,14 +15,6 @@ use tokio_tungstenite::tungstenite::Message;
 const TOKEN: &str = "cfg-cli-token-0123456789abcdef";
 const REDACTED: &str = "__OPENCLAW_REDACTED__";
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A state dir with no gateway: the CLI is pointed at a port nobody listens on, so a
 /// gateway running elsewhere on this machine (say on the default port) is never touched.
 struct Offline {

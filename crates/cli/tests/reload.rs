@@ -360,14 +360,6 @@ async fn unresolvable_secret_keeps_the_old_snapshot() {
     assert_eq!(hello["type"], "hello-ok");
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 async fn http_get_opt(port: u16, path: &str) -> (u16, String, String) {
     match tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
         Ok(_) => http_get(port, path).await,

@@ -13,14 +13,6 @@ use std::time::{Duration, Instant};
 use common::*;
 use serde_json::Value;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Runs the CLI with only PATH and HOME (no OPENCLAW_STATE_DIR), plus `env`.
 fn cli_home(home: &Path, path: &str, args: &[&str], env: &[(&str, &str)]) -> CliOut {
     let mut cmd = Command::new(bin());

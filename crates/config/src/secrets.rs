@@ -551,24 +551,15 @@ mod tests {
         None
     }
 
-    /// A temp file removed on drop.
-    struct TempFile(PathBuf);
-
-    impl TempFile {
-        fn new(name: &str, content: &[u8]) -> TempFile {
-            let path = std::env::temp_dir().join(format!(
-                "openclaw-secret-test-{}-{name}",
-                std::process::id()
-            ));
-            std::fs::write(&path, content).unwrap();
-            TempFile(path)
-        }
-    }
-
-    impl Drop for TempFile {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_file(&self.0);
-        }
+    /// A temp file (name ending in `name`) removed on drop.
+    fn temp_file(name: &str, content: &[u8]) -> tempfile::NamedTempFile {
+        let file = tempfile::Builder::new()
+            .prefix("openclaw-secret-test-")
+            .suffix(&format!("-{name}"))
+            .tempfile()
+            .expect("temp file");
+        std::fs::write(file.path(), content).unwrap();
+        file
     }
 
     fn env_ref(id: &str) -> SecretRef {
@@ -694,26 +685,26 @@ mod tests {
 
     #[test]
     fn file_refs() {
-        let f = TempFile::new("tok", b"file-secret\n");
+        let f = temp_file("tok", b"file-secret\n");
         let file_ref = |id: &str| SecretRef {
             source: SecretSource::File,
             provider: None,
             id: id.to_string(),
         };
-        let path = f.0.to_str().unwrap().to_string();
+        let path = f.path().to_str().unwrap().to_string();
         let got = file_ref(&path).resolve("x", &no_env).unwrap();
         assert_eq!(got.expose(), "file-secret");
 
         // Only one trailing newline is removed; CRLF counts as one.
-        let f2 = TempFile::new("crlf", b"a b\r\n\r\n");
-        let got = file_ref(f2.0.to_str().unwrap())
+        let f2 = temp_file("crlf", b"a b\r\n\r\n");
+        let got = file_ref(f2.path().to_str().unwrap())
             .resolve("x", &no_env)
             .unwrap();
         assert_eq!(got.expose(), "a b\r\n");
 
         // `~/` expands through HOME from the lookup, not the process.
-        let dir = f.0.parent().unwrap().to_str().unwrap().to_string();
-        let name = f.0.file_name().unwrap().to_str().unwrap();
+        let dir = f.path().parent().unwrap().to_str().unwrap().to_string();
+        let name = f.path().file_name().unwrap().to_str().unwrap();
         let home = env_of(&[("HOME", &dir)]);
         let got = file_ref(&format!("~/{name}")).resolve("x", &home).unwrap();
         assert_eq!(got.expose(), "file-secret");
@@ -726,8 +717,8 @@ mod tests {
         assert_eq!(e.path, "models.providers.a.apiKey");
         assert!(e.message.contains("cannot open secret file"), "{e}");
 
-        let empty = TempFile::new("empty", b"\n");
-        let e = file_ref(empty.0.to_str().unwrap())
+        let empty = temp_file("empty", b"\n");
+        let e = file_ref(empty.path().to_str().unwrap())
             .resolve("p", &no_env)
             .unwrap_err();
         assert!(e.message.contains("empty"), "{e}");
@@ -735,8 +726,8 @@ mod tests {
         let dir_err = file_ref(&dir).resolve("p", &no_env).unwrap_err();
         assert!(dir_err.message.contains("secret file"), "{dir_err}");
 
-        let big = TempFile::new("big", &vec![b'a'; MAX_SECRET_BYTES + 1]);
-        let e = file_ref(big.0.to_str().unwrap())
+        let big = temp_file("big", &vec![b'a'; MAX_SECRET_BYTES + 1]);
+        let e = file_ref(big.path().to_str().unwrap())
             .resolve("p", &no_env)
             .unwrap_err();
         assert!(e.message.contains("larger than"), "{e}");
@@ -764,10 +755,10 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(5));
 
         // A background process holding stdout open must not make us wait forever.
-        let script = TempFile::new("bg.sh", b"sleep 3 &\necho value\n");
+        let script = temp_file("bg.sh", b"sleep 3 &\necho value\n");
         let started = Instant::now();
         let e = resolve_exec(
-            &format!("sh {}", script.0.to_str().unwrap()),
+            &format!("sh {}", script.path().to_str().unwrap()),
             &no_env,
             Duration::from_millis(300),
         )
@@ -779,7 +770,7 @@ mod tests {
     #[cfg(unix)]
     #[test]
     fn exec_errors_never_contain_stdout() {
-        let script = TempFile::new(
+        let script = temp_file(
             "fail.sh",
             b"#!/bin/sh\necho TOPSECRET\necho 'vault is locked' >&2\nexit 3\n",
         );
@@ -789,7 +780,7 @@ mod tests {
         c.gateway.auth.token = Some(Secret::from_ref(SecretRef {
             source: SecretSource::Exec,
             provider: None,
-            id: format!("sh {}", script.0.to_str().unwrap()),
+            id: format!("sh {}", script.path().to_str().unwrap()),
         }));
         let e = resolve_secrets(&c, &no_env).unwrap_err();
         assert_eq!(e.path, "gateway.auth.token");

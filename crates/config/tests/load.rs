@@ -1,34 +1,21 @@
 //! End-to-end tests of loading real files from disk.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use openclaw_config::{
     AuthMode, BindMode, ConfigError, LogLevel, REDACTED, ReloadMode, content_hash, load_file,
     parse_str, redacted_json,
 };
 
-/// A file in the system temp dir, removed on drop.
-struct TempFile(PathBuf);
-
-impl TempFile {
-    fn new(content: &[u8]) -> TempFile {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!(
-            "openclaw-config-test-{}-{n}.json5",
-            std::process::id()
-        ));
-        std::fs::write(&path, content).unwrap();
-        TempFile(path)
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
+/// A `.json5` file in the system temp dir, removed on drop.
+fn temp_file(content: &[u8]) -> tempfile::NamedTempFile {
+    let file = tempfile::Builder::new()
+        .prefix("openclaw-config-test-")
+        .suffix(".json5")
+        .tempfile()
+        .expect("temp file");
+    std::fs::write(file.path(), content).unwrap();
+    file
 }
 
 fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
@@ -58,10 +45,8 @@ fn invalid(raw: &str) -> (String, String, String) {
 
 #[test]
 fn missing_file_gives_defaults() {
-    let path = std::env::temp_dir().join(format!(
-        "openclaw-config-test-missing-{}.json",
-        std::process::id()
-    ));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("missing.json");
     let loaded = load_file(&path, &no_env).unwrap();
     assert!(!loaded.exists);
     assert!(loaded.raw.is_none());
@@ -100,8 +85,8 @@ fn json5_features_are_accepted() {
   agents: { list: [{ id: "main" }] },
 }
 "#;
-    let file = TempFile::new(text.as_bytes());
-    let loaded = load_file(&file.0, &no_env).unwrap();
+    let file = temp_file(text.as_bytes());
+    let loaded = load_file(file.path(), &no_env).unwrap();
     assert!(loaded.exists);
     assert_eq!(loaded.raw.as_deref(), Some(text));
     assert_eq!(loaded.hash, content_hash(text));
@@ -130,13 +115,13 @@ fn bom_is_ignored() {
 
 #[test]
 fn syntax_error_names_file_line_and_column() {
-    let file = TempFile::new(b"{\n  gateway: {\n    port: 1 2\n  }\n}\n");
-    let err = load_file(&file.0, &no_env).unwrap_err();
+    let file = temp_file(b"{\n  gateway: {\n    port: 1 2\n  }\n}\n");
+    let err = load_file(file.path(), &no_env).unwrap_err();
     match &err {
         ConfigError::Parse {
             path, line, column, ..
         } => {
-            assert_eq!(path.as_deref(), Some(file.0.as_path()));
+            assert_eq!(path.as_deref(), Some(file.path()));
             assert_eq!(*line, 3);
             assert!(*column > 0);
         }
@@ -144,7 +129,7 @@ fn syntax_error_names_file_line_and_column() {
     }
     let shown = err.to_string();
     assert!(
-        shown.starts_with(&format!("{}:3:", file.0.display())),
+        shown.starts_with(&format!("{}:3:", file.path().display())),
         "{shown}"
     );
     assert!(shown.contains("JSON5 parse error"), "{shown}");
@@ -153,8 +138,8 @@ fn syntax_error_names_file_line_and_column() {
 
 #[test]
 fn invalid_utf8_is_a_parse_error() {
-    let file = TempFile::new(b"{gateway: {bind: \"\xff\"}}");
-    let err = load_file(&file.0, &no_env).unwrap_err();
+    let file = temp_file(b"{gateway: {bind: \"\xff\"}}");
+    let err = load_file(file.path(), &no_env).unwrap_err();
     assert!(matches!(err, ConfigError::Parse { line: 1, .. }), "{err}");
 }
 
@@ -215,8 +200,8 @@ fn missing_env_names_the_json_path() {
 
 #[test]
 fn file_env_errors_keep_variant() {
-    let file = TempFile::new(br#"{ gateway: { auth: { password: "${OC_MISSING_PW}" } } }"#);
-    let err = load_file(&file.0, &no_env).unwrap_err();
+    let file = temp_file(br#"{ gateway: { auth: { password: "${OC_MISSING_PW}" } } }"#);
+    let err = load_file(file.path(), &no_env).unwrap_err();
     assert!(matches!(err, ConfigError::MissingEnv { .. }));
 }
 
@@ -339,12 +324,12 @@ fn redaction_of_loaded_file() {
 
 #[test]
 fn hash_changes_with_content() {
-    let a = TempFile::new(b"{ gateway: { port: 1 } }");
-    let b = TempFile::new(b"{ gateway: { port: 2 } }");
-    let c = TempFile::new(b"{ gateway: { port: 1 } }");
-    let ha = load_file(&a.0, &no_env).unwrap().hash;
-    let hb = load_file(&b.0, &no_env).unwrap().hash;
-    let hc = load_file(&c.0, &no_env).unwrap().hash;
+    let a = temp_file(b"{ gateway: { port: 1 } }");
+    let b = temp_file(b"{ gateway: { port: 2 } }");
+    let c = temp_file(b"{ gateway: { port: 1 } }");
+    let ha = load_file(a.path(), &no_env).unwrap().hash;
+    let hb = load_file(b.path(), &no_env).unwrap().hash;
+    let hc = load_file(c.path(), &no_env).unwrap().hash;
     assert_ne!(ha, hb);
     assert_eq!(ha, hc);
     assert_eq!(ha.len(), 64);

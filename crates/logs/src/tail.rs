@@ -243,41 +243,18 @@ fn read_range(file: &mut File, offset: u64, len: u64) -> io::Result<Vec<u8>> {
 
 #[cfg(test)]
 pub(crate) mod test_support {
-    use std::path::{Path, PathBuf};
-    use std::time::{SystemTime, UNIX_EPOCH};
-
     /// A uniquely named temporary directory removed on drop.
-    pub(crate) struct TempDir(PathBuf);
-
-    impl TempDir {
-        pub(crate) fn new(label: &str) -> Self {
-            let nanos = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0);
-            let path = std::env::temp_dir().join(format!(
-                "openclaw-logs-{label}-{}-{nanos}",
-                std::process::id()
-            ));
-            std::fs::create_dir_all(&path).expect("create temp dir");
-            TempDir(path)
-        }
-
-        pub(crate) fn path(&self) -> &Path {
-            &self.0
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
+    pub(crate) fn temp_dir(label: &str) -> tempfile::TempDir {
+        tempfile::Builder::new()
+            .prefix(&format!("openclaw-logs-{label}-"))
+            .tempdir()
+            .expect("create temp dir")
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::test_support::TempDir;
+    use super::test_support::temp_dir;
     use super::*;
     use std::fs;
     use std::io::Write;
@@ -301,7 +278,7 @@ mod tests {
 
     #[test]
     fn missing_file_is_empty() {
-        let dir = TempDir::new("tail-missing");
+        let dir = temp_dir("tail-missing");
         let path = dir.path().join("nope.log");
         let r = tail(&path, &TailRequest::default()).expect("tail");
         assert_eq!((r.cursor, r.size, r.lines.len()), (0, 0, 0));
@@ -314,7 +291,7 @@ mod tests {
 
     #[test]
     fn without_cursor_returns_last_lines() {
-        let dir = TempDir::new("tail-last");
+        let dir = temp_dir("tail-last");
         let path = dir.path().join("gateway.log");
         append(&path, "a\nbb\nccc\n");
         let r = tail(&path, &TailRequest::default()).expect("tail");
@@ -331,7 +308,7 @@ mod tests {
 
     #[test]
     fn without_cursor_max_bytes_cuts_partial_head() {
-        let dir = TempDir::new("tail-maxbytes");
+        let dir = temp_dir("tail-maxbytes");
         let path = dir.path().join("gateway.log");
         append(&path, "first line\nsecond\nthird\n");
         // Window of 10 bytes: "ond\nthird\n" → leading fragment dropped.
@@ -347,7 +324,7 @@ mod tests {
 
     #[test]
     fn partial_last_line_is_held_back() {
-        let dir = TempDir::new("tail-partial");
+        let dir = temp_dir("tail-partial");
         let path = dir.path().join("gateway.log");
         append(&path, "done\nhalf");
         let r = tail(&path, &TailRequest::default()).expect("tail");
@@ -375,7 +352,7 @@ mod tests {
 
     #[test]
     fn cursor_follows_appends() {
-        let dir = TempDir::new("tail-follow");
+        let dir = temp_dir("tail-follow");
         let path = dir.path().join("gateway.log");
         append(&path, "one\ntwo\n");
         let r = tail(&path, &TailRequest::default()).expect("tail");
@@ -392,7 +369,7 @@ mod tests {
 
     #[test]
     fn cursor_with_limit_and_max_bytes_pages_through() {
-        let dir = TempDir::new("tail-pages");
+        let dir = temp_dir("tail-pages");
         let path = dir.path().join("gateway.log");
         let all: Vec<String> = (0..50).map(|i| format!("entry {i:02}")).collect();
         append(&path, &format!("{}\n", all.join("\n")));
@@ -432,7 +409,7 @@ mod tests {
 
     #[test]
     fn reset_after_rotation() {
-        let dir = TempDir::new("tail-reset");
+        let dir = temp_dir("tail-reset");
         let path = dir.path().join("gateway.log");
         append(&path, "old line one\nold line two\n");
         let r = tail(&path, &TailRequest::default()).expect("tail");
@@ -450,7 +427,7 @@ mod tests {
 
     #[test]
     fn oversized_line_makes_progress() {
-        let dir = TempDir::new("tail-oversized");
+        let dir = temp_dir("tail-oversized");
         let path = dir.path().join("gateway.log");
         let long = "z".repeat(25);
         append(&path, &format!("{long}\nshort\n"));
@@ -470,7 +447,7 @@ mod tests {
 
     #[test]
     fn clamps_and_lossy_utf8_and_crlf() {
-        let dir = TempDir::new("tail-clamp");
+        let dir = temp_dir("tail-clamp");
         let path = dir.path().join("gateway.log");
         let mut f = fs::File::create(&path).expect("create");
         f.write_all(b"ok\r\nbad \xff byte\nlast\n").expect("write");
@@ -496,7 +473,7 @@ mod tests {
 
     #[test]
     fn directory_path_is_an_error_not_a_panic() {
-        let dir = TempDir::new("tail-dir");
+        let dir = temp_dir("tail-dir");
         let result = tail(dir.path(), &TailRequest::default());
         // Opening a directory may succeed on some platforms; reading fails.
         assert!(result.is_err() || result.is_ok_and(|r| r.lines.is_empty()));

@@ -356,11 +356,11 @@ fn open_append(path: &Path) -> Result<(File, u64), LogError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tail::test_support::TempDir;
+    use crate::tail::test_support::temp_dir;
 
     #[test]
     fn appends_and_adds_missing_newline() {
-        let dir = TempDir::new("writer-append");
+        let dir = temp_dir("writer-append");
         let path = dir.path().join("nested/deeper/gateway.log");
         let file = RotatingFile::open(&path, 0).expect("open");
         file.write_record(b"one\n").expect("write");
@@ -379,7 +379,7 @@ mod tests {
 
     #[test]
     fn reopening_appends_and_counts_existing_size() {
-        let dir = TempDir::new("writer-reopen");
+        let dir = temp_dir("writer-reopen");
         let path = dir.path().join("gateway.log");
         fs::write(&path, "0123456789\n").expect("seed");
         let file = RotatingFile::open(&path, 20).expect("open");
@@ -393,7 +393,7 @@ mod tests {
 
     #[test]
     fn rotation_keeps_five_archives_and_whole_lines() {
-        let dir = TempDir::new("writer-rotate");
+        let dir = temp_dir("writer-rotate");
         let path = dir.path().join("gateway.log");
         let max = 100;
         let file = RotatingFile::open(&path, max).expect("open");
@@ -431,7 +431,7 @@ mod tests {
 
     #[test]
     fn oversized_record_is_not_split() {
-        let dir = TempDir::new("writer-oversized");
+        let dir = temp_dir("writer-oversized");
         let path = dir.path().join("gateway.log");
         let file = RotatingFile::open(&path, 10).expect("open");
         file.write_record(b"short\n").expect("write");
@@ -449,7 +449,7 @@ mod tests {
 
     #[test]
     fn make_writer_commits_whole_lines_from_many_threads() {
-        let dir = TempDir::new("writer-threads");
+        let dir = temp_dir("writer-threads");
         let path = dir.path().join("gateway.log");
         let shared = RotatingFile::open(&path, 4096).expect("open").into_shared();
         let threads: Vec<_> = (0..8)
@@ -492,7 +492,7 @@ mod tests {
 
     #[test]
     fn fragment_without_newline_becomes_a_line_on_drop() {
-        let dir = TempDir::new("writer-fragment");
+        let dir = temp_dir("writer-fragment");
         let path = dir.path().join("gateway.log");
         let shared = RotatingFile::open(&path, 0).expect("open").into_shared();
         {
@@ -508,7 +508,7 @@ mod tests {
 
     #[test]
     fn write_errors_do_not_panic() {
-        let dir = TempDir::new("writer-errors");
+        let dir = temp_dir("writer-errors");
         let path = dir.path().join("logs/gateway.log");
         let file = RotatingFile::open(&path, 8).expect("open");
         file.write_record(b"first line\n").expect("write");

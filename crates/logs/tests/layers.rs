@@ -3,9 +3,8 @@
 
 use std::fs;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use openclaw_logs::{
     Level, LogOptions, TailRequest, pretty_line, subscriber, subscriber_with_console, tail,
@@ -13,31 +12,12 @@ use openclaw_logs::{
 use serde_json::Value;
 use tracing_subscriber::fmt::MakeWriter;
 
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(label: &str) -> Self {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        let path = std::env::temp_dir().join(format!(
-            "openclaw-logs-it-{label}-{}-{nanos}",
-            std::process::id()
-        ));
-        fs::create_dir_all(&path).expect("temp dir");
-        TempDir(path)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
+/// A uniquely named temporary directory removed on drop.
+fn temp_dir(label: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("openclaw-logs-it-{label}-"))
+        .tempdir()
+        .expect("temp dir")
 }
 
 /// Console capture buffer usable as a `MakeWriter`.
@@ -74,7 +54,7 @@ impl<'a> MakeWriter<'a> for Capture {
     }
 }
 
-fn options(dir: &TempDir, level: Level, verbose: bool) -> LogOptions {
+fn options(dir: &tempfile::TempDir, level: Level, verbose: bool) -> LogOptions {
     LogOptions {
         file: dir.path().join("logs/gateway.log"),
         level,
@@ -93,7 +73,7 @@ fn file_lines(path: &Path) -> Vec<Value> {
 
 #[test]
 fn json_line_shape() {
-    let dir = TempDir::new("shape");
+    let dir = temp_dir("shape");
     let opts = options(&dir, Level::Info, false);
     let (sub, handle) = subscriber_with_console(&opts, io::sink).expect("subscriber");
     assert_eq!(handle.file(), opts.file.as_path());
@@ -136,7 +116,7 @@ fn json_line_shape() {
 
 #[test]
 fn secrets_are_redacted() {
-    let dir = TempDir::new("redact");
+    let dir = temp_dir("redact");
     let opts = options(&dir, Level::Info, false);
     let console = Capture::default();
     let (sub, handle) = subscriber_with_console(&opts, console.clone()).expect("subscriber");
@@ -177,7 +157,7 @@ fn file_level_filtering() {
         (Level::Trace, 5),
     ];
     for (level, expected) in cases {
-        let dir = TempDir::new(&format!("filter-{level}"));
+        let dir = temp_dir(&format!("filter-{level}"));
         let opts = options(&dir, level, false);
         let (sub, handle) = subscriber_with_console(&opts, io::sink).expect("subscriber");
         tracing::subscriber::with_default(sub, || {
@@ -193,7 +173,7 @@ fn file_level_filtering() {
 
 #[test]
 fn console_format_and_verbosity() {
-    let dir = TempDir::new("console");
+    let dir = temp_dir("console");
     // File at trace, console without verbose: the console stays at info.
     let opts = options(&dir, Level::Trace, false);
     let console = Capture::default();
@@ -215,7 +195,7 @@ fn console_format_and_verbosity() {
     assert_eq!(file_lines(handle.file()).len(), 2);
 
     // Verbose shows debug on the console even when the file is at info.
-    let dir = TempDir::new("console-verbose");
+    let dir = temp_dir("console-verbose");
     let opts = options(&dir, Level::Info, true);
     let console = Capture::default();
     let (sub, handle) = subscriber_with_console(&opts, console.clone()).expect("subscriber");
@@ -231,7 +211,7 @@ fn console_format_and_verbosity() {
 
 #[test]
 fn span_fields_are_included() {
-    let dir = TempDir::new("spans");
+    let dir = temp_dir("spans");
     let opts = options(&dir, Level::Info, false);
     let (sub, handle) = subscriber_with_console(&opts, io::sink).expect("subscriber");
     tracing::subscriber::with_default(sub, || {
@@ -259,7 +239,7 @@ fn span_fields_are_included() {
 
 #[test]
 fn written_logs_tail_back_and_pretty_print() {
-    let dir = TempDir::new("roundtrip");
+    let dir = temp_dir("roundtrip");
     let mut opts = options(&dir, Level::Info, false);
     opts.max_file_bytes = 600;
     let (sub, handle) = subscriber_with_console(&opts, io::sink).expect("subscriber");
@@ -291,7 +271,7 @@ fn written_logs_tail_back_and_pretty_print() {
 
 #[test]
 fn default_subscriber_builds_and_creates_file() {
-    let dir = TempDir::new("default");
+    let dir = temp_dir("default");
     let opts = LogOptions::new(dir.path().join("state/logs/gateway.log"));
     assert_eq!(opts.level, Level::Info);
     let (sub, handle) = subscriber(&opts).expect("subscriber");
@@ -304,7 +284,7 @@ fn default_subscriber_builds_and_creates_file() {
 
 #[test]
 fn unusable_log_path_is_an_error() {
-    let dir = TempDir::new("bad-path");
+    let dir = temp_dir("bad-path");
     let blocker = dir.path().join("blocker");
     fs::write(&blocker, "file, not dir").expect("write");
     let opts = options(&dir, Level::Info, false);

@@ -1,39 +1,19 @@
 //! End-to-end tests of the session store against real files in unique temp dirs.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use openclaw_sessions::{Entry, SessionError, SessionKey, SessionStore};
 use serde_json::json;
 
 /// A unique directory removed when the test ends.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(label: &str) -> TempDir {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        let dir = std::env::temp_dir().join(format!(
-            "openclaw-sessions-{label}-{}-{nanos}",
-            std::process::id()
-        ));
-        fs::create_dir_all(&dir).expect("create temp dir");
-        TempDir(dir)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
+fn temp_dir(label: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("openclaw-sessions-{label}-"))
+        .tempdir()
+        .expect("create temp dir")
 }
 
 fn key(raw: &str) -> SessionKey {
@@ -141,7 +121,7 @@ fn rejects_invalid_keys() {
 
 #[test]
 fn paths_stay_inside_the_sessions_dir() {
-    let tmp = TempDir::new("paths");
+    let tmp = temp_dir("paths");
     let store = SessionStore::new(tmp.path());
     let sessions = tmp.path().join("agents").join("main").join("sessions");
 
@@ -183,7 +163,7 @@ fn paths_stay_inside_the_sessions_dir() {
 
 #[tokio::test]
 async fn file_names_round_trip_through_list() {
-    let tmp = TempDir::new("roundtrip");
+    let tmp = temp_dir("roundtrip");
     let store = SessionStore::new(tmp.path());
     let long_unicode = format!("agent:main:{}", "日本語🎉".repeat(50));
     let long_colons = format!("agent:main:{}", ":".repeat(200));
@@ -229,7 +209,7 @@ async fn file_names_round_trip_through_list() {
 
 #[tokio::test]
 async fn append_then_load_round_trips_every_field() {
-    let tmp = TempDir::new("append");
+    let tmp = temp_dir("append");
     let store = SessionStore::new(tmp.path());
     let k = key("agent:main:main");
 
@@ -286,7 +266,7 @@ async fn append_then_load_round_trips_every_field() {
 
 #[tokio::test]
 async fn missing_session_loads_empty() {
-    let tmp = TempDir::new("missing");
+    let tmp = temp_dir("missing");
     let store = SessionStore::new(tmp.path().join("not-yet-created"));
     let t = store.load(&key("agent:main:nothing")).await.expect("load");
     assert!(t.entries.is_empty());
@@ -299,7 +279,7 @@ async fn missing_session_loads_empty() {
 #[tokio::test]
 async fn files_and_dirs_are_private() {
     use std::os::unix::fs::PermissionsExt;
-    let tmp = TempDir::new("perms");
+    let tmp = temp_dir("perms");
     let state = tmp.path().join("state");
     let store = SessionStore::new(&state);
     let k = key("agent:main:main");
@@ -319,7 +299,7 @@ async fn files_and_dirs_are_private() {
 
 #[tokio::test]
 async fn torn_last_line_is_skipped_and_sealed() {
-    let tmp = TempDir::new("torn");
+    let tmp = temp_dir("torn");
     let store = SessionStore::new(tmp.path());
     let k = key("agent:main:telegram:42");
     store
@@ -375,7 +355,7 @@ async fn torn_last_line_is_skipped_and_sealed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_appends_are_all_kept_whole() {
-    let tmp = TempDir::new("concurrent");
+    let tmp = temp_dir("concurrent");
     let store = SessionStore::new(tmp.path());
     let k = key("agent:main:busy");
     let tasks = 32;
@@ -422,7 +402,7 @@ async fn concurrent_appends_are_all_kept_whole() {
 
 #[tokio::test]
 async fn hand_built_invalid_keys_are_refused() {
-    let tmp = TempDir::new("invalid");
+    let tmp = temp_dir("invalid");
     let store = SessionStore::new(tmp.path());
     for k in [
         SessionKey {
@@ -465,7 +445,7 @@ async fn hand_built_invalid_keys_are_refused() {
 
 #[tokio::test]
 async fn list_is_newest_first_with_preview_and_filter() {
-    let tmp = TempDir::new("list");
+    let tmp = temp_dir("list");
     let store = SessionStore::new(tmp.path());
     let a = key("agent:main:main");
     let b = key("agent:main:telegram:1");
@@ -548,7 +528,7 @@ async fn list_is_newest_first_with_preview_and_filter() {
 
 #[tokio::test]
 async fn list_preview_is_none_when_the_last_entry_exceeds_the_tail() {
-    let tmp = TempDir::new("bigtail");
+    let tmp = temp_dir("bigtail");
     let store = SessionStore::new(tmp.path());
     let k = key("agent:main:big");
     store
@@ -568,7 +548,7 @@ async fn list_preview_is_none_when_the_last_entry_exceeds_the_tail() {
 
 #[tokio::test]
 async fn reset_archives_and_delete_removes() {
-    let tmp = TempDir::new("reset");
+    let tmp = temp_dir("reset");
     let store = SessionStore::new(tmp.path());
     let k = key("agent:main:telegram:7");
     let path = store.path_for(&k);
@@ -637,7 +617,7 @@ async fn reset_archives_and_delete_removes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn turn_lock_serialises_turns() {
-    let tmp = TempDir::new("lock");
+    let tmp = temp_dir("lock");
     let store = SessionStore::new(tmp.path());
     let k = key("agent:main:main");
     let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
@@ -689,7 +669,7 @@ async fn turn_lock_serialises_turns() {
 
 #[tokio::test]
 async fn holding_the_turn_lock_does_not_block_writes() {
-    let tmp = TempDir::new("nodeadlock");
+    let tmp = temp_dir("nodeadlock");
     let store = SessionStore::new(tmp.path());
     let k = key("agent:main:main");
     let _turn = store.lock(&k).await;

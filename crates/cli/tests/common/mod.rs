@@ -19,24 +19,30 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_openclaw")
 }
 
-/// A private directory, removed on drop.
-pub struct TempDir(pub PathBuf);
+/// A private directory, removed on drop (a thin wrapper over [`tempfile::TempDir`]).
+pub struct TempDir(tempfile::TempDir);
 
 impl TempDir {
     pub fn new(tag: &str) -> TempDir {
-        let p = std::env::temp_dir().join(format!("oc-test-{tag}-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
+        TempDir(
+            tempfile::Builder::new()
+                .prefix(&format!("oc-test-{tag}-"))
+                .tempdir()
+                .expect("create temp dir"),
+        )
     }
     pub fn path(&self) -> &Path {
-        &self.0
+        self.0.path()
     }
 }
 
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// A loopback port that was free a moment ago (the listener is closed before returning).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// How to start a gateway.

@@ -480,6 +480,12 @@ mod tests {
         assert!(r.lines.is_empty(), "{:?}", r.lines);
         assert_eq!((r.cursor, r.size), (20, 20));
         assert!(r.truncated && !r.reset);
+        // Exactly one byte, not more: a 2-byte window would hold the whole line "a".
+        let short = dir.path().join("short.log");
+        append(&short, "x\na\n");
+        let r = tail(&short, &req(None, 100, 0)).expect("tail");
+        assert!(r.lines.is_empty(), "{:?}", r.lines);
+        assert_eq!(r.cursor, 4);
         // limit 0 → 1: just the last line.
         let r = tail(&path, &req(None, 0, usize::MAX)).expect("tail");
         assert_eq!(r.lines, ["last"]);

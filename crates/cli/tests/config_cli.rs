@@ -408,7 +408,8 @@ fn secrets_list_shows_sources_never_values() {
     let cols: Vec<&str> = token_line.split_whitespace().collect();
     assert_eq!(cols[1], "env", "{token_line}");
     assert_eq!(cols[2], "MY_TOKEN", "{token_line}");
-    assert!(cols[3] == "set" || cols[3] == "missing", "{token_line}");
+    // The reference is configured (and MY_TOKEN is even exported): "set", exactly.
+    assert_eq!(cols[3], "set", "{token_line}");
     let pw_line = out
         .stdout
         .lines()
@@ -433,6 +434,7 @@ fn secrets_list_shows_sources_never_values() {
         .unwrap();
     assert_eq!(token["kind"], "env");
     assert_eq!(token["id"], "MY_TOKEN");
+    assert_eq!(token["set"], true, "{token}");
 }
 
 #[test]

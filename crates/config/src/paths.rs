@@ -300,8 +300,39 @@ mod tests {
     }
 
     #[test]
-    fn from_process_env_does_not_panic() {
-        // The result depends on the real environment; only check it returns.
-        let _ = Paths::from_process_env(None, false);
+    fn from_process_env_reads_the_real_environment() {
+        // Whatever this process's environment is, the result must be what it says. An
+        // explicit profile makes the answer independent of the profile variable.
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let home = var("HOME");
+        let state = var(STATE_DIR_ENV);
+        let got = Paths::from_process_env(Some("probe"), false);
+        if home.is_none() && state.as_deref().is_none_or(|s| s.starts_with('~')) {
+            assert!(matches!(got, Err(ConfigError::NoHome)), "{got:?}");
+            return;
+        }
+        let p = got.expect("resolves with HOME or OPENCLAW_STATE_DIR set");
+        let want_state = match &state {
+            Some(s) => expand_tilde(s, home.as_deref()).unwrap(),
+            None => PathBuf::from(home.as_deref().unwrap()).join(".openclaw-probe"),
+        };
+        assert_eq!(p.state_dir, want_state);
+        let want_config = match var(CONFIG_PATH_ENV) {
+            Some(c) => expand_tilde(&c, home.as_deref()).unwrap(),
+            None => want_state.join(CONFIG_FILE_NAME),
+        };
+        assert_eq!(p.config_path, want_config);
+        assert_eq!(p.profile.as_deref(), Some("probe"));
+        assert!(!p.dev);
+
+        let d = Paths::from_process_env(None, true).expect("dev resolves too");
+        assert_eq!(d.profile.as_deref(), Some("dev"));
+        assert!(d.dev);
+        if state.is_none() {
+            assert_eq!(
+                d.state_dir,
+                PathBuf::from(home.as_deref().unwrap()).join(".openclaw-dev")
+            );
+        }
     }
 }

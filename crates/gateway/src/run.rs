@@ -41,6 +41,18 @@ async fn start_generation(
         .local_addr()
         .map_err(|e| GatewayError::io("cannot read the bound address", e))?
         .port();
+    // The file level follows `logging.level` of the generation's config (a change applied
+    // by a restart, not in place, must take effect too).
+    if let Ok(level) = live
+        .resolved
+        .logging
+        .level
+        .as_str()
+        .parse::<openclaw_logs::Level>()
+        && let Err(e) = shared.log.set_level(level)
+    {
+        tracing::warn!(target: "gateway", error = %e, "cannot change the log level");
+    }
     let state = AppState::new(shared.clone(), live);
     state.bound_port.store(u64::from(port), Ordering::Relaxed);
     if !state.auth.requires_secret() {

@@ -451,10 +451,28 @@ mod tests {
         let path = dir.path().join("gateway.log");
         let mut f = fs::File::create(&path).expect("create");
         f.write_all(b"ok\r\nbad \xff byte\nlast\n").expect("write");
+        // 20 bytes. max_bytes 0 → 1: the window is the "\n" ending "last", which is
+        // the tail of a cut-off line: no line, cursor at the end, truncated.
         let r = tail(&path, &req(None, 0, 0)).expect("tail");
-        // max_bytes 0 → 1 byte window: only "\n" of "last", nothing complete
-        // after the dropped fragment, limit 0 → 1.
-        assert!(r.lines.len() <= 1);
+        assert!(r.lines.is_empty(), "{:?}", r.lines);
+        assert_eq!((r.cursor, r.size), (20, 20));
+        assert!(r.truncated && !r.reset);
+        // Exactly one byte, not more: a 2-byte window would hold the whole line "a".
+        let short = dir.path().join("short.log");
+        append(&short, "x\na\n");
+        let r = tail(&short, &req(None, 100, 0)).expect("tail");
+        assert!(r.lines.is_empty(), "{:?}", r.lines);
+        assert_eq!(r.cursor, 4);
+        // limit 0 → 1: just the last line.
+        let r = tail(&path, &req(None, 0, usize::MAX)).expect("tail");
+        assert_eq!(r.lines, ["last"]);
+        assert_eq!(r.cursor, 20);
+        assert!(r.truncated);
+        // Forward with limit 0 → 1 line per call.
+        let r = tail(&path, &req(Some(0), 0, usize::MAX)).expect("tail");
+        assert_eq!(r.lines, ["ok"]);
+        assert_eq!(r.cursor, 4);
+        assert!(r.truncated);
         let r = tail(&path, &req(None, usize::MAX, usize::MAX)).expect("tail");
         assert_eq!(r.lines, ["ok", "bad \u{fffd} byte", "last"]);
         let r = tail(&path, &req(Some(u64::MAX), 1, 1)).expect("tail");
@@ -474,8 +492,16 @@ mod tests {
     #[test]
     fn directory_path_is_an_error_not_a_panic() {
         let dir = temp_dir("tail-dir");
-        let result = tail(dir.path(), &TailRequest::default());
-        // Opening a directory may succeed on some platforms; reading fails.
-        assert!(result.is_err() || result.is_ok_and(|r| r.lines.is_empty()));
+        // Opening a directory succeeds on Linux; reading it fails (EISDIR), and that is
+        // reported as a read error naming the path.
+        let err = tail(dir.path(), &TailRequest::default()).expect_err("a directory is no log");
+        match &err {
+            LogError::Read { path, source } => {
+                assert_eq!(path, dir.path());
+                assert_eq!(source.kind(), io::ErrorKind::IsADirectory, "{source}");
+            }
+            other => panic!("expected a read error, got {other:?}"),
+        }
+        assert!(err.to_string().contains("cannot read log file"), "{err}");
     }
 }

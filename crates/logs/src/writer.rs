@@ -531,16 +531,20 @@ mod tests {
 
     #[cfg(target_os = "linux")]
     #[test]
-    fn full_device_does_not_panic() {
+    fn full_device_write_fails_with_enospc_and_is_reported_once() {
+        // Every Linux system has /dev/full: opening it works, every write fails ENOSPC.
         let dev_full = Path::new("/dev/full");
-        if !dev_full.exists() {
-            return;
-        }
-        let Ok(file) = RotatingFile::open(dev_full, 0) else {
-            return;
-        };
-        assert!(file.write_record(b"x\n").is_err());
+        let file = RotatingFile::open(dev_full, 0).expect("open /dev/full for appending");
+        let err = file
+            .write_record(b"x\n")
+            .expect_err("a write to /dev/full fails");
+        assert_eq!(err.kind(), io::ErrorKind::StorageFull, "{err}");
+        assert!(!file.error_reported.load(Ordering::Relaxed));
+        // The reporting variant swallows the error (no panic) and remembers it reported.
         file.write_record_or_report(b"y\n");
+        assert!(file.error_reported.load(Ordering::Relaxed));
+        file.write_record_or_report(b"z\n");
+        assert!(file.error_reported.load(Ordering::Relaxed));
     }
 
     #[test]

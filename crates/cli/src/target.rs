@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use openclaw_config::{Config, Paths};
 
-use crate::ClientOpts;
 use crate::client::Target;
 use crate::commands::Global;
+use crate::opts::ClientOpts;
 
 /// What a client command knows about its instance before connecting.
 pub struct Local {

@@ -13,13 +13,14 @@ use openclaw_config::{AuthMode, Config};
 use openclaw_gateway::settings::{auth_mode_name, bind_name};
 use serde_json::{Value, json};
 
-use super::doctor::{
-    Action, MIN_PASSWORD_LEN, MIN_TOKEN_LEN, TokenSource, Weakness, effective_password,
-    effective_token, holds_inline_secrets, is_loopback_bind, mode_of, read_raw_doc, weakness,
-};
+use super::doctor::Action;
 use super::{Global, READ_SCOPES, print_json};
-use crate::ClientOpts;
 use crate::client::Client;
+use crate::opts::ClientOpts;
+use crate::posture::{
+    MIN_PASSWORD_LEN, MIN_TOKEN_LEN, TokenSource, Weakness, effective_password, effective_token,
+    holds_inline_secrets, is_loopback_bind, mode_of, read_raw_doc, weakness,
+};
 use crate::target::Local;
 
 /// Tools that must stay denied to remote callers; allowing any of them over the

@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 
 use super::config::ADMIN_SCOPES;
 use super::{Global, READ_SCOPES, print_json};
-use crate::ClientOpts;
 use crate::client::{Client, call_once};
+use crate::opts::ClientOpts;
 use crate::target::Local;
 
 /// Channels this gateway can run.

@@ -24,8 +24,8 @@ use openclaw_protocol::scopes;
 use serde_json::{Value, json};
 
 use super::{Global, print_json};
-use crate::ClientOpts;
 use crate::client::{Client, ClientError, call_once};
+use crate::opts::ClientOpts;
 use crate::target::Local;
 
 /// Scopes the editing and reloading commands ask for.

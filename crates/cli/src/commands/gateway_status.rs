@@ -57,8 +57,8 @@ use serde_json::{Value, json};
 
 use super::service;
 use super::{Global, print_json};
-use crate::ClientOpts;
 use crate::client::Client;
+use crate::opts::ClientOpts;
 use crate::target::Local;
 
 /// Scopes the probe asks for, so the granted set shows the caller's full capability.

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 use serde_json::Value;
 
 use super::{Global, READ_SCOPES, human_ms, print_json};
-use crate::ClientOpts;
 use crate::client::call_once;
+use crate::opts::ClientOpts;
 use crate::target::Local;
 
 /// Prints the health snapshot; non-zero exit when the gateway cannot be reached.

@@ -11,8 +11,8 @@ use openclaw_logs::{Level, TailRequest, TailResult};
 use serde_json::{Value, json};
 
 use super::{Global, READ_SCOPES};
-use crate::ClientOpts;
 use crate::client::{Client, ClientError};
+use crate::opts::ClientOpts;
 use crate::target::Local;
 
 /// What to show.
@@ -324,7 +324,7 @@ fn drain_archive(file: Option<&Path>, mut cursor: u64, filter: &Filter, as_json:
         eprintln!("-- log file rotated --");
     }
     let Some(file) = file else { return };
-    let archive = super::doctor::sibling(file, ".1");
+    let archive = crate::posture::sibling(file, ".1");
     loop {
         let Ok(r) = openclaw_logs::tail(
             &archive,

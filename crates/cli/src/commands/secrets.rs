@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 
 use super::config::{ADMIN_SCOPES, paths, read_doc_or_empty, validate_lenient};
 use super::{Global, print_json};
-use crate::ClientOpts;
 use crate::client::{ClientError, call_once};
+use crate::opts::ClientOpts;
 use crate::target::Local;
 
 /// `openclaw secrets list`: one line per secret field: path, kind, id, set/missing.

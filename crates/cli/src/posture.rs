@@ -5,8 +5,8 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use anyhow::{Context, Result};
-use openclaw_config::{BindMode, Config, SecretSource};
+use anyhow::{Context, Result, anyhow};
+use openclaw_config::{AtomicWrite, BindMode, Config, SecretSource, WriteError};
 use serde_json::Value;
 
 pub use openclaw_config::fsutil::sibling;
@@ -212,6 +212,16 @@ pub fn generate_token() -> Result<String> {
             .context("cannot read random bytes from getrandom or /dev/urandom")?;
     }
     Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Replaces `path` with `contents` through [`openclaw_config::write_atomic`], turning its
+/// error into the CLI's message: what failed, what to check, and that `what` (e.g. "the
+/// config") was not changed. A lost compare-and-swap keeps its own message.
+pub fn write_file(path: &Path, contents: &[u8], opts: &AtomicWrite<'_>, what: &str) -> Result<()> {
+    openclaw_config::write_atomic(path, contents, opts).map_err(|e| match e {
+        WriteError::Conflict { .. } => anyhow!("{e}"),
+        WriteError::Io { .. } => anyhow!("{e}; {what} was not changed"),
+    })
 }
 
 #[cfg(test)]

@@ -2,14 +2,15 @@
 //! decides whether to make each one.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow};
+use openclaw_config::AtomicWrite;
 use serde_json::{Value, json};
 
 use super::{Check, Status};
-use crate::posture::{chmod, generate_token, sibling};
+use crate::commands::service::UNIT_FILE_MODE;
+use crate::posture::{chmod, generate_token, sibling, write_file};
 
 /// A repair doctor (or `security audit --fix`) can make by itself.
 #[derive(Clone, Debug)]
@@ -79,7 +80,15 @@ impl Action {
                 })?;
                 let text = std::fs::read_to_string(bak)
                     .with_context(|| format!("cannot read {}", bak.display()))?;
-                atomic_write(config, &text, false)?;
+                write_file(
+                    config,
+                    text.as_bytes(),
+                    &AtomicWrite {
+                        backup: false,
+                        ..AtomicWrite::config()
+                    },
+                    "the config",
+                )?;
                 Ok(format!(
                     "restored {} from {} (the invalid file is kept as {})",
                     config.display(),
@@ -88,7 +97,15 @@ impl Action {
                 ))
             }
             Action::RewriteUnit { path, text } => {
-                atomic_write(path, text, true)?;
+                write_file(
+                    path,
+                    text.as_bytes(),
+                    &AtomicWrite {
+                        new_mode: UNIT_FILE_MODE,
+                        ..AtomicWrite::config()
+                    },
+                    "the unit file",
+                )?;
                 if path.extension().is_some_and(|e| e == "service") {
                     let _ = std::process::Command::new("systemctl")
                         .args(["--user", "daemon-reload"])
@@ -200,59 +217,10 @@ pub fn write_new_token(config_path: &Path) -> Result<()> {
     })?;
     let mut text = serde_json::to_string_pretty(&doc)?;
     text.push('\n');
-    atomic_write(config_path, &text, true)
-}
-
-/// Replaces `file` with `text`: a 0600 temp file in the same directory, fsynced, then
-/// renamed over; with `backup`, the old file is first copied to `.bak` (mode 0600).
-pub fn atomic_write(file: &Path, text: &str, backup: bool) -> Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let file = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
-    let dir = match file.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&dir)
-        .with_context(|| format!("cannot create the config directory {}", dir.display()))?;
-    let tmp = sibling(&file, &format!(".tmp-{}", std::process::id()));
-    let write = || -> std::io::Result<()> {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()
-    };
-    if let Err(e) = write() {
-        let _ = std::fs::remove_file(&tmp);
-        bail!(
-            "cannot write {} ({e}); check that {} is writable",
-            tmp.display(),
-            dir.display()
-        );
-    }
-    if backup && file.exists() {
-        let bak = sibling(&file, ".bak");
-        if let Err(e) = std::fs::copy(&file, &bak)
-            .and_then(|_| std::fs::set_permissions(&bak, std::fs::Permissions::from_mode(0o600)))
-        {
-            let _ = std::fs::remove_file(&tmp);
-            bail!(
-                "cannot keep a backup at {} ({e}); the config was not changed",
-                bak.display()
-            );
-        }
-    }
-    if let Err(e) = std::fs::rename(&tmp, &file) {
-        let _ = std::fs::remove_file(&tmp);
-        bail!(
-            "cannot replace {} ({e}); the config was not changed",
-            file.display()
-        );
-    }
-    if let Ok(d) = std::fs::File::open(&dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    write_file(
+        config_path,
+        text.as_bytes(),
+        &AtomicWrite::config(),
+        "the config",
+    )
 }

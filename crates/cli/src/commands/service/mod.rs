@@ -19,8 +19,8 @@ mod systemd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-use openclaw_config::Paths;
 use openclaw_config::paths::{CONFIG_PATH_ENV, PROFILE_ENV, STATE_DIR_ENV};
+use openclaw_config::{AtomicWrite, Expect, Paths, write_atomic};
 use serde_json::json;
 
 use super::{Global, print_json};
@@ -35,6 +35,10 @@ pub const NO_MANAGER: &str = "no service manager found (systemd or launchd); run
 
 /// Exit status the gateway uses for configuration problems; the unit does not restart on it.
 pub const CONFIG_EXIT_STATUS: u8 = 78;
+
+/// Mode bits of a new unit file or plist (service managers read them; nothing secret is
+/// in them).
+pub const UNIT_FILE_MODE: u32 = 0o644;
 
 /// Flags shared by `install`, `uninstall`, `start`, `stop` and `restart`.
 #[derive(clap::Args, Clone, Default)]
@@ -543,8 +547,13 @@ pub fn install(global: &Global, args: &InstallArgs) -> anyhow::Result<ExitCode> 
         }
     };
     let changed = plan != WritePlan::Unchanged;
-    if changed && let Err(e) = write_file(&loc.path, &text) {
-        return Ok(Outcome::fail(Some(&loc), Some(manager), e).finish(json));
+    let unit_write = AtomicWrite {
+        backup: false,
+        new_mode: UNIT_FILE_MODE,
+        expect: Expect::Anything,
+    };
+    if changed && let Err(e) = write_atomic(&loc.path, text.as_bytes(), &unit_write) {
+        return Ok(Outcome::fail(Some(&loc), Some(manager), e.to_string()).finish(json));
     }
     let activated = match manager {
         Manager::Systemd => systemd::activate(&loc, changed),
@@ -579,19 +588,6 @@ pub fn install(global: &Global, args: &InstallArgs) -> anyhow::Result<ExitCode> 
         },
     };
     Ok(outcome.finish(json))
-}
-
-fn write_file(path: &Path, text: &str) -> Result<(), String> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    }
-    let tmp = path.with_extension("tmp-openclaw");
-    std::fs::write(&tmp, text).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        format!("cannot write {}: {e}", path.display())
-    })
 }
 
 /// `openclaw gateway uninstall|start|stop|restart`.

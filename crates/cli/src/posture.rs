@@ -192,25 +192,11 @@ fn is_env_ref(s: &str) -> bool {
         })
 }
 
-/// 32 random bytes from the kernel (getrandom, else `/dev/urandom`), as 64 hex digits.
+/// 32 random bytes from the operating system's generator, as 64 hex digits.
 pub fn generate_token() -> Result<String> {
     let mut buf = [0u8; 32];
-    let mut filled = 0usize;
-    while filled < buf.len() {
-        // SAFETY: the pointer and length describe the unfilled tail of `buf`.
-        let n =
-            unsafe { libc::getrandom(buf[filled..].as_mut_ptr().cast(), buf.len() - filled, 0) };
-        if n <= 0 {
-            break;
-        }
-        filled += n as usize;
-    }
-    if filled < buf.len() {
-        use std::io::Read;
-        std::fs::File::open("/dev/urandom")
-            .and_then(|mut f| f.read_exact(&mut buf))
-            .context("cannot read random bytes from getrandom or /dev/urandom")?;
-    }
+    getrandom::fill(&mut buf)
+        .map_err(|e| anyhow!("cannot get random bytes from the operating system: {e}"))?;
     Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
 }
 

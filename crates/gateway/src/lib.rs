@@ -21,6 +21,7 @@ pub mod state;
 pub mod ws;
 
 pub use error::{EXIT_CONFIG, GatewayError};
+pub use http::tools::DEFAULT_DENY as DEFAULT_TOOL_DENY;
 pub use run::{Prepared, prepare, run};
 pub use settings::{RunOptions, Settings};
 pub use state::{AppState, VERSION};

@@ -24,7 +24,7 @@ use openclaw_protocol::scopes;
 use serde_json::{Value, json};
 
 use super::{Global, print_json};
-use crate::client::{Client, ClientError, call_once};
+use crate::client::{Client, ClientError};
 use crate::opts::ClientOpts;
 use crate::target::Local;
 
@@ -158,41 +158,9 @@ pub async fn import(global: &Global, opts: &ClientOpts, input: &Path) -> Result<
 
 /// `openclaw config reload`: asks the running gateway to re-read its config now.
 pub async fn reload(global: &Global, opts: &ClientOpts) -> Result<ExitCode> {
-    let local = Local::load(global)?;
-    let target = local.target(opts);
-    let res = match call_once(
-        &target,
-        ADMIN_SCOPES,
-        "config.reload",
-        Some(json!({})),
-        false,
-    )
-    .await
-    {
-        Ok(r) => r,
-        Err(ClientError::Rpc(e)) if opts.json => {
-            print_json(&json!({ "ok": false, "error": e }));
-            return Ok(ExitCode::FAILURE);
-        }
-        Err(ClientError::Rpc(e)) => bail!("config not reloaded: {e}"),
-        Err(e) => {
-            local.warn_config();
-            return Err(e.into());
-        }
-    };
-    if opts.json {
-        print_json(&res);
-    }
-    if res.get("ok").and_then(Value::as_bool) == Some(false) {
-        if !opts.json {
-            let why = ["error", "reason", "message"]
-                .iter()
-                .find_map(|k| res.get(*k).and_then(Value::as_str))
-                .unwrap_or("the gateway gave no reason");
-            eprintln!("Config not reloaded: {why}");
-        }
+    let Some(res) = super::reload_call(global, opts, "config.reload", "config", "").await? else {
         return Ok(ExitCode::FAILURE);
-    }
+    };
     if !opts.json {
         let changed = changed_list(&res);
         match res.get("applied").and_then(Value::as_str) {

@@ -219,12 +219,7 @@ pub async fn run(global: &Global, opts: &ClientOpts, mode: Mode) -> anyhow::Resu
     let mut source = match Client::connect(&target, READ_SCOPES).await {
         Ok(c) => Source::Rpc(Box::new(c)),
         Err(ClientError::Unreachable { .. }) if opts.url.is_none() => {
-            let file = local
-                .config
-                .logging
-                .file
-                .clone()
-                .unwrap_or_else(|| local.paths.default_log_file());
+            let file = local.log_file();
             eprintln!(
                 "gateway not reachable at {}; reading {} directly",
                 target.url,

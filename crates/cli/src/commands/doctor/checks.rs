@@ -405,12 +405,7 @@ pub(super) fn check_service(global: &Global, paths: &Paths) -> Check {
 pub(super) fn check_log_dir(local: &Local) -> Check {
     let title = "Log dir writable";
     let id = "logs.writable";
-    let file = local
-        .config
-        .logging
-        .file
-        .clone()
-        .unwrap_or_else(|| local.paths.default_log_file());
+    let file = local.log_file();
     let dir = file
         .parent()
         .map(Path::to_path_buf)

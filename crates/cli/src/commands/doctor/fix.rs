@@ -8,7 +8,7 @@ use anyhow::{Context, Result, anyhow};
 use openclaw_config::AtomicWrite;
 use serde_json::{Value, json};
 
-use super::{Check, Status};
+use super::{Check, Repair, Status};
 use crate::commands::service::UNIT_FILE_MODE;
 use crate::posture::{chmod, generate_token, sibling, write_file};
 
@@ -160,7 +160,7 @@ impl Fixer {
                     );
                     self.told_rerun = true;
                 }
-                check.fixed = Some(false);
+                check.repair = Some(Repair::NotApplied);
                 check.detail.push_str("; not fixed: re-run with --yes");
                 return false;
             }
@@ -169,7 +169,7 @@ impl Fixer {
             let mut answer = String::new();
             let _ = std::io::stdin().lock().read_line(&mut answer);
             if !matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes") {
-                check.fixed = Some(false);
+                check.repair = Some(Repair::NotApplied);
                 check.detail.push_str("; fix declined");
                 return false;
             }
@@ -177,12 +177,11 @@ impl Fixer {
         match action.apply() {
             Ok(what) => {
                 check.status = Status::Ok;
-                check.fixed = Some(true);
-                check.changed = Some(what);
+                check.repair = Some(Repair::Applied(what));
                 true
             }
             Err(e) => {
-                check.fixed = Some(false);
+                check.repair = Some(Repair::NotApplied);
                 check.detail.push_str(&format!("; fix failed: {e:#}"));
                 false
             }

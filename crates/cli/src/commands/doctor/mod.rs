@@ -34,10 +34,13 @@ const PROVIDER_TIMEOUT: Duration = Duration::from_secs(3);
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Flags of `openclaw doctor`.
+#[derive(clap::Args)]
 pub struct Options {
-    /// Apply the fixes that are safe to apply.
+    /// Repair what is safe to repair (permissions, a missing or weak token, a broken config with a valid .bak).
+    #[arg(long)]
     pub fix: bool,
-    /// Do not ask before each fix.
+    /// Apply fixes without asking (needed with --fix when stdin is not a terminal).
+    #[arg(long, short = 'y')]
     pub yes: bool,
 }
 
@@ -69,25 +72,33 @@ impl Status {
     }
 }
 
-/// One check's result.
+/// One check's result. The fields are the doctor module's own business: checks build it
+/// with [`Check::new`] and the builder methods, the report reads it.
 #[derive(Clone, Debug)]
 pub struct Check {
     /// Stable id, e.g. `config.valid` or `provider.openai`.
-    pub id: String,
+    id: String,
     /// Outcome.
-    pub status: Status,
+    status: Status,
     /// Short name of what was checked.
-    pub title: String,
+    title: String,
     /// What was found.
-    pub detail: String,
+    detail: String,
     /// What to do about it, when something is wrong.
-    pub fix: Option<String>,
-    /// Whether `--fix` repaired it (absent when no repair was attempted).
-    pub fixed: Option<bool>,
-    /// What the repair changed.
-    pub changed: Option<String>,
+    fix: Option<String>,
     /// The automatic repair, if there is one.
-    pub action: Option<Action>,
+    action: Option<Action>,
+    /// What `--fix` did about it (absent when no repair was attempted).
+    repair: Option<Repair>,
+}
+
+/// The result of trying a check's automatic repair.
+#[derive(Clone, Debug)]
+enum Repair {
+    /// Applied; what it changed.
+    Applied(String),
+    /// Declined, not confirmed or failed (the check's detail says which).
+    NotApplied,
 }
 
 impl Check {
@@ -98,9 +109,8 @@ impl Check {
             title: title.into(),
             detail: String::new(),
             fix: None,
-            fixed: None,
-            changed: None,
             action: None,
+            repair: None,
         }
     }
     pub(super) fn detail(mut self, d: impl Into<String>) -> Check {
@@ -126,11 +136,13 @@ impl Check {
         if let Some(f) = &self.fix {
             v["fix"] = json!(f);
         }
-        if let Some(f) = self.fixed {
-            v["fixed"] = json!(f);
-        }
-        if let Some(c) = &self.changed {
-            v["changed"] = json!(c);
+        match &self.repair {
+            Some(Repair::Applied(changed)) => {
+                v["fixed"] = json!(true);
+                v["changed"] = json!(changed);
+            }
+            Some(Repair::NotApplied) => v["fixed"] = json!(false),
+            None => {}
         }
         v
     }
@@ -187,7 +199,7 @@ pub async fn run(global: &Global, opts: &ClientOpts, o: Options) -> Result<ExitC
             } else {
                 format!(": {}", c.detail)
             };
-            if let Some(what) = &c.changed {
+            if let Some(Repair::Applied(what)) = &c.repair {
                 println!("{} {}: fixed: {what}", c.status.mark(), c.title);
                 println!("    was: {}", c.detail);
                 continue;

@@ -2,11 +2,16 @@
 
 mod client;
 mod commands;
+mod opts;
+mod posture;
 mod target;
 
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use commands::service::{self, Action as Service};
+use opts::ClientOpts;
 
 /// OpenClaw gateway: run it, and talk to a running one.
 #[derive(Parser)]
@@ -51,12 +56,8 @@ enum Command {
 /// Flags of `openclaw doctor`.
 #[derive(Args)]
 struct DoctorArgs {
-    /// Repair what is safe to repair (permissions, a missing or weak token, a broken config with a valid .bak).
-    #[arg(long)]
-    fix: bool,
-    /// Apply fixes without asking (needed with --fix when stdin is not a terminal).
-    #[arg(long, short = 'y')]
-    yes: bool,
+    #[command(flatten)]
+    options: commands::doctor::Options,
     #[command(flatten)]
     client: ClientOpts,
 }
@@ -76,12 +77,8 @@ enum SecuritySub {
 /// Flags of `openclaw security audit`.
 #[derive(Args)]
 struct AuditArgs {
-    /// Also probe the running gateway and report where it differs from the config file.
-    #[arg(long)]
-    deep: bool,
-    /// Apply safe fixes (tighten permissions, generate a strong token) and audit again.
-    #[arg(long)]
-    fix: bool,
+    #[command(flatten)]
+    options: commands::audit::Options,
     #[command(flatten)]
     client: ClientOpts,
 }
@@ -162,26 +159,6 @@ pub enum BindArg {
     Auto,
 }
 
-/// Flags every client command takes.
-#[derive(Args, Clone)]
-pub struct ClientOpts {
-    /// Gateway WebSocket URL (default: ws://127.0.0.1:<configured port>).
-    #[arg(long)]
-    pub url: Option<String>,
-    /// Gateway token (default: OPENCLAW_GATEWAY_TOKEN, then gateway.auth.token).
-    #[arg(long)]
-    pub token: Option<String>,
-    /// Gateway password (default: OPENCLAW_GATEWAY_PASSWORD, then gateway.auth.password).
-    #[arg(long)]
-    pub password: Option<String>,
-    /// Timeout in milliseconds for connecting and for each call.
-    #[arg(long, default_value_t = 10_000, value_name = "MS")]
-    pub timeout: u64,
-    /// Print machine-readable JSON.
-    #[arg(long)]
-    pub json: bool,
-}
-
 #[derive(Args)]
 struct GatewayStatusArgs {
     #[command(flatten)]
@@ -195,6 +172,16 @@ struct GatewayStatusArgs {
     /// Also fetch the gateway's status over RPC.
     #[arg(long)]
     deep: bool,
+}
+
+impl GatewayStatusArgs {
+    fn mode(&self) -> commands::gateway_status::Mode {
+        commands::gateway_status::Mode {
+            probe: !self.no_probe,
+            require_rpc: self.require_rpc,
+            deep: self.deep,
+        }
+    }
 }
 
 #[derive(Args)]
@@ -230,6 +217,18 @@ struct LogsArgs {
     since: Option<u64>,
     #[command(flatten)]
     client: ClientOpts,
+}
+
+impl LogsArgs {
+    fn mode(&self) -> commands::logs::Mode {
+        commands::logs::Mode {
+            limit: self.limit,
+            follow: self.follow,
+            interval_ms: self.interval,
+            level: self.level,
+            since_ms: self.since,
+        }
+    }
 }
 
 #[derive(Args)]
@@ -344,15 +343,9 @@ fn main() -> ExitCode {
         Command::Gateway(g) => match g.sub {
             None => commands::run::run(&global, g.run),
             Some(GatewaySub::Run(args)) => commands::run::run(&global, args),
-            Some(GatewaySub::Status(a)) => block_on(commands::gateway_status::run(
-                &global,
-                &a.client,
-                commands::gateway_status::Mode {
-                    probe: !a.no_probe,
-                    require_rpc: a.require_rpc,
-                    deep: a.deep,
-                },
-            )),
+            Some(GatewaySub::Status(a)) => {
+                block_on(commands::gateway_status::run(&global, &a.client, a.mode()))
+            }
             Some(GatewaySub::Call(a)) => block_on(commands::call::run(
                 &global,
                 &a.client,
@@ -360,33 +353,15 @@ fn main() -> ExitCode {
                 a.params.as_deref(),
                 a.expect_final,
             )),
-            Some(GatewaySub::Install(a)) => commands::service::install(&global, &a),
-            Some(GatewaySub::Uninstall(a)) => {
-                commands::service::control(&global, commands::service::Action::Uninstall, &a)
-            }
-            Some(GatewaySub::Start(a)) => {
-                commands::service::control(&global, commands::service::Action::Start, &a)
-            }
-            Some(GatewaySub::Stop(a)) => {
-                commands::service::control(&global, commands::service::Action::Stop, &a)
-            }
-            Some(GatewaySub::Restart(a)) => {
-                commands::service::control(&global, commands::service::Action::Restart, &a)
-            }
+            Some(GatewaySub::Install(a)) => service::install(&global, &a),
+            Some(GatewaySub::Uninstall(a)) => service::control(&global, Service::Uninstall, &a),
+            Some(GatewaySub::Start(a)) => service::control(&global, Service::Start, &a),
+            Some(GatewaySub::Stop(a)) => service::control(&global, Service::Stop, &a),
+            Some(GatewaySub::Restart(a)) => service::control(&global, Service::Restart, &a),
         },
         Command::Health(o) => block_on(commands::health::run(&global, &o)),
         Command::Status(o) => block_on(commands::status::run(&global, &o)),
-        Command::Logs(a) => block_on(commands::logs::run(
-            &global,
-            &a.client,
-            commands::logs::Mode {
-                limit: a.limit,
-                follow: a.follow,
-                interval_ms: a.interval,
-                level: a.level,
-                since_ms: a.since,
-            },
-        )),
+        Command::Logs(a) => block_on(commands::logs::run(&global, &a.client, a.mode())),
         Command::Config(c) => match c.sub {
             ConfigSub::Get(a) => commands::config::get(&global, &a.client, &a.path, a.show_secrets),
             ConfigSub::List(a) | ConfigSub::Export(a) => {
@@ -406,23 +381,9 @@ fn main() -> ExitCode {
             SecretsSub::List(o) => commands::secrets::list(&global, &o),
             SecretsSub::Reload(o) => block_on(commands::secrets::reload(&global, &o)),
         },
-        Command::Doctor(a) => block_on(commands::doctor::run(
-            &global,
-            &a.client,
-            commands::doctor::Options {
-                fix: a.fix,
-                yes: a.yes,
-            },
-        )),
+        Command::Doctor(a) => block_on(commands::doctor::run(&global, &a.client, a.options)),
         Command::Security(c) => match c.sub {
-            SecuritySub::Audit(a) => block_on(commands::audit::run(
-                &global,
-                &a.client,
-                commands::audit::Options {
-                    deep: a.deep,
-                    fix: a.fix,
-                },
-            )),
+            SecuritySub::Audit(a) => block_on(commands::audit::run(&global, &a.client, a.options)),
         },
         Command::Completion(a) => commands::completion::run(a.shell),
         Command::Channels(c) => block_on(commands::channels::run(&global, c)),

@@ -1,12 +1,14 @@
 //! Finding the local gateway: URL and credentials from flags, environment and config.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use openclaw_config::{Config, Paths};
+use serde_json::Value;
 
-use crate::ClientOpts;
-use crate::client::Target;
+use crate::client::{Target, call_once};
 use crate::commands::Global;
+use crate::opts::ClientOpts;
 
 /// What a client command knows about its instance before connecting.
 pub struct Local {
@@ -55,14 +57,14 @@ impl Local {
         // resolved leaves the secret unset (the gateway will then say what is missing).
         let resolved = openclaw_config::resolve_secrets(&self.config, &env).ok();
         let auth = &resolved.as_ref().unwrap_or(&self.config).gateway.auth;
-        let token = pick_secret(
-            opts.token.as_deref(),
-            env("OPENCLAW_GATEWAY_TOKEN"),
-            auth.token.as_ref(),
-        );
-        let password = pick_secret(
-            opts.password.as_deref(),
-            env("OPENCLAW_GATEWAY_PASSWORD"),
+        // Flag, then environment variable, then config, as the gateway picks them.
+        let pick = |flag: &Option<String>, var: &str, configured| {
+            pick_secret(flag.as_deref(), env(var), configured)
+        };
+        let token = pick(&opts.token, "OPENCLAW_GATEWAY_TOKEN", auth.token.as_ref());
+        let password = pick(
+            &opts.password,
+            "OPENCLAW_GATEWAY_PASSWORD",
             auth.password.as_ref(),
         );
         Target {
@@ -74,6 +76,33 @@ impl Local {
             password,
             timeout: Duration::from_millis(opts.timeout.max(1)),
         }
+    }
+
+    /// The gateway log file: `logging.file`, else the instance's default.
+    pub fn log_file(&self) -> PathBuf {
+        self.config
+            .logging
+            .file
+            .clone()
+            .unwrap_or_else(|| self.paths.default_log_file())
+    }
+
+    /// One call to this instance's gateway (connect, call, close). A failure also prints
+    /// the config warning, since a config that did not load is a common reason for
+    /// looking in the wrong place.
+    pub async fn call(
+        &self,
+        target: &Target,
+        scopes: &[&str],
+        method: &str,
+        params: Option<Value>,
+    ) -> anyhow::Result<Value> {
+        call_once(target, scopes, method, params, false)
+            .await
+            .map_err(|e| {
+                self.warn_config();
+                e.into()
+            })
     }
 
     /// Prints the config problem once, on stderr.

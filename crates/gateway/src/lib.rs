@@ -39,6 +39,7 @@ pub mod ws;
 use std::time::Duration;
 
 pub use error::{EXIT_CONFIG, GatewayError};
+pub use http::tools::DEFAULT_DENY as DEFAULT_TOOL_DENY;
 pub use run::run;
 pub use settings::{RunOptions, Settings};
 pub use state::{Activation, AppState, VERSION};

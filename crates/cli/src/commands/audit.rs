@@ -13,31 +13,20 @@ use openclaw_config::{AuthMode, Config};
 use openclaw_gateway::settings::{auth_mode_name, bind_name};
 use serde_json::{Value, json};
 
-use super::doctor::{
-    Action, MIN_PASSWORD_LEN, MIN_TOKEN_LEN, TokenSource, Weakness, effective_password,
-    effective_token, holds_inline_secrets, is_loopback_bind, mode_of, read_raw_doc, weakness,
-};
+use super::doctor::Action;
 use super::{Global, READ_SCOPES, print_json};
-use crate::ClientOpts;
 use crate::client::Client;
+use crate::opts::ClientOpts;
+use crate::posture::{
+    MIN_PASSWORD_LEN, MIN_TOKEN_LEN, TokenSource, Weakness, effective_password, effective_token,
+    holds_inline_secrets, is_loopback_bind, mode_of, read_raw_doc, weakness,
+};
 use crate::target::Local;
 
 /// Tools that must stay denied to remote callers; allowing any of them over the
-/// gateway's tool API hands out code execution or control of the gateway itself.
-pub const DANGEROUS_TOOLS: &[&str] = &[
-    "exec",
-    "spawn",
-    "shell",
-    "fs_write",
-    "fs_delete",
-    "fs_move",
-    "apply_patch",
-    "sessions_spawn",
-    "sessions_send",
-    "cron",
-    "gateway",
-    "nodes",
-];
+/// gateway's tool API hands out code execution or control of the gateway itself. The
+/// gateway's own default deny list, so the audit and the gateway cannot drift apart.
+pub const DANGEROUS_TOOLS: &[&str] = openclaw_gateway::DEFAULT_TOOL_DENY;
 
 /// `maxAttempts` above this effectively disables brute-force protection.
 const MAX_SANE_ATTEMPTS: u32 = 100;
@@ -46,10 +35,13 @@ const MAX_SANE_ATTEMPTS: u32 = 100;
 const MIN_SANE_LOCKOUT_MS: u64 = 10_000;
 
 /// Flags of `openclaw security audit`.
+#[derive(clap::Args)]
 pub struct Options {
-    /// Also probe the running gateway.
+    /// Also probe the running gateway and report where it differs from the config file.
+    #[arg(long)]
     pub deep: bool,
-    /// Apply safe fixes.
+    /// Apply safe fixes (tighten permissions, generate a strong token) and audit again.
+    #[arg(long)]
     pub fix: bool,
 }
 

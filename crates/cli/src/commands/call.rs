@@ -5,8 +5,8 @@ use std::process::ExitCode;
 use openclaw_protocol::scopes;
 
 use super::{Global, print_json};
-use crate::ClientOpts;
 use crate::client::{ClientError, call_once, parse_params};
+use crate::opts::ClientOpts;
 use crate::target::Local;
 
 /// Calls the method with full operator scopes (the caller holds the shared secret).

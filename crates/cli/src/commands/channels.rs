@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 
 use super::config::ADMIN_SCOPES;
 use super::{Global, READ_SCOPES, print_json};
-use crate::ClientOpts;
-use crate::client::{Client, call_once};
+use crate::client::Client;
+use crate::opts::ClientOpts;
 use crate::target::Local;
 
 /// Channels this gateway can run.
@@ -65,21 +65,14 @@ pub async fn run(global: &Global, cmd: ChannelsCmd) -> Result<ExitCode> {
 async fn status(global: &Global, opts: &ClientOpts, probe: bool) -> Result<ExitCode> {
     let local = Local::load(global)?;
     let target = local.target(opts);
-    let res = match call_once(
-        &target,
-        READ_SCOPES,
-        "channels.status",
-        Some(json!({"probe": probe})),
-        false,
-    )
-    .await
-    {
-        Ok(r) => r,
-        Err(e) => {
-            local.warn_config();
-            return Err(e.into());
-        }
-    };
+    let res = local
+        .call(
+            &target,
+            READ_SCOPES,
+            "channels.status",
+            Some(json!({"probe": probe})),
+        )
+        .await?;
     if opts.json {
         print_json(&res);
         return Ok(ExitCode::SUCCESS);

@@ -12,20 +12,20 @@
 //! the CLI writes the file itself, atomically, keeping the previous version as `.bak`.
 
 use std::cell::RefCell;
-use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::io::Read;
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
-use openclaw_config::{Config, ConfigError, Paths, REDACTED, content_hash};
+use openclaw_config::{AtomicWrite, Config, ConfigError, Expect, Paths, REDACTED, content_hash};
 use openclaw_gateway::lock::{pid_alive, read_pid};
 use openclaw_protocol::scopes;
 use serde_json::{Value, json};
 
 use super::{Global, print_json};
-use crate::ClientOpts;
-use crate::client::{Client, ClientError, call_once};
+use crate::client::{Client, ClientError};
+use crate::opts::ClientOpts;
 use crate::target::Local;
 
 /// Scopes the editing and reloading commands ask for.
@@ -158,41 +158,9 @@ pub async fn import(global: &Global, opts: &ClientOpts, input: &Path) -> Result<
 
 /// `openclaw config reload`: asks the running gateway to re-read its config now.
 pub async fn reload(global: &Global, opts: &ClientOpts) -> Result<ExitCode> {
-    let local = Local::load(global)?;
-    let target = local.target(opts);
-    let res = match call_once(
-        &target,
-        ADMIN_SCOPES,
-        "config.reload",
-        Some(json!({})),
-        false,
-    )
-    .await
-    {
-        Ok(r) => r,
-        Err(ClientError::Rpc(e)) if opts.json => {
-            print_json(&json!({ "ok": false, "error": e }));
-            return Ok(ExitCode::FAILURE);
-        }
-        Err(ClientError::Rpc(e)) => bail!("config not reloaded: {e}"),
-        Err(e) => {
-            local.warn_config();
-            return Err(e.into());
-        }
-    };
-    if opts.json {
-        print_json(&res);
-    }
-    if res.get("ok").and_then(Value::as_bool) == Some(false) {
-        if !opts.json {
-            let why = ["error", "reason", "message"]
-                .iter()
-                .find_map(|k| res.get(*k).and_then(Value::as_str))
-                .unwrap_or("the gateway gave no reason");
-            eprintln!("Config not reloaded: {why}");
-        }
+    let Some(res) = super::reload_call(global, opts, "config.reload", "config", "").await? else {
         return Ok(ExitCode::FAILURE);
-    }
+    };
     if !opts.json {
         let changed = changed_list(&res);
         match res.get("applied").and_then(Value::as_str) {
@@ -365,8 +333,20 @@ async fn apply(global: &Global, opts: &ClientOpts, edit: &Edit<'_>) -> Result<Ex
                 }
             }
             None => {
-                if !write_atomic(&file, &text, original.as_deref())? {
-                    continue;
+                // Written only if the file still holds the text the edit was computed
+                // from; otherwise someone changed it meanwhile and the edit is redone.
+                let expect = match original.as_deref() {
+                    Some(t) => Expect::Contents(t.as_bytes()),
+                    None => Expect::Missing,
+                };
+                let write = AtomicWrite {
+                    expect,
+                    ..AtomicWrite::config()
+                };
+                match openclaw_config::write_atomic(&file, text.as_bytes(), &write) {
+                    Ok(()) => {}
+                    Err(e) if e.is_conflict() => continue,
+                    Err(e) => bail!("{e}; the config was not changed"),
                 }
                 if opts.json {
                     print_json(&json!({
@@ -627,87 +607,6 @@ fn pretty(doc: &Value) -> String {
     let mut s = serde_json::to_string_pretty(doc).unwrap_or_else(|_| doc.to_string());
     s.push('\n');
     s
-}
-
-/// Appends `suffix` to a path's file name (`openclaw.json` → `openclaw.json.bak`).
-fn sibling(file: &Path, suffix: &str) -> PathBuf {
-    let mut name = file.file_name().unwrap_or_default().to_os_string();
-    name.push(suffix);
-    file.with_file_name(name)
-}
-
-/// Writes `text` to `file` atomically: a 0600 temp file in the same directory, fsynced,
-/// the old file copied to `.bak`, then renamed over. Returns false (writing nothing) if
-/// the file no longer holds `expected`, i.e. someone else changed it meanwhile.
-fn write_atomic(file: &Path, text: &str, expected: Option<&str>) -> Result<bool> {
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-    // Write through a symlinked config to its target instead of replacing the link.
-    let file = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
-    let dir = match file.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    if !dir.exists() {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&dir)
-            .with_context(|| format!("cannot create the config directory {}", dir.display()))?;
-    }
-    let tmp = sibling(&file, ".tmp");
-    let bak = sibling(&file, ".bak");
-    match std::fs::remove_file(&tmp) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => {
-            return Err(anyhow!(e).context(format!(
-                "cannot remove the stale temp file {}",
-                tmp.display()
-            )));
-        }
-    }
-    let write_tmp = || -> std::io::Result<()> {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()
-    };
-    if let Err(e) = write_tmp() {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(anyhow!(e).context(format!(
-            "cannot write {}; check that {} is writable",
-            tmp.display(),
-            dir.display()
-        )));
-    }
-    if read_text(&file)?.as_deref() != expected {
-        let _ = std::fs::remove_file(&tmp);
-        return Ok(false);
-    }
-    if expected.is_some()
-        && let Err(e) = std::fs::copy(&file, &bak)
-    {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(anyhow!(e).context(format!(
-            "cannot keep a backup at {}; the config was not changed",
-            bak.display()
-        )));
-    }
-    if let Err(e) = std::fs::rename(&tmp, &file) {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(anyhow!(e).context(format!(
-            "cannot replace {}; the config was not changed",
-            file.display()
-        )));
-    }
-    // Make the rename itself durable.
-    if let Ok(d) = std::fs::File::open(&dir) {
-        let _ = d.sync_all();
-    }
-    Ok(true)
 }
 
 #[cfg(test)]

@@ -57,8 +57,8 @@ use serde_json::{Value, json};
 
 use super::service;
 use super::{Global, print_json};
-use crate::ClientOpts;
 use crate::client::Client;
+use crate::opts::ClientOpts;
 use crate::target::Local;
 
 /// Scopes the probe asks for, so the granted set shows the caller's full capability.
@@ -113,12 +113,7 @@ pub async fn run(global: &Global, opts: &ClientOpts, mode: Mode) -> anyhow::Resu
     let local = Local::load(global)?;
     let target = local.target(opts);
     let bind = local.config.gateway.effective_bind();
-    let log_file = local
-        .config
-        .logging
-        .file
-        .clone()
-        .unwrap_or_else(|| local.paths.default_log_file());
+    let log_file = local.log_file();
 
     let lock_pid = read_pid(&local.paths.lock_path());
     let lock_alive = lock_pid.filter(|p| pid_alive(*p));

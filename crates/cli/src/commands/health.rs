@@ -5,21 +5,14 @@ use std::process::ExitCode;
 use serde_json::Value;
 
 use super::{Global, READ_SCOPES, human_ms, print_json};
-use crate::ClientOpts;
-use crate::client::call_once;
+use crate::opts::ClientOpts;
 use crate::target::Local;
 
 /// Prints the health snapshot; non-zero exit when the gateway cannot be reached.
 pub async fn run(global: &Global, opts: &ClientOpts) -> anyhow::Result<ExitCode> {
     let local = Local::load(global)?;
     let target = local.target(opts);
-    let health = match call_once(&target, READ_SCOPES, "health", None, false).await {
-        Ok(h) => h,
-        Err(e) => {
-            local.warn_config();
-            return Err(e.into());
-        }
-    };
+    let health = local.call(&target, READ_SCOPES, "health", None).await?;
     if opts.json {
         print_json(&health);
     } else {

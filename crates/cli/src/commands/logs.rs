@@ -11,8 +11,8 @@ use openclaw_logs::{Level, TailRequest, TailResult};
 use serde_json::{Value, json};
 
 use super::{Global, READ_SCOPES};
-use crate::ClientOpts;
 use crate::client::{Client, ClientError};
+use crate::opts::ClientOpts;
 use crate::target::Local;
 
 /// What to show.
@@ -219,12 +219,7 @@ pub async fn run(global: &Global, opts: &ClientOpts, mode: Mode) -> anyhow::Resu
     let mut source = match Client::connect(&target, READ_SCOPES).await {
         Ok(c) => Source::Rpc(Box::new(c)),
         Err(ClientError::Unreachable { .. }) if opts.url.is_none() => {
-            let file = local
-                .config
-                .logging
-                .file
-                .clone()
-                .unwrap_or_else(|| local.paths.default_log_file());
+            let file = local.log_file();
             eprintln!(
                 "gateway not reachable at {}; reading {} directly",
                 target.url,
@@ -324,7 +319,7 @@ fn drain_archive(file: Option<&Path>, mut cursor: u64, filter: &Filter, as_json:
         eprintln!("-- log file rotated --");
     }
     let Some(file) = file else { return };
-    let archive = super::doctor::sibling(file, ".1");
+    let archive = crate::posture::sibling(file, ".1");
     loop {
         let Ok(r) = openclaw_logs::tail(
             &archive,

@@ -9,8 +9,8 @@ use openclaw_protocol::scopes;
 use serde_json::{Value, json};
 
 use super::{Global, print_json};
-use crate::ClientOpts;
 use crate::client::call_once;
+use crate::opts::ClientOpts;
 use crate::target::Local;
 
 /// `openclaw message …`.

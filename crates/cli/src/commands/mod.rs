@@ -15,7 +15,13 @@ pub mod secrets;
 pub mod service;
 pub mod status;
 
+use anyhow::bail;
 use openclaw_protocol::scopes;
+use serde_json::{Value, json};
+
+use crate::client::{ClientError, call_once};
+use crate::opts::ClientOpts;
+use crate::target::Local;
 
 /// Flags that apply to every command.
 pub struct Global {
@@ -46,4 +52,57 @@ pub fn human_ms(ms: u64) -> String {
         3600..=86_399 => format!("{}h {}m", s / 3600, (s % 3600) / 60),
         _ => format!("{}d {}h", s / 86_400, (s % 86_400) / 3600),
     }
+}
+
+/// Asks the running gateway to reload something (`config.reload`, `secrets.reload`) with
+/// admin scopes; `--json` prints the answer. A refusal is reported as `{ok: false, error}`
+/// with `--json`, else as the error "`what` not reloaded: …`note`"; an answer with
+/// `ok: false` is reported on stderr. Both give `None`: reported, exit 1.
+pub async fn reload_call(
+    global: &Global,
+    opts: &ClientOpts,
+    method: &str,
+    what: &str,
+    note: &str,
+) -> anyhow::Result<Option<Value>> {
+    let local = Local::load(global)?;
+    let target = local.target(opts);
+    let res = match call_once(
+        &target,
+        config::ADMIN_SCOPES,
+        method,
+        Some(json!({})),
+        false,
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(ClientError::Rpc(e)) if opts.json => {
+            print_json(&json!({ "ok": false, "error": e }));
+            return Ok(None);
+        }
+        Err(ClientError::Rpc(e)) => bail!("{what} not reloaded: {e}{note}"),
+        Err(e) => {
+            local.warn_config();
+            return Err(e.into());
+        }
+    };
+    if opts.json {
+        print_json(&res);
+    }
+    if res.get("ok").and_then(Value::as_bool) == Some(false) {
+        if !opts.json {
+            let why = ["error", "reason", "message"]
+                .iter()
+                .find_map(|k| res.get(*k).and_then(Value::as_str))
+                .unwrap_or("the gateway gave no reason");
+            let mut shown = what.to_owned();
+            if let Some(first) = shown.get_mut(..1) {
+                first.make_ascii_uppercase();
+            }
+            eprintln!("{shown} not reloaded: {why}");
+        }
+        return Ok(None);
+    }
+    Ok(Some(res))
 }

@@ -6,14 +6,12 @@
 
 use std::process::ExitCode;
 
-use anyhow::{Result, bail};
-use serde_json::{Value, json};
+use anyhow::Result;
+use serde_json::Value;
 
-use super::config::{ADMIN_SCOPES, paths, read_doc_or_empty, validate_lenient};
+use super::config::{paths, read_doc_or_empty, validate_lenient};
 use super::{Global, print_json};
-use crate::ClientOpts;
-use crate::client::{ClientError, call_once};
-use crate::target::Local;
+use crate::opts::ClientOpts;
 
 /// `openclaw secrets list`: one line per secret field: path, kind, id, set/missing.
 pub fn list(global: &Global, opts: &ClientOpts) -> Result<ExitCode> {
@@ -82,43 +80,11 @@ pub fn list(global: &Global, opts: &ClientOpts) -> Result<ExitCode> {
 
 /// `openclaw secrets reload`: asks the running gateway to resolve its secrets again.
 pub async fn reload(global: &Global, opts: &ClientOpts) -> Result<ExitCode> {
-    let local = Local::load(global)?;
-    let target = local.target(opts);
-    let res = match call_once(
-        &target,
-        ADMIN_SCOPES,
-        "secrets.reload",
-        Some(json!({})),
-        false,
-    )
-    .await
-    {
-        Ok(r) => r,
-        Err(ClientError::Rpc(e)) if opts.json => {
-            print_json(&json!({ "ok": false, "error": e }));
-            return Ok(ExitCode::FAILURE);
-        }
-        Err(ClientError::Rpc(e)) => {
-            bail!("secrets not reloaded: {e}; the gateway keeps the values it had")
-        }
-        Err(e) => {
-            local.warn_config();
-            return Err(e.into());
-        }
-    };
-    if opts.json {
-        print_json(&res);
-    }
-    if res.get("ok").and_then(Value::as_bool) == Some(false) {
-        if !opts.json {
-            let why = ["error", "reason", "message"]
-                .iter()
-                .find_map(|k| res.get(*k).and_then(Value::as_str))
-                .unwrap_or("the gateway gave no reason");
-            eprintln!("Secrets not reloaded: {why}");
-        }
+    let note = "; the gateway keeps the values it had";
+    let Some(res) = super::reload_call(global, opts, "secrets.reload", "secrets", note).await?
+    else {
         return Ok(ExitCode::FAILURE);
-    }
+    };
     if !opts.json {
         let n = res.get("resolved").and_then(Value::as_u64).unwrap_or(0);
         println!("Secrets reloaded ({n} resolved)");

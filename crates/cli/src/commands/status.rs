@@ -5,21 +5,14 @@ use std::process::ExitCode;
 use serde_json::Value;
 
 use super::{Global, READ_SCOPES, human_ms, print_json};
-use crate::ClientOpts;
-use crate::client::call_once;
+use crate::opts::ClientOpts;
 use crate::target::Local;
 
 /// Prints the running gateway's status.
 pub async fn run(global: &Global, opts: &ClientOpts) -> anyhow::Result<ExitCode> {
     let local = Local::load(global)?;
     let target = local.target(opts);
-    let status = match call_once(&target, READ_SCOPES, "status", None, false).await {
-        Ok(s) => s,
-        Err(e) => {
-            local.warn_config();
-            return Err(e.into());
-        }
-    };
+    let status = local.call(&target, READ_SCOPES, "status", None).await?;
     if opts.json {
         print_json(&status);
         return Ok(ExitCode::SUCCESS);

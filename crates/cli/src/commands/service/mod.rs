@@ -8,22 +8,37 @@
 //! The text generation ([`systemd_unit`], [`launchd_plist`]) is pure so that `doctor` and
 //! `gateway status` can compare an installed unit with what `install` would write
 //! ([`expected_unit`]) and read back what an installed unit runs ([`InstalledService`]).
+//!
+//! The systemd and launchd specifics are in [`systemd`] and [`launchd`]; what
+//! `gateway status` reports about the service is in [`status`].
+
+mod launchd;
+mod status;
+mod systemd;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-use openclaw_config::Paths;
 use openclaw_config::paths::{CONFIG_PATH_ENV, PROFILE_ENV, STATE_DIR_ENV};
-use serde_json::{Value, json};
+use openclaw_config::{AtomicWrite, Expect, Paths, write_atomic};
+use serde_json::json;
 
 use super::{Global, print_json};
 use crate::target::Local;
+
+pub use launchd::{launchd_label, launchd_plist};
+pub use status::{ServiceStatus, service_status};
+pub use systemd::{systemd_unit, systemd_unit_name};
 
 /// The message every command prints when this machine has no supported service manager.
 pub const NO_MANAGER: &str = "no service manager found (systemd or launchd); run \"openclaw gateway run\" under your own supervisor";
 
 /// Exit status the gateway uses for configuration problems; the unit does not restart on it.
 pub const CONFIG_EXIT_STATUS: u8 = 78;
+
+/// Mode bits of a new unit file or plist (service managers read them; nothing secret is
+/// in them).
+pub const UNIT_FILE_MODE: u32 = 0o644;
 
 /// Flags shared by `install`, `uninstall`, `start`, `stop` and `restart`.
 #[derive(clap::Args, Clone, Default)]
@@ -196,209 +211,12 @@ fn absolute(p: &Path) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }
 
-/// The systemd unit name: `openclaw-gateway.service` or `openclaw-gateway-<profile>.service`.
-pub fn systemd_unit_name(profile: Option<&str>) -> String {
-    match profile {
-        Some(p) => format!("openclaw-gateway-{p}.service"),
-        None => "openclaw-gateway.service".into(),
-    }
-}
-
-/// The launchd label: `ai.openclaw.gateway` or `ai.openclaw.<profile>`.
-pub fn launchd_label(profile: Option<&str>) -> String {
-    format!("ai.openclaw.{}", profile.unwrap_or("gateway"))
-}
-
-/// The text of the systemd unit for `spec`.
-pub fn systemd_unit(spec: &ServiceSpec) -> String {
-    let exec = spec
-        .argv()
-        .iter()
-        .map(|a| systemd_word(a, true))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let mut s = String::new();
-    s.push_str("# Written by `openclaw gateway install`; rewrite with `openclaw gateway install --force`.\n");
-    s.push_str("[Unit]\n");
-    s.push_str(&format!(
-        "Description=OpenClaw Gateway (profile {})\n",
-        spec.profile_label()
-    ));
-    s.push_str("After=network-online.target\nWants=network-online.target\n\n");
-    s.push_str("[Service]\nType=simple\n");
-    s.push_str(&format!("ExecStart={exec}\n"));
-    s.push_str("Restart=always\nRestartSec=5\n");
-    s.push_str(&format!("RestartPreventExitStatus={CONFIG_EXIT_STATUS}\n"));
-    s.push_str("TimeoutStopSec=30\nKillMode=mixed\n");
-    for (k, v) in &spec.env {
-        s.push_str(&format!(
-            "Environment={}\n",
-            systemd_word(&format!("{k}={v}"), false)
-        ));
-    }
-    s.push_str("\n[Install]\n");
-    s.push_str(if spec.system {
-        "WantedBy=multi-user.target\n"
-    } else {
-        "WantedBy=default.target\n"
-    });
-    s
-}
-
-/// The text of the launchd property list for `spec`.
-pub fn launchd_plist(spec: &ServiceSpec) -> String {
-    let logs = spec.state_dir.join("logs");
-    let mut s = String::new();
-    s.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    s.push_str("<!DOCTYPE plist PUBLIC \"-//Apple//DTD PLIST 1.0//EN\" \"http://www.apple.com/DTDs/PropertyList-1.0.dtd\">\n");
-    s.push_str("<plist version=\"1.0\">\n<dict>\n");
-    let kv = |s: &mut String, k: &str, v: &str| {
-        s.push_str(&format!(
-            "  <key>{}</key>\n  <string>{}</string>\n",
-            xml_escape(k),
-            xml_escape(v)
-        ));
-    };
-    kv(&mut s, "Label", &launchd_label(spec.profile.as_deref()));
-    s.push_str("  <key>ProgramArguments</key>\n  <array>\n");
-    for a in spec.argv() {
-        s.push_str(&format!("    <string>{}</string>\n", xml_escape(&a)));
-    }
-    s.push_str("  </array>\n");
-    if !spec.env.is_empty() {
-        s.push_str("  <key>EnvironmentVariables</key>\n  <dict>\n");
-        for (k, v) in &spec.env {
-            s.push_str(&format!(
-                "    <key>{}</key>\n    <string>{}</string>\n",
-                xml_escape(k),
-                xml_escape(v)
-            ));
-        }
-        s.push_str("  </dict>\n");
-    }
-    s.push_str("  <key>RunAtLoad</key>\n  <true/>\n");
-    s.push_str("  <key>KeepAlive</key>\n  <true/>\n");
-    s.push_str("  <key>ThrottleInterval</key>\n  <integer>5</integer>\n");
-    s.push_str("  <key>ExitTimeOut</key>\n  <integer>30</integer>\n");
-    kv(
-        &mut s,
-        "StandardOutPath",
-        &logs.join("gateway.stdout.log").display().to_string(),
-    );
-    kv(
-        &mut s,
-        "StandardErrorPath",
-        &logs.join("gateway.stderr.log").display().to_string(),
-    );
-    s.push_str("</dict>\n</plist>\n");
-    s
-}
-
 /// The text for `manager`'s format.
 pub fn render(manager: Manager, spec: &ServiceSpec) -> String {
     match manager {
         Manager::Systemd => systemd_unit(spec),
         Manager::Launchd => launchd_plist(spec),
     }
-}
-
-/// Quotes one word for a systemd unit line: `%` → `%%` (specifiers), and in `ExecStart=`
-/// also `$` → `$$`; words with anything but safe characters are double-quoted with C escapes.
-fn systemd_word(s: &str, exec: bool) -> String {
-    let safe = !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "/._-+:=@,".contains(c));
-    if safe {
-        return s.to_owned();
-    }
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '%' => out.push_str("%%"),
-            '$' if exec => out.push_str("$$"),
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// Splits a systemd value into words, undoing [`systemd_word`]'s quoting.
-fn systemd_split(s: &str, exec: bool) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut cur = String::new();
-    let mut in_word = false;
-    let mut quote: Option<char> = None;
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => {
-                in_word = true;
-                match chars.next() {
-                    Some('n') => cur.push('\n'),
-                    Some('t') => cur.push('\t'),
-                    Some(o) => cur.push(o),
-                    None => {}
-                }
-            }
-            '%' if chars.peek() == Some(&'%') => {
-                chars.next();
-                in_word = true;
-                cur.push('%');
-            }
-            '$' if exec && chars.peek() == Some(&'$') => {
-                chars.next();
-                in_word = true;
-                cur.push('$');
-            }
-            '"' | '\'' if quote.is_none() => {
-                quote = Some(c);
-                in_word = true;
-            }
-            c if Some(c) == quote => quote = None,
-            c if c.is_whitespace() && quote.is_none() => {
-                if in_word {
-                    words.push(std::mem::take(&mut cur));
-                    in_word = false;
-                }
-            }
-            c => {
-                in_word = true;
-                cur.push(c);
-            }
-        }
-    }
-    if in_word {
-        words.push(cur);
-    }
-    words
-}
-
-fn xml_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-fn xml_unescape(s: &str) -> String {
-    s.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&apos;", "'")
-        .replace("&amp;", "&")
 }
 
 /// What an installed unit file or plist runs, read back from its text.
@@ -411,39 +229,6 @@ pub struct InstalledService {
 }
 
 impl InstalledService {
-    /// Reads a systemd unit's `ExecStart=` and `Environment=` lines.
-    pub fn from_systemd(text: &str) -> Self {
-        let mut out = InstalledService::default();
-        for line in text.lines().map(str::trim) {
-            if let Some(v) = line.strip_prefix("ExecStart=") {
-                out.argv = systemd_split(v.trim_start_matches(['-', '@', '+', '!']), true);
-            } else if let Some(v) = line.strip_prefix("Environment=") {
-                for w in systemd_split(v, false) {
-                    if let Some((k, v)) = w.split_once('=') {
-                        out.env.retain(|(old, _)| old != k);
-                        out.env.push((k.to_owned(), v.to_owned()));
-                    }
-                }
-            }
-        }
-        out
-    }
-
-    /// Reads a plist's `ProgramArguments` and `EnvironmentVariables` (the shapes
-    /// [`launchd_plist`] writes).
-    pub fn from_plist(text: &str) -> Self {
-        let mut out = InstalledService::default();
-        if let Some(body) = section_after(text, "<key>ProgramArguments</key>", "</array>") {
-            out.argv = tag_values(body, "string");
-        }
-        if let Some(body) = section_after(text, "<key>EnvironmentVariables</key>", "</dict>") {
-            let keys = tag_values(body, "key");
-            let vals = tag_values(body, "string");
-            out.env = keys.into_iter().zip(vals).collect();
-        }
-        out
-    }
-
     /// Reads either format, by its first non-blank character.
     pub fn parse(text: &str) -> Self {
         if text.trim_start().starts_with('<') {
@@ -484,27 +269,6 @@ impl InstalledService {
         };
         Paths::resolve(profile, dev, &env).ok()
     }
-}
-
-fn section_after<'a>(text: &'a str, marker: &str, end: &str) -> Option<&'a str> {
-    let start = text.find(marker)? + marker.len();
-    let rest = &text[start..];
-    let stop = rest.find(end)?;
-    Some(&rest[..stop])
-}
-
-fn tag_values(body: &str, tag: &str) -> Vec<String> {
-    let open = format!("<{tag}>");
-    let close = format!("</{tag}>");
-    let mut out = Vec::new();
-    let mut rest = body;
-    while let Some(i) = rest.find(&open) {
-        let after = &rest[i + open.len()..];
-        let Some(j) = after.find(&close) else { break };
-        out.push(xml_unescape(&after[..j]));
-        rest = &after[j + close.len()..];
-    }
-    out
 }
 
 /// Where a unit lives and what it is called.
@@ -711,37 +475,6 @@ fn run_cmd(program: &str, args: &[&str]) -> Result<String, String> {
     Err(msg)
 }
 
-fn systemctl(loc: &UnitLocation, args: &[&str]) -> Result<String, String> {
-    let mut all: Vec<&str> = Vec::with_capacity(args.len() + 1);
-    if !loc.system {
-        all.push("--user");
-    }
-    all.extend_from_slice(args);
-    run_cmd("systemctl", &all)
-}
-
-fn launchd_domain() -> String {
-    format!("gui/{}", uid())
-}
-
-fn launchd_target(loc: &UnitLocation) -> String {
-    format!("gui/{}/{}", uid(), loc.unit)
-}
-
-/// `launchctl print` succeeds only for a loaded service; returns its output then.
-fn launchd_loaded(loc: &UnitLocation) -> Option<String> {
-    run_cmd("launchctl", &["print", &launchd_target(loc)]).ok()
-}
-
-fn launchd_bootstrap(loc: &UnitLocation) -> Result<String, String> {
-    let path = loc.path.display().to_string();
-    run_cmd("launchctl", &["bootstrap", &launchd_domain(), &path])
-}
-
-fn launchd_bootout(loc: &UnitLocation) -> Result<String, String> {
-    run_cmd("launchctl", &["bootout", &launchd_target(loc)])
-}
-
 fn scope_word(loc: &UnitLocation) -> &'static str {
     match (loc.manager, loc.system) {
         (Manager::Launchd, _) => "LaunchAgent",
@@ -814,29 +547,17 @@ pub fn install(global: &Global, args: &InstallArgs) -> anyhow::Result<ExitCode> 
         }
     };
     let changed = plan != WritePlan::Unchanged;
-    if changed && let Err(e) = write_file(&loc.path, &text) {
-        return Ok(Outcome::fail(Some(&loc), Some(manager), e).finish(json));
+    let unit_write = AtomicWrite {
+        backup: false,
+        new_mode: UNIT_FILE_MODE,
+        expect: Expect::Anything,
+    };
+    if changed && let Err(e) = write_atomic(&loc.path, text.as_bytes(), &unit_write) {
+        return Ok(Outcome::fail(Some(&loc), Some(manager), e.to_string()).finish(json));
     }
     let activated = match manager {
-        Manager::Systemd => (if changed {
-            systemctl(&loc, &["daemon-reload"]).map(drop)
-        } else {
-            Ok(())
-        })
-        .and_then(|()| systemctl(&loc, &["enable", "--now", &loc.unit]).map(drop)),
-        Manager::Launchd => {
-            let _ = std::fs::create_dir_all(spec.state_dir.join("logs"));
-            if launchd_loaded(&loc).is_some() {
-                if changed {
-                    let _ = launchd_bootout(&loc);
-                    launchd_bootstrap(&loc).map(drop)
-                } else {
-                    Ok(())
-                }
-            } else {
-                launchd_bootstrap(&loc).map(drop)
-            }
-        }
+        Manager::Systemd => systemd::activate(&loc, changed),
+        Manager::Launchd => launchd::activate(&loc, &spec, changed),
     };
     let outcome = match activated {
         Ok(()) => {
@@ -867,19 +588,6 @@ pub fn install(global: &Global, args: &InstallArgs) -> anyhow::Result<ExitCode> 
         },
     };
     Ok(outcome.finish(json))
-}
-
-fn write_file(path: &Path, text: &str) -> Result<(), String> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    }
-    let tmp = path.with_extension("tmp-openclaw");
-    std::fs::write(&tmp, text).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        format!("cannot write {}: {e}", path.display())
-    })
 }
 
 /// `openclaw gateway uninstall|start|stop|restart`.
@@ -932,233 +640,9 @@ pub fn control(global: &Global, action: Action, args: &ServiceArgs) -> anyhow::R
 }
 
 fn run_action(loc: &UnitLocation, action: Action) -> Result<String, String> {
-    let unit = loc.unit.as_str();
-    match (loc.manager, action) {
-        (Manager::Systemd, Action::Start) => {
-            systemctl(loc, &["start", unit]).map(|_| format!("Started {unit}."))
-        }
-        (Manager::Systemd, Action::Stop) => {
-            systemctl(loc, &["stop", unit]).map(|_| format!("Stopped {unit}."))
-        }
-        (Manager::Systemd, Action::Restart) => {
-            systemctl(loc, &["restart", unit]).map(|_| format!("Restarted {unit}."))
-        }
-        (Manager::Systemd, Action::Uninstall) => {
-            systemctl(loc, &["disable", "--now", unit]).map_err(|e| {
-                format!(
-                    "{e}\nthe unit file {} was left in place; fix the problem and re-run, or remove it by hand",
-                    loc.path.display()
-                )
-            })?;
-            std::fs::remove_file(&loc.path)
-                .map_err(|e| format!("cannot remove {}: {e}", loc.path.display()))?;
-            systemctl(loc, &["daemon-reload"])?;
-            Ok(format!(
-                "Stopped, disabled and removed {unit} ({}).",
-                loc.path.display()
-            ))
-        }
-        (Manager::Launchd, Action::Start) => {
-            if launchd_loaded(loc).is_some() {
-                run_cmd("launchctl", &["kickstart", &launchd_target(loc)])?;
-            } else {
-                launchd_bootstrap(loc)?;
-            }
-            Ok(format!("Started {unit}."))
-        }
-        (Manager::Launchd, Action::Stop) => {
-            if launchd_loaded(loc).is_some() {
-                launchd_bootout(loc)?;
-                Ok(format!("Stopped {unit}."))
-            } else {
-                Ok(format!("{unit} is not loaded; nothing to stop."))
-            }
-        }
-        (Manager::Launchd, Action::Restart) => {
-            if launchd_loaded(loc).is_some() {
-                run_cmd("launchctl", &["kickstart", "-k", &launchd_target(loc)])?;
-            } else {
-                launchd_bootstrap(loc)?;
-            }
-            Ok(format!("Restarted {unit}."))
-        }
-        (Manager::Launchd, Action::Uninstall) => {
-            if launchd_loaded(loc).is_some() {
-                launchd_bootout(loc)?;
-            }
-            std::fs::remove_file(&loc.path)
-                .map_err(|e| format!("cannot remove {}: {e}", loc.path.display()))?;
-            Ok(format!(
-                "Stopped and removed {unit} ({}).",
-                loc.path.display()
-            ))
-        }
-    }
-}
-
-/// The service as `gateway status` reports it.
-#[derive(Clone, Debug)]
-pub struct ServiceStatus {
-    /// The detected manager (`None`: no service manager).
-    pub manager: Option<Manager>,
-    /// Where the unit is (or would be) and its name; `None` when HOME is unknown.
-    pub location: Option<UnitLocation>,
-    /// The unit file exists.
-    pub installed: bool,
-    /// Enabled (systemd) / loaded (launchd); `None` when unknown.
-    pub enabled: Option<bool>,
-    /// Active (systemd) / running (launchd); `None` when unknown.
-    pub active: Option<bool>,
-    /// Why the manager could not be asked, if it could not.
-    pub error: Option<String>,
-    /// What the installed unit runs.
-    pub installed_service: Option<InstalledService>,
-}
-
-impl ServiceStatus {
-    /// One human line: `systemd (openclaw-gateway.service: installed, enabled, active)`.
-    pub fn summary(&self) -> String {
-        let Some(manager) = self.manager else {
-            return match &self.location {
-                Some(l) if self.installed => format!(
-                    "no service manager (a unit file exists at {})",
-                    l.path.display()
-                ),
-                _ => "no service manager".into(),
-            };
-        };
-        let unit = self
-            .location
-            .as_ref()
-            .map_or("?".to_owned(), |l| l.unit.clone());
-        if !self.installed {
-            return format!("{} ({unit}: not installed)", manager.name());
-        }
-        let (on, off) = match manager {
-            Manager::Systemd => (("enabled", "disabled"), ("active", "inactive")),
-            Manager::Launchd => (("loaded", "not loaded"), ("running", "not running")),
-        };
-        let word = |b: Option<bool>, (y, n): (&str, &str)| match b {
-            Some(true) => y.to_owned(),
-            Some(false) => n.to_owned(),
-            None => format!("{y}?"),
-        };
-        let scope = match &self.location {
-            Some(l) if l.system => ", system",
-            _ => "",
-        };
-        format!(
-            "{} ({unit}: installed, {}, {}{scope})",
-            manager.name(),
-            word(self.enabled, on),
-            word(self.active, off)
-        )
-    }
-}
-
-/// Looks up the service for this profile: the per-user unit, or the system unit when only
-/// that one is installed; asks the manager whether it is enabled and active.
-pub fn service_status(profile: Option<&str>) -> ServiceStatus {
-    let manager = detect_manager();
-    let format = manager.unwrap_or_else(native_format);
-    let user = unit_location(format, false, profile, &process_env).ok();
-    let system = (format == Manager::Systemd)
-        .then(|| unit_location(format, true, profile, &process_env).ok())
-        .flatten();
-    let location = match (&user, &system) {
-        (Some(u), _) if u.path.exists() => user.clone(),
-        (_, Some(s)) if s.path.exists() => system.clone(),
-        _ => user.clone().or(system.clone()),
-    };
-    let installed = location.as_ref().is_some_and(|l| l.path.exists());
-    let installed_service = location
-        .as_ref()
-        .filter(|_| installed)
-        .and_then(|l| std::fs::read_to_string(&l.path).ok())
-        .map(|t| InstalledService::parse(&t));
-    let mut st = ServiceStatus {
-        manager,
-        location,
-        installed,
-        enabled: None,
-        active: None,
-        error: None,
-        installed_service,
-    };
-    let (Some(manager), Some(loc), true) = (manager, st.location.clone(), installed) else {
-        return st;
-    };
-    match manager {
-        Manager::Systemd => {
-            let word = |verb: &str| -> (Option<String>, Option<String>) {
-                let mut args = vec![];
-                if !loc.system {
-                    args.push("--user");
-                }
-                args.extend([verb, loc.unit.as_str()]);
-                match Command::new("systemctl").args(&args).output() {
-                    Ok(o) => {
-                        let out = String::from_utf8_lossy(&o.stdout).trim().to_owned();
-                        let err = String::from_utf8_lossy(&o.stderr).trim().to_owned();
-                        if out.is_empty() {
-                            (None, Some(err))
-                        } else {
-                            (Some(out), None)
-                        }
-                    }
-                    Err(e) => (None, Some(format!("could not run systemctl: {e}"))),
-                }
-            };
-            let (enabled, e1) = word("is-enabled");
-            let (active, e2) = word("is-active");
-            st.enabled = enabled.map(|s| s == "enabled" || s == "enabled-runtime");
-            st.active = active.map(|s| s == "active" || s == "reloading");
-            st.error = e1.or(e2).filter(|e| !e.is_empty());
-        }
-        Manager::Launchd => match launchd_loaded(&loc) {
-            Some(out) => {
-                st.enabled = Some(true);
-                st.active = Some(out.contains("state = running"));
-            }
-            None => {
-                st.enabled = Some(false);
-                st.active = Some(false);
-            }
-        },
-    }
-    st
-}
-
-impl ServiceStatus {
-    /// The `service` object of `gateway status --json`; `cli_config` is the CLI's config
-    /// path, compared with the one the service uses.
-    pub fn to_json(&self, cli_config: &Path) -> Value {
-        let home = process_env("HOME");
-        let svc_paths = self
-            .installed_service
-            .as_ref()
-            .map(|s| (s, s.paths(home.as_deref())));
-        let config = match svc_paths {
-            Some((s, Some(p))) => json!({
-                "path": p.config_path,
-                "stateDir": p.state_dir,
-                "profile": p.profile,
-                "port": s.port(),
-                "matchesCli": p.config_path == cli_config,
-            }),
-            _ => Value::Null,
-        };
-        json!({
-            "manager": self.manager.map(Manager::name),
-            "scope": self.location.as_ref().map(|l| if l.system { "system" } else { "user" }),
-            "unit": self.location.as_ref().map(|l| l.unit.clone()),
-            "path": self.location.as_ref().map(|l| l.path.clone()),
-            "installed": self.installed,
-            "enabled": self.enabled,
-            "active": self.active,
-            "error": self.error,
-            "config": config,
-        })
+    match loc.manager {
+        Manager::Systemd => systemd::run_action(loc, action),
+        Manager::Launchd => launchd::run_action(loc, action),
     }
 }
 

@@ -1,11 +1,13 @@
-//! One gateway per state directory: a lock file holding the owner's pid.
+//! One gateway per state directory: an OS file lock (`flock`) on `gateway.lock`, which
+//! also records the owner's pid for operators and `gateway status`.
 //!
-//! The lock is a plain file created with `O_EXCL`. A lock whose pid no longer runs is
-//! stale (the previous gateway was killed) and is taken over, so a `kill -9` never leaves
-//! an operator unable to start again.
+//! The kernel releases the lock when the holder dies however it dies, so a `kill -9`
+//! never leaves a stale lock, and a recycled pid in the file cannot make a dead
+//! gateway look alive: only a process that holds the lock counts.
 
-use std::fs::OpenOptions;
-use std::io::Write;
+use std::fs::{File, OpenOptions};
+use std::io::{Seek, Write};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::GatewayError;
@@ -14,6 +16,7 @@ use crate::error::GatewayError;
 #[derive(Debug)]
 pub struct StateLock {
     path: PathBuf,
+    file: File,
 }
 
 impl StateLock {
@@ -24,42 +27,45 @@ impl StateLock {
                 GatewayError::io(format!("cannot create state dir {}", dir.display()), e)
             })?;
         }
-        for _ in 0..3 {
-            match OpenOptions::new().write(true).create_new(true).open(path) {
-                Ok(mut f) => {
-                    let body = format!("{}\n", std::process::id());
-                    f.write_all(body.as_bytes())
-                        .map_err(|e| GatewayError::io("cannot write lock file", e))?;
-                    return Ok(StateLock {
+        let io = |e| GatewayError::io(format!("cannot take lock file {}", path.display()), e);
+        for _ in 0..5 {
+            let mut file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(path)
+                .map_err(io)?;
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(GatewayError::LockHeld {
+                        pid: read_pid(path).unwrap_or(0),
                         path: path.to_path_buf(),
                     });
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    match read_pid(path) {
-                        Some(pid) if pid_alive(pid) && pid != std::process::id() => {
-                            return Err(GatewayError::LockHeld {
-                                pid,
-                                path: path.to_path_buf(),
-                            });
-                        }
-                        // Stale or unreadable: the owner is gone. Remove and retry.
-                        _ => {
-                            let _ = std::fs::remove_file(path);
-                        }
-                    }
-                }
-                Err(e) => {
-                    return Err(GatewayError::io(
-                        format!("cannot create lock file {}", path.display()),
-                        e,
-                    ));
-                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
             }
+            // A previous holder may have removed the file between our open and our lock:
+            // then we hold a lock on a file nobody else can see; open it again.
+            let same = match (file.metadata(), std::fs::metadata(path)) {
+                (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
+                _ => false,
+            };
+            if !same {
+                continue;
+            }
+            file.set_len(0).map_err(io)?;
+            file.rewind().map_err(io)?;
+            file.write_all(format!("{}\n", std::process::id()).as_bytes())
+                .and_then(|()| file.sync_data())
+                .map_err(|e| GatewayError::io("cannot write lock file", e))?;
+            return Ok(StateLock {
+                path: path.to_path_buf(),
+                file,
+            });
         }
-        Err(GatewayError::io(
-            format!("cannot take lock file {}", path.display()),
-            std::io::Error::other("lock kept reappearing"),
-        ))
+        Err(io(std::io::Error::other("lock file kept being replaced")))
     }
 
     /// Where the lock lives.
@@ -70,9 +76,10 @@ impl StateLock {
 
 impl Drop for StateLock {
     fn drop(&mut self) {
-        if read_pid(&self.path) == Some(std::process::id()) {
-            let _ = std::fs::remove_file(&self.path);
-        }
+        // Remove while still holding the lock; a starter that opened this file before the
+        // removal sees the inode change after it gets the lock and opens the new file.
+        let _ = std::fs::remove_file(&self.path);
+        let _ = self.file.unlock();
     }
 }
 
@@ -99,22 +106,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn stale_lock_is_taken_over_and_live_one_refused() {
-        let dir = std::env::temp_dir().join(format!("oc-lock-{}", uuid::Uuid::new_v4()));
-        let path = dir.join("gateway.lock");
-        std::fs::create_dir_all(&dir).unwrap();
-        // A pid that cannot exist.
-        std::fs::write(&path, "999999999\n").unwrap();
-        let lock = StateLock::acquire(&path).unwrap();
-        assert_eq!(read_pid(&path), Some(std::process::id()));
-        drop(lock);
-        assert!(!path.exists());
-        // pid 1 always runs.
-        std::fs::write(&path, "1\n").unwrap();
+    fn a_held_lock_is_refused_and_a_dead_or_recycled_pid_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gateway.lock");
+        // A pid that cannot exist, and pid 1, which always runs: neither holds the lock,
+        // so neither blocks (a recycled pid cannot fool the lock).
+        for stale in ["999999999\n", "1\n"] {
+            std::fs::write(&path, stale).unwrap();
+            let lock = StateLock::acquire(&path).unwrap();
+            assert_eq!(read_pid(&path), Some(std::process::id()));
+            drop(lock);
+            assert!(!path.exists());
+        }
+        // A held lock (its own open file description) is refused, naming the holder.
+        let held = StateLock::acquire(&path).unwrap();
         match StateLock::acquire(&path) {
-            Err(GatewayError::LockHeld { pid: 1, .. }) => {}
+            Err(GatewayError::LockHeld { pid, .. }) => assert_eq!(pid, std::process::id()),
             other => panic!("expected LockHeld, got {other:?}"),
         }
-        std::fs::remove_dir_all(&dir).unwrap();
+        drop(held);
+        let again = StateLock::acquire(&path).unwrap();
+        assert_eq!(read_pid(again.path()), Some(std::process::id()));
     }
 }

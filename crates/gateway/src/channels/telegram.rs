@@ -356,22 +356,30 @@ impl Telegram {
             .host
             .start(turn)
             .ok_or_else(|| "gateway unavailable".to_owned())?;
-        let typing = {
-            let chat = p.chat_id.clone();
-            let me = Telegram::new(ctx.account.clone(), self.client.clone());
-            tokio::spawn(async move {
-                loop {
-                    let _ = me
-                        .call(
-                            "sendChatAction",
-                            &json!({"chat_id": chat_value(&chat), "action": "typing"}),
-                            Duration::from_secs(10),
-                        )
-                        .await;
-                    tokio::time::sleep(TYPING_EVERY).await;
-                }
-            })
+        // The first typing indicator is sent before waiting (the run is already going), so
+        // even a reply faster than one Telegram round trip shows it; then every few seconds.
+        let chat = p.chat_id.clone();
+        let me = Arc::new(Telegram::new(ctx.account.clone(), self.client.clone()));
+        let typing_once = move || {
+            let me = me.clone();
+            let chat = chat.clone();
+            async move {
+                let _ = me
+                    .call(
+                        "sendChatAction",
+                        &json!({"chat_id": chat_value(&chat), "action": "typing"}),
+                        Duration::from_secs(10),
+                    )
+                    .await;
+            }
         };
+        typing_once().await;
+        let typing = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(TYPING_EVERY).await;
+                typing_once().await;
+            }
+        });
         let result = entry.finished().await;
         typing.abort();
         match result.status {

@@ -80,7 +80,10 @@ pub fn raise_nofile_limit() {
 
 /// `--force`: stops the processes listening on `port` (SIGTERM, then SIGKILL after 3 s).
 pub async fn free_port(port: u16) {
-    let pids = listening_pids(port);
+    // Walking /proc reads every process's fd table: blocking work, off the async workers.
+    let pids = tokio::task::spawn_blocking(move || listening_pids(port))
+        .await
+        .unwrap_or_default();
     let me = std::process::id();
     for pid in pids.iter().copied().filter(|p| *p != me) {
         tracing::warn!(target: "gateway", pid, port, "--force: stopping the process listening on the port");

@@ -383,19 +383,7 @@ fn logs_level_and_since_filter_the_file() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    let stamp = |secs_ago: u64| {
-        // Render via the CLI's own format: YYYY-MM-DDTHH:MM:SS.mmmZ.
-        let t = now - secs_ago;
-        let days = t / 86_400;
-        let rem = t % 86_400;
-        let (y, m, d) = civil(days as i64);
-        format!(
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.000Z",
-            rem / 3600,
-            (rem % 3600) / 60,
-            rem % 60
-        )
-    };
+    let stamp = |secs_ago: u64| utc_stamp(now - secs_ago);
     let line = |lvl: &str, ago: u64, msg: &str| {
         format!(
             r#"{{"time":"{}","level":"{lvl}","subsystem":"test","message":"{msg}"}}"#,
@@ -453,16 +441,51 @@ fn logs_level_and_since_filter_the_file() {
     assert_ne!(bad.code, 0);
 }
 
-fn civil(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
+/// A known instant: 1_700_000_000 s after the epoch is 2023-11-14T22:13:20Z.
+const ANCHOR_SECS: u64 = 1_700_000_000;
+const ANCHOR_DATE: (u32, u32, u32) = (2023, 11, 14);
+const ANCHOR_SECS_INTO_DAY: u64 = 22 * 3600 + 13 * 60 + 20;
+
+/// Renders `t` (Unix seconds, not before the anchor's day) in the log file's format,
+/// `YYYY-MM-DDTHH:MM:SS.000Z`, by counting whole days forward from the known anchor
+/// with a month-length table: independent of the CLI's own date arithmetic.
+fn utc_stamp(t: u64) -> String {
+    let midnight = ANCHOR_SECS - ANCHOR_SECS_INTO_DAY;
+    let since = t.checked_sub(midnight).expect("time before the anchor");
+    let (mut y, mut m, mut d) = ANCHOR_DATE;
+    for _ in 0..since / 86_400 {
+        let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+        let len = match m {
+            2 if leap => 29,
+            2 => 28,
+            4 | 6 | 9 | 11 => 30,
+            _ => 31,
+        };
+        d += 1;
+        if d > len {
+            d = 1;
+            m += 1;
+            if m > 12 {
+                m = 1;
+                y += 1;
+            }
+        }
+    }
+    let rem = since % 86_400;
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.000Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+#[test]
+fn utc_stamp_matches_known_dates() {
+    assert_eq!(utc_stamp(1_700_000_000), "2023-11-14T22:13:20.000Z");
+    assert_eq!(utc_stamp(1_709_164_800), "2024-02-29T00:00:00.000Z");
+    assert_eq!(utc_stamp(1_740_787_200), "2025-03-01T00:00:00.000Z");
+    assert_eq!(utc_stamp(1_767_323_045), "2026-01-02T03:04:05.000Z");
 }
 
 #[test]

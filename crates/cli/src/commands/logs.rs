@@ -384,6 +384,16 @@ mod tests {
         assert_eq!(parse_rfc3339_ms("2026-01-02T03:04:05Z"), Some(ms - 678));
         assert_eq!(parse_rfc3339_ms("2026-01-02T04:04:05.678+01:00"), Some(ms));
         assert_eq!(parse_rfc3339_ms("garbage"), None);
+        // Known instants, not derived from the code under test.
+        for (ms, text) in [
+            (0, "1970-01-01T00:00:00.000Z"),
+            (1_700_000_000_000, "2023-11-14T22:13:20.000Z"),
+            (1_709_164_800_000, "2024-02-29T00:00:00.000Z"),
+            (1_740_787_200_000, "2025-03-01T00:00:00.000Z"),
+        ] {
+            assert_eq!(rfc3339_millis(ms), text);
+            assert_eq!(parse_rfc3339_ms(text), Some(ms));
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::{Action, Check, PROBE_TIMEOUT, PROVIDER_TIMEOUT, Status};
 use crate::client::{Client, ClientError};
-use crate::commands::{Global, READ_SCOPES};
+use crate::commands::{Global, READ_SCOPES, service};
 use crate::opts::ClientOpts;
 use crate::posture::{
     MIN_PASSWORD_LEN, MIN_TOKEN_LEN, TokenSource, Weakness, effective_password, effective_token,
@@ -354,8 +354,14 @@ fn installed_unit(global: &Global, paths: &Paths) -> Option<(PathBuf, String)> {
 pub(super) fn check_service(global: &Global, paths: &Paths) -> Check {
     let title = "Service unit";
     let id = "service.unit";
+    if let Err(e) = service::detect_manager() {
+        return Check::new(id, Status::Fail, title).detail(e).fix(format!(
+            "set {} to systemd or launchd, or unset it",
+            service::MANAGER_ENV
+        ));
+    }
     // Preferred: compare with exactly what `openclaw gateway install` would write.
-    if let Some((path, expected)) = crate::commands::service::expected_unit(global) {
+    if let Some((path, expected)) = service::expected_unit(global) {
         return match std::fs::read_to_string(&path) {
             Err(_) => Check::new(id, Status::Ok, title).detail(format!(
                 "no service installed at {} (`openclaw gateway install` adds one)",

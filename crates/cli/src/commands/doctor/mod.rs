@@ -181,7 +181,9 @@ pub async fn run(global: &Global, opts: &ClientOpts, o: Options) -> Result<ExitC
     }
     checks.push(c);
 
-    checks.push(check_service(global, &local.paths));
+    let mut c = check_service(global, &local.paths);
+    fixer.settle(&mut c);
+    checks.push(c);
     checks.push(check_log_dir(&local));
     checks.extend(check_providers(&local.config).await);
     checks.extend(check_channels(&local.config, probe.channels.as_ref()));

@@ -99,16 +99,43 @@ impl Manager {
     }
 }
 
+/// Environment variable that names the service manager instead of detecting it.
+pub const MANAGER_ENV: &str = "OPENCLAW_SERVICE_MANAGER";
+
 /// The service manager of this machine: systemd when `systemctl` is on `PATH` and
 /// `/run/systemd/system` exists (systemd is PID 1), launchd on macOS, otherwise none.
-pub fn detect_manager() -> Option<Manager> {
+///
+/// `OPENCLAW_SERVICE_MANAGER=systemd|launchd` says which manager to drive instead of
+/// detecting one: used by the tests (with stand-in `systemctl`/`launchctl` programs on
+/// `PATH`) and for containers whose systemd has no `/run/systemd/system`. The commands
+/// are still run by name from `PATH`. Empty counts as unset; any other value is an error
+/// naming the allowed ones, never silently ignored.
+pub fn detect_manager() -> Result<Option<Manager>, String> {
+    match std::env::var(MANAGER_ENV) {
+        Ok(v) if v.is_empty() => {}
+        Ok(v) => {
+            return match v.as_str() {
+                "systemd" => Ok(Some(Manager::Systemd)),
+                "launchd" => Ok(Some(Manager::Launchd)),
+                other => Err(format!(
+                    "{MANAGER_ENV}={other:?} is not a service manager; use \"systemd\" or \"launchd\", or unset it to detect one"
+                )),
+            };
+        }
+        Err(std::env::VarError::NotPresent) => {}
+        Err(std::env::VarError::NotUnicode(_)) => {
+            return Err(format!(
+                "{MANAGER_ENV} is not valid UTF-8; use \"systemd\" or \"launchd\", or unset it to detect one"
+            ));
+        }
+    }
     if cfg!(target_os = "macos") {
-        return Some(Manager::Launchd);
+        return Ok(Some(Manager::Launchd));
     }
     if on_path("systemctl") && Path::new("/run/systemd/system").is_dir() {
-        return Some(Manager::Systemd);
+        return Ok(Some(Manager::Systemd));
     }
-    None
+    Ok(None)
 }
 
 /// The format `--print` uses when no manager runs: the platform's native one.
@@ -349,7 +376,7 @@ pub fn expected_unit(global: &Global) -> Option<(PathBuf, String)> {
 /// Like [`expected_unit`], for `openclaw gateway install --port <port>` (`None`: the
 /// configured port), e.g. to compare with a unit that was installed with `--port`.
 pub fn expected_unit_with_port(global: &Global, port: Option<u16>) -> Option<(PathBuf, String)> {
-    let manager = detect_manager()?;
+    let manager = detect_manager().ok()??;
     let local = Local::load(global).ok()?;
     let loc = unit_location(manager, false, local.paths.profile.as_deref(), &process_env).ok()?;
     let spec = ServiceSpec::for_local(&local, port, false).ok()?;
@@ -490,7 +517,10 @@ pub fn install(global: &Global, args: &InstallArgs) -> anyhow::Result<ExitCode> 
     if let Some(e) = &local.config_error {
         eprintln!("warning: config not loaded ({e}); the service will fail until it is fixed");
     }
-    let detected = detect_manager();
+    let detected = match detect_manager() {
+        Ok(m) => m,
+        Err(e) => return Ok(Outcome::fail(None, None, e).finish(json)),
+    };
     let format = detected.unwrap_or_else(native_format);
     let profile = local.paths.profile.clone();
     if format == Manager::Launchd && profile.as_deref() == Some("gateway") {
@@ -594,8 +624,10 @@ pub fn install(global: &Global, args: &InstallArgs) -> anyhow::Result<ExitCode> 
 pub fn control(global: &Global, action: Action, args: &ServiceArgs) -> anyhow::Result<ExitCode> {
     let json = args.json;
     let paths = Paths::from_process_env(global.profile.as_deref(), global.dev)?;
-    let Some(manager) = detect_manager() else {
-        return Ok(Outcome::fail(None, None, NO_MANAGER.into()).finish(json));
+    let manager = match detect_manager() {
+        Ok(Some(m)) => m,
+        Ok(None) => return Ok(Outcome::fail(None, None, NO_MANAGER.into()).finish(json)),
+        Err(e) => return Ok(Outcome::fail(None, None, e).finish(json)),
     };
     let loc = match unit_location(manager, args.system, paths.profile.as_deref(), &process_env) {
         Ok(l) => l,

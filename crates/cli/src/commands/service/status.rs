@@ -73,7 +73,10 @@ impl ServiceStatus {
 /// Looks up the service for this profile: the per-user unit, or the system unit when only
 /// that one is installed; asks the manager whether it is enabled and active.
 pub fn service_status(profile: Option<&str>) -> ServiceStatus {
-    let manager = detect_manager();
+    let (manager, detect_error) = match detect_manager() {
+        Ok(m) => (m, None),
+        Err(e) => (None, Some(e)),
+    };
     let format = manager.unwrap_or_else(native_format);
     let user = unit_location(format, false, profile, &process_env).ok();
     let system = (format == Manager::Systemd)
@@ -96,7 +99,7 @@ pub fn service_status(profile: Option<&str>) -> ServiceStatus {
         installed,
         enabled: None,
         active: None,
-        error: None,
+        error: detect_error,
         installed_service,
     };
     let (Some(manager), Some(loc), true) = (manager, st.location.clone(), installed) else {

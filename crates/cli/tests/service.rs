@@ -24,12 +24,7 @@ fn cli_home(home: &Path, path: &str, args: &[&str], env: &[(&str, &str)]) -> Cli
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = cmd.output().expect("run openclaw");
-    CliOut {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    run(&mut cmd)
 }
 
 fn sys_path() -> String {

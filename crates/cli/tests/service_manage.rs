@@ -126,12 +126,7 @@ impl Host {
         for (k, v) in extra {
             cmd.env(k, v);
         }
-        let out = cmd.output().expect("run openclaw");
-        CliOut {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        run(&mut cmd)
     }
 
     fn cli(&self, args: &[&str]) -> CliOut {

@@ -176,18 +176,23 @@ async fn restart(old: Generation, shared: &Arc<Shared>, mut next: Activation) ->
         Err(e) => {
             tracing::error!(target: "gateway", error = %e, "restart failed; restoring the previous listener");
             shared.record_reload(Some(format!("restart failed: {e}")));
-            // The previous activation as it was, on the port it had actually bound.
-            let fallback = Activation {
-                paths: previous.paths.clone(),
-                loaded: previous.loaded.clone(),
-                resolved: previous.resolved.clone(),
-                settings: Settings {
-                    port: bound,
-                    ..previous.settings.clone()
-                },
-                agents: previous.agents.clone(),
+            // The previous activation as it was, on the port it had actually bound (a copy
+            // only when that port was "any").
+            let fallback = if previous.settings.port == bound {
+                previous
+            } else {
+                Arc::new(Activation {
+                    paths: previous.paths.clone(),
+                    loaded: previous.loaded.clone(),
+                    resolved: previous.resolved.clone(),
+                    settings: Settings {
+                        port: bound,
+                        ..previous.settings.clone()
+                    },
+                    agents: previous.agents.clone(),
+                })
             };
-            start_or_die(shared, Arc::new(fallback)).await
+            start_or_die(shared, fallback).await
         }
     }
 }

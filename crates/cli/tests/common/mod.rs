@@ -262,6 +262,16 @@ pub struct CliOut {
     pub stderr: String,
 }
 
+/// Runs a prepared CLI command to completion and captures its exit code and output.
+pub fn run(cmd: &mut Command) -> CliOut {
+    let out = cmd.output().expect("run openclaw");
+    CliOut {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
 /// Runs the CLI with a given state dir and extra env.
 pub fn cli_in(state: &Path, args: &[&str], env: &[(&str, &str)]) -> CliOut {
     let mut cmd = Command::new(bin());
@@ -274,12 +284,7 @@ pub fn cli_in(state: &Path, args: &[&str], env: &[(&str, &str)]) -> CliOut {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = cmd.output().expect("run openclaw");
-    CliOut {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    run(&mut cmd)
 }
 
 pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;

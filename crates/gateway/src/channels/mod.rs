@@ -213,41 +213,6 @@ impl Supervisor {
         self.accounts.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Brings the running accounts in line with `config`. Must be called on the Tokio
-    /// runtime.
-    pub fn apply(&self, config: &openclaw_config::Config) {
-        let desired: Vec<TelegramAccount> = config
-            .channels
-            .as_ref()
-            .and_then(|c| c.telegram.as_ref())
-            .map(|t| t.resolved_accounts())
-            .unwrap_or_default();
-        let mut map = self.accounts();
-        let keep: Vec<(String, String)> = desired
-            .iter()
-            .map(|a| ("telegram".to_owned(), a.id.clone()))
-            .collect();
-        map.retain(|k, r| {
-            let stay = keep.contains(k);
-            if !stay {
-                tracing::info!(target: "channels", channel = %k.0, account = %k.1, "account removed; stopping it");
-                r.halt();
-            }
-            stay
-        });
-        for account in desired {
-            let key = ("telegram".to_owned(), account.id.clone());
-            if map.get(&key).is_some_and(|r| r.account == account) {
-                continue;
-            }
-            if let Some(mut old) = map.remove(&key) {
-                tracing::info!(target: "channels", channel = "telegram", account = %account.id, "account config changed; restarting it");
-                old.halt();
-            }
-            map.insert(key, self.start_telegram(account));
-        }
-    }
-
     fn start_telegram(&self, account: TelegramAccount) -> Running {
         let status = StatusCell::default();
         status.update(|s| {
@@ -286,48 +251,6 @@ impl Supervisor {
         }
     }
 
-    /// Stops every account (gateway shutdown).
-    pub fn stop_all(&self) {
-        for r in self.accounts().values_mut() {
-            r.halt();
-        }
-    }
-
-    /// `{telegram: {accounts: {<id>: status}}}` for `health` and `channels.status`.
-    pub fn snapshot(&self) -> Value {
-        let mut out = serde_json::Map::new();
-        for ((ch, id), r) in self.accounts().iter() {
-            let entry = out
-                .entry(ch.clone())
-                .or_insert_with(|| json!({"accounts": {}}));
-            entry["accounts"][id] = serde_json::to_value(r.status.get()).unwrap_or(Value::Null);
-        }
-        Value::Object(out)
-    }
-
-    /// Channels that have at least one account, in display order.
-    pub fn order(&self) -> Vec<&'static str> {
-        let map = self.accounts();
-        CHANNEL_ORDER
-            .iter()
-            .copied()
-            .filter(|c| map.keys().any(|(ch, _)| ch == c))
-            .collect()
-    }
-
-    /// `channel:<channel>:<account>` for each enabled, required account that is not
-    /// connected (what `/readyz` reports as failing).
-    pub fn failing_required(&self) -> Vec<String> {
-        self.accounts()
-            .iter()
-            .filter(|(_, r)| {
-                let s = r.status.get();
-                s.required && s.enabled && !s.connected
-            })
-            .map(|((ch, id), _)| format!("channel:{ch}:{id}"))
-            .collect()
-    }
-
     fn find(
         &self,
         channel: &str,
@@ -359,88 +282,128 @@ impl Supervisor {
             })),
         }
     }
-
-    /// `channels.status`: every account's status, plus a live check with `probe`.
-    pub async fn status(&self, probe: bool) -> Value {
-        let mut snap = self.snapshot();
-        if probe {
-            let targets: Vec<(String, String, Arc<dyn Channel>, bool)> = self
-                .accounts()
-                .iter()
-                .map(|((ch, id), r)| {
-                    (
-                        ch.clone(),
-                        id.clone(),
-                        r.channel.clone(),
-                        r.account.configured(),
-                    )
-                })
-                .collect();
-            for (ch, id, channel, configured) in targets {
-                let started = std::time::Instant::now();
-                let result = if configured {
-                    tokio::time::timeout(Duration::from_secs(10), channel.probe())
-                        .await
-                        .unwrap_or_else(|_| Err(ChannelError::Network("probe timed out".into())))
-                } else {
-                    Err(ChannelError::Config("no credential configured".into()))
-                };
-                let elapsed = started.elapsed().as_millis() as u64;
-                snap[&ch]["accounts"][&id]["probe"] = match result {
-                    Ok(v) => json!({"ok": true, "elapsedMs": elapsed, "bot": v}),
-                    Err(e) => json!({"ok": false, "elapsedMs": elapsed, "error": e.to_string()}),
-                };
-            }
-        }
-        json!({"ts": now_ms(), "channels": snap, "channelOrder": self.order()})
-    }
-
-    /// Sends a message through a channel account (the `send` RPC).
-    pub async fn send(
-        &self,
-        channel: &str,
-        account: Option<&str>,
-        to: &str,
-        text: &str,
-    ) -> Result<Value, ChannelError> {
-        let (ch, status, usable) = self.find(channel, account)?;
-        if !usable {
-            return Err(ChannelError::Config(format!(
-                "the {channel} account is disabled or has no credential"
-            )));
-        }
-        match ch.send_text(to, text).await {
-            Ok(v) => {
-                status.update(|s| s.last_outbound_at = Some(now_ms()));
-                Ok(v)
-            }
-            Err(e) => {
-                status.error(format!("send failed: {e}"));
-                Err(e)
-            }
-        }
-    }
 }
 
 impl ChannelControl for Supervisor {
+    /// Brings the running accounts in line with `config`. Must be called on the Tokio
+    /// runtime.
     fn apply(&self, config: &openclaw_config::Config) {
-        Supervisor::apply(self, config);
+        let desired: Vec<TelegramAccount> = config
+            .channels
+            .as_ref()
+            .and_then(|c| c.telegram.as_ref())
+            .map(|t| t.resolved_accounts())
+            .unwrap_or_default();
+        let mut map = self.accounts();
+        let keep: Vec<(String, String)> = desired
+            .iter()
+            .map(|a| ("telegram".to_owned(), a.id.clone()))
+            .collect();
+        map.retain(|k, r| {
+            let stay = keep.contains(k);
+            if !stay {
+                tracing::info!(target: "channels", channel = %k.0, account = %k.1, "account removed; stopping it");
+                r.halt();
+            }
+            stay
+        });
+        for account in desired {
+            let key = ("telegram".to_owned(), account.id.clone());
+            if map.get(&key).is_some_and(|r| r.account == account) {
+                continue;
+            }
+            if let Some(mut old) = map.remove(&key) {
+                tracing::info!(target: "channels", channel = "telegram", account = %account.id, "account config changed; restarting it");
+                old.halt();
+            }
+            map.insert(key, self.start_telegram(account));
+        }
     }
+
+    /// Stops every account (gateway shutdown).
     fn stop_all(&self) {
-        Supervisor::stop_all(self);
+        for r in self.accounts().values_mut() {
+            r.halt();
+        }
     }
+
+    /// `{telegram: {accounts: {<id>: status}}}` for `health` and `channels.status`.
     fn snapshot(&self) -> Value {
-        Supervisor::snapshot(self)
+        let mut out = serde_json::Map::new();
+        for ((ch, id), r) in self.accounts().iter() {
+            let entry = out
+                .entry(ch.clone())
+                .or_insert_with(|| json!({"accounts": {}}));
+            entry["accounts"][id] = serde_json::to_value(r.status.get()).unwrap_or(Value::Null);
+        }
+        Value::Object(out)
     }
+
+    /// Channels that have at least one account, in display order.
     fn order(&self) -> Vec<&'static str> {
-        Supervisor::order(self)
+        let map = self.accounts();
+        CHANNEL_ORDER
+            .iter()
+            .copied()
+            .filter(|c| map.keys().any(|(ch, _)| ch == c))
+            .collect()
     }
+
+    /// `channel:<channel>:<account>` for each enabled, required account that is not
+    /// connected (what `/readyz` reports as failing).
     fn failing_required(&self) -> Vec<String> {
-        Supervisor::failing_required(self)
+        self.accounts()
+            .iter()
+            .filter(|(_, r)| {
+                let s = r.status.get();
+                s.required && s.enabled && !s.connected
+            })
+            .map(|((ch, id), _)| format!("channel:{ch}:{id}"))
+            .collect()
     }
+
+    /// `channels.status`: every account's status, plus a live check with `probe`.
     fn status(&self, probe: bool) -> BoxFuture<'_, Value> {
-        Box::pin(Supervisor::status(self, probe))
+        Box::pin(async move {
+            let mut snap = self.snapshot();
+            if probe {
+                let targets: Vec<(String, String, Arc<dyn Channel>, bool)> = self
+                    .accounts()
+                    .iter()
+                    .map(|((ch, id), r)| {
+                        (
+                            ch.clone(),
+                            id.clone(),
+                            r.channel.clone(),
+                            r.account.configured(),
+                        )
+                    })
+                    .collect();
+                for (ch, id, channel, configured) in targets {
+                    let started = std::time::Instant::now();
+                    let result = if configured {
+                        tokio::time::timeout(Duration::from_secs(10), channel.probe())
+                            .await
+                            .unwrap_or_else(|_| {
+                                Err(ChannelError::Network("probe timed out".into()))
+                            })
+                    } else {
+                        Err(ChannelError::Config("no credential configured".into()))
+                    };
+                    let elapsed = started.elapsed().as_millis() as u64;
+                    snap[&ch]["accounts"][&id]["probe"] = match result {
+                        Ok(v) => json!({"ok": true, "elapsedMs": elapsed, "bot": v}),
+                        Err(e) => {
+                            json!({"ok": false, "elapsedMs": elapsed, "error": e.to_string()})
+                        }
+                    };
+                }
+            }
+            json!({"ts": now_ms(), "channels": snap, "channelOrder": self.order()})
+        })
     }
+
+    /// Sends a message through a channel account (the `send` RPC).
     fn send<'a>(
         &'a self,
         channel: &'a str,
@@ -448,7 +411,24 @@ impl ChannelControl for Supervisor {
         to: &'a str,
         text: &'a str,
     ) -> BoxFuture<'a, Result<Value, ChannelError>> {
-        Box::pin(Supervisor::send(self, channel, account, to, text))
+        Box::pin(async move {
+            let (ch, status, usable) = self.find(channel, account)?;
+            if !usable {
+                return Err(ChannelError::Config(format!(
+                    "the {channel} account is disabled or has no credential"
+                )));
+            }
+            match ch.send_text(to, text).await {
+                Ok(v) => {
+                    status.update(|s| s.last_outbound_at = Some(now_ms()));
+                    Ok(v)
+                }
+                Err(e) => {
+                    status.error(format!("send failed: {e}"));
+                    Err(e)
+                }
+            }
+        })
     }
 }
 

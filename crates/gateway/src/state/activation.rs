@@ -33,7 +33,9 @@ pub struct Activation {
 #[derive(Debug, thiserror::Error)]
 pub enum ActivationError {
     /// The config file is missing (only an error on reload; start-up runs on defaults).
-    #[error("config file missing: {0}; put it back or write it with `openclaw config import --input FILE` (the running config stays until then)")]
+    #[error(
+        "config file missing: {0}; put it back or write it with `openclaw config import --input FILE` (the running config stays until then)"
+    )]
     Missing(String),
     /// The file is unreadable, unparseable or invalid.
     #[error("invalid config: {0}")]

@@ -145,9 +145,11 @@ impl Gw {
     pub async fn stop(mut self) {
         if let Some(pid) = self.child.id() {
             for p in tree(pid) {
-                // SAFETY: signalling processes we started.
-                unsafe {
-                    libc::kill(p as i32, libc::SIGTERM);
+                if let Some(p) = i32::try_from(p)
+                    .ok()
+                    .and_then(rustix::process::Pid::from_raw)
+                {
+                    let _ = rustix::process::kill_process(p, rustix::process::Signal::TERM);
                 }
             }
         }
@@ -262,15 +264,15 @@ pub async fn ws_connect(
 
 /// Raises this process's open-file soft limit to the hard limit (many sockets).
 pub fn raise_nofile_limit() {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: plain getrlimit/setrlimit on a stack struct.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
-            lim.rlim_cur = lim.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-        }
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let lim = getrlimit(Resource::Nofile);
+    if lim.current < lim.maximum || (lim.current.is_some() && lim.maximum.is_none()) {
+        let _ = setrlimit(
+            Resource::Nofile,
+            Rlimit {
+                current: lim.maximum,
+                maximum: lim.maximum,
+            },
+        );
     }
 }

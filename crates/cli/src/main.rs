@@ -330,7 +330,10 @@ fn main() -> ExitCode {
         // A client command piped into `head` should end quietly when the pipe closes, as
         // other Unix tools do, instead of panicking on the failed write. The gateway keeps
         // Rust's default (ignore) so a closed stdout can never kill the daemon.
-        // SAFETY: setting a signal disposition before any thread is started.
+        // No safe wrapper sets a signal disposition (rustix leaves it to runtimes).
+        // SAFETY: called before any thread is started, so no other thread can be
+        // relying on the old disposition.
+        #[allow(unsafe_code)]
         unsafe {
             libc::signal(libc::SIGPIPE, libc::SIG_DFL);
         }

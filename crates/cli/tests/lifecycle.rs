@@ -270,9 +270,8 @@ fn dev_mode_runs_without_config_on_dev_profile() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGTERM);
-    }
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).expect("a child pid is positive");
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
     assert_eq!(child.wait().unwrap().code(), Some(0));
     assert!(dir.path().join(".openclaw-dev/logs/gateway.log").exists());
 }

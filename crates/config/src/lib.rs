@@ -20,8 +20,6 @@
 //! directly (except [`Paths::from_process_env`]), so behaviour is deterministic and
 //! testable without global state.
 
-#![warn(missing_docs)]
-
 pub mod agents;
 pub mod channels;
 pub mod edit;

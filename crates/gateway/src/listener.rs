@@ -65,15 +65,20 @@ async fn bind_with_retry(host: IpAddr, port: u16) -> Result<TcpListener, Gateway
 /// Raises the open-file soft limit to the hard limit: every client is a socket, and the
 /// common default soft limit of 1024 would cap the gateway near a thousand connections.
 pub fn raise_nofile_limit() {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let lim = getrlimit(Resource::Nofile);
+    let below_hard = match (lim.current, lim.maximum) {
+        (Some(cur), Some(max)) => cur < max,
+        (Some(_), None) => true,
+        _ => false,
     };
-    // SAFETY: getrlimit/setrlimit on a valid stack struct.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
-            lim.rlim_cur = lim.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+    if below_hard {
+        let raised = rustix::process::Rlimit {
+            current: lim.maximum,
+            maximum: lim.maximum,
+        };
+        if let Err(e) = setrlimit(Resource::Nofile, raised) {
+            tracing::debug!(target: "gateway", error = %e, "cannot raise the open-file limit");
         }
     }
 }
@@ -87,7 +92,7 @@ pub async fn free_port(port: u16) {
     let me = std::process::id();
     for pid in pids.iter().copied().filter(|p| *p != me) {
         tracing::warn!(target: "gateway", pid, port, "--force: stopping the process listening on the port");
-        signal(pid, libc::SIGTERM);
+        signal(pid, rustix::process::Signal::TERM);
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
     while tokio::time::Instant::now() < deadline {
@@ -97,16 +102,17 @@ pub async fn free_port(port: u16) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     for pid in pids.iter().copied().filter(|p| *p != me) {
-        signal(pid, libc::SIGKILL);
+        signal(pid, rustix::process::Signal::KILL);
     }
 }
 
-fn signal(pid: u32, sig: i32) {
-    if let Ok(pid) = i32::try_from(pid) {
-        // SAFETY: sending a signal to a pid has no memory-safety implications.
-        unsafe {
-            libc::kill(pid, sig);
-        }
+fn signal(pid: u32, sig: rustix::process::Signal) {
+    if let Some(pid) = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    {
+        // The process may already be gone; nothing to do then.
+        let _ = rustix::process::kill_process(pid, sig);
     }
 }
 

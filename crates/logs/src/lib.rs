@@ -15,8 +15,6 @@
 //! * [`pretty_line`] — turn a stored JSON line back into a console line, so
 //!   offline readers show the same format as the live daemon.
 
-#![warn(missing_docs)]
-
 mod error;
 mod init;
 mod layer;

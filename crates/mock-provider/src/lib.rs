@@ -29,8 +29,6 @@
 //! Each part may carry a leading `mock-`; unknown parts are ignored, so ordinary model
 //! names behave normally.
 
-#![warn(missing_docs)]
-
 mod anthropic;
 mod directives;
 mod errors;

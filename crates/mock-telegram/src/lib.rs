@@ -16,8 +16,6 @@
 //! uses the real envelope: `{ok:true,result}` or `{ok:false,error_code,description,
 //! parameters?}`. Test controls live on [`MockTelegram`].
 
-#![warn(missing_docs)]
-
 use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};

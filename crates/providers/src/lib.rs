@@ -16,8 +16,6 @@
 //! * A failed stream yields one `Err` as its last item.
 //! * Dropping the stream closes the upstream connection, which aborts generation.
 
-#![warn(missing_docs)]
-
 mod anthropic;
 mod error;
 mod openai_chat;

@@ -15,8 +15,6 @@
 //!
 //! All file I/O runs on Tokio's blocking pool, never on the async worker threads.
 
-#![warn(missing_docs)]
-
 mod encode;
 mod entry;
 mod error;

@@ -219,9 +219,9 @@ impl Gateway {
         self.child.id() as i32
     }
     pub fn signal(&self, sig: i32) {
-        unsafe {
-            libc::kill(self.pid(), sig);
-        }
+        let pid = rustix::process::Pid::from_raw(self.pid()).expect("a child pid is positive");
+        let sig = rustix::process::Signal::from_named_raw(sig).expect("a named signal");
+        rustix::process::kill_process(pid, sig).expect("signal the gateway");
     }
     /// Waits for the process to exit.
     pub fn wait_exit(&mut self, within: Duration) -> ExitStatus {

@@ -233,7 +233,7 @@ fn apply(state: &Arc<AppState>, trigger: Trigger, mut next: Activation) -> Outco
 
 /// Watches the config file's directory (editors save by renaming a temp file over it)
 /// and reloads after `debounce` of quiet.
-pub fn spawn_watcher(
+pub async fn spawn_watcher(
     current: tokio::sync::watch::Receiver<std::sync::Weak<AppState>>,
     config_path: std::path::PathBuf,
 ) {
@@ -244,7 +244,7 @@ pub fn spawn_watcher(
     let Some(name) = config_path.file_name().map(|n| n.to_os_string()) else {
         return;
     };
-    if std::fs::create_dir_all(&dir).is_err() {
+    if tokio::fs::create_dir_all(&dir).await.is_err() {
         tracing::warn!(target: "gateway/reload", dir = %dir.display(), "cannot watch the config directory");
         return;
     }

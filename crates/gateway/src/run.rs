@@ -96,22 +96,36 @@ pub async fn run(
     opts: &RunOptions,
     log: openclaw_logs::LogHandle,
 ) -> Result<(), GatewayError> {
-    serve(activation, opts, log, None).await
+    // Installed before anything else, so a signal during start-up still ends cleanly.
+    let mut signals = Signals::install()?;
+    let stop = async move {
+        signals.recv().await;
+        tracing::info!(target: "gateway", "signal received");
+    };
+    serve(activation, opts, log, None, stop).await
 }
 
-/// [`run`], reporting the bound address on `bound` once the first generation listens
-/// (in-process tests bind port 0 and need to know where).
+/// [`run`] for embedders and in-process tests: serves until `stop` completes instead of
+/// until a signal, and reports the bound address on `bound` once the first generation
+/// listens (so a caller that asked for port 0 learns where it went without reading logs).
+/// Shutdown is the same drain as on SIGTERM, and the state-dir lock is released on return.
 pub async fn serve(
     activation: Activation,
     opts: &RunOptions,
     log: openclaw_logs::LogHandle,
     bound: Option<tokio::sync::oneshot::Sender<SocketAddr>>,
+    stop: impl std::future::Future<Output = ()>,
 ) -> Result<(), GatewayError> {
-    let mut signals = Signals::install()?;
+    tokio::pin!(stop);
     let lock = if activation.settings.allow_multi {
         None
     } else {
-        Some(StateLock::acquire(&activation.paths.lock_path())?)
+        // Creating the state dir and writing the pid are file I/O: off the async workers.
+        let path = activation.paths.lock_path();
+        let lock = tokio::task::spawn_blocking(move || StateLock::acquire(&path))
+            .await
+            .map_err(|e| GatewayError::io("the lock task failed", std::io::Error::other(e)))??;
+        Some(lock)
     };
     listener::raise_nofile_limit();
     if opts.force && activation.settings.port != 0 {
@@ -120,23 +134,18 @@ pub async fn serve(
     if !activation.loaded.exists {
         tracing::info!(target: "gateway", path = %activation.paths.config_path.display(), "no config file; using defaults");
     }
-    let client = openclaw_providers::http_client(crate::PROVIDER_CONNECT_TIMEOUT);
-    let state_dir = activation.paths.state_dir.clone();
-    let (shared, mut restarts) =
-        Shared::new(&activation.paths, log, opts.clone(), client, |deps| {
-            Arc::new(Supervisor::new(state_dir, TurnHost::new(deps)))
-        });
+    let (shared, mut restarts) = shared_state(&activation, opts, log);
     let config_path = activation.paths.config_path.clone();
     let mut generation = start_generation(&shared, Arc::new(activation)).await?;
     if let Some(tx) = bound {
         let port = generation.state.bound_port.load(Ordering::Relaxed) as u16;
         let _ = tx.send(SocketAddr::from(([127, 0, 0, 1], port)));
     }
-    crate::reload::spawn_watcher(shared.subscribe(), config_path);
+    crate::reload::spawn_watcher(shared.subscribe(), config_path).await;
 
     loop {
         tokio::select! {
-            _ = signals.recv() => break,
+            _ = &mut stop => break,
             Some(next) = restarts.recv() => {
                 // Let the request that caused the restart (config.set, secrets.reload) queue
                 // its response before every socket is closed.
@@ -145,7 +154,7 @@ pub async fn serve(
             }
         }
     }
-    tracing::info!(target: "gateway", "signal received; shutting down");
+    tracing::info!(target: "gateway", "shutting down");
     shared.channels.stop_all();
     shutdown(&generation.state, None).await;
     for s in generation.servers {
@@ -154,6 +163,24 @@ pub async fn serve(
     drop(lock);
     tracing::info!(target: "gateway", "gateway stopped");
     Ok(())
+}
+
+/// The process-lifetime state for `activation`, wired the way [`serve`] wires it (the
+/// channel supervisor included); restart requests arrive on the receiver. Public so
+/// `router(state).oneshot(...)` tests build their state exactly like the server does.
+pub fn shared_state(
+    activation: &Activation,
+    opts: &RunOptions,
+    log: openclaw_logs::LogHandle,
+) -> (
+    Arc<Shared>,
+    tokio::sync::mpsc::UnboundedReceiver<Activation>,
+) {
+    let client = openclaw_providers::http_client(crate::PROVIDER_CONNECT_TIMEOUT);
+    let state_dir = activation.paths.state_dir.clone();
+    Shared::new(&activation.paths, log, opts.clone(), client, |deps| {
+        Arc::new(Supervisor::new(state_dir, TurnHost::new(deps)))
+    })
 }
 
 /// Replaces a generation: clients are told a restart is coming and closed with 1012, the

@@ -33,27 +33,13 @@ pub fn run(global: &Global, args: RunArgs) -> anyhow::Result<ExitCode> {
         Ok(p) => p,
         Err(e) => return Ok(fail(&e)),
     };
-    let logging = &prepared.loaded.config.logging;
-    let log_file = logging
-        .file
-        .clone()
-        .unwrap_or_else(|| prepared.paths.default_log_file());
-    let level = logging
-        .level
-        .as_str()
-        .parse::<openclaw_logs::Level>()
-        .unwrap_or_default();
-    let handle = match openclaw_logs::init(&openclaw_logs::LogOptions {
-        file: log_file.clone(),
-        level,
-        max_file_bytes: logging.max_file_bytes,
-        verbose: opts.verbose,
-    }) {
+    let log_opts = prepared.log_options(opts.verbose);
+    let handle = match openclaw_logs::init(&log_opts) {
         Ok(h) => h,
         Err(e) => {
             eprintln!(
                 "Error: cannot set up logging at {}: {e}",
-                log_file.display()
+                log_opts.file.display()
             );
             return Ok(ExitCode::from(1));
         }

@@ -87,6 +87,22 @@ impl Activation {
         })
     }
 
+    /// How the process should log under this config: `logging.file` (else
+    /// `<state>/logs/gateway.log`), `logging.level`, `logging.maxFileBytes`; `verbose`
+    /// mirrors debug lines to the console (`--verbose`).
+    pub fn log_options(&self, verbose: bool) -> openclaw_logs::LogOptions {
+        let logging = &self.loaded.config.logging;
+        openclaw_logs::LogOptions {
+            file: logging
+                .file
+                .clone()
+                .unwrap_or_else(|| self.paths.default_log_file()),
+            level: logging.level.as_str().parse().unwrap_or_default(),
+            max_file_bytes: logging.max_file_bytes,
+            verbose,
+        }
+    }
+
     /// The first activation at start-up. Checks in the order an operator fixes things:
     /// the file, then `gateway.mode` (must be `local` unless `--dev`/`--allow-unconfigured`),
     /// then secrets, settings and agents; every failure maps to the [`GatewayError`] the

@@ -1,5 +1,5 @@
 //! Test harness: runs the real `openclaw` binary on port 0 in a private state dir and talks
-//! to it over real sockets.
+//! to it over real sockets (the socket helpers come from `openclaw-testkit`).
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
@@ -8,41 +8,11 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt, StreamExt};
-use serde_json::{Value, json};
-use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+pub use openclaw_testkit::*;
 
 /// The binary under test.
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_openclaw")
-}
-
-/// A private directory, removed on drop (a thin wrapper over [`tempfile::TempDir`]).
-pub struct TempDir(tempfile::TempDir);
-
-impl TempDir {
-    pub fn new(tag: &str) -> TempDir {
-        TempDir(
-            tempfile::Builder::new()
-                .prefix(&format!("oc-test-{tag}-"))
-                .tempdir()
-                .expect("create temp dir"),
-        )
-    }
-    pub fn path(&self) -> &Path {
-        self.0.path()
-    }
-}
-
-/// A loopback port that was free a moment ago (the listener is closed before returning).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// How to start a gateway.
@@ -285,139 +255,4 @@ pub fn cli_in(state: &Path, args: &[&str], env: &[(&str, &str)]) -> CliOut {
         cmd.env(k, v);
     }
     run(&mut cmd)
-}
-
-pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-/// Opens a socket and reads the challenge.
-pub async fn open(url: &str) -> (Ws, Value) {
-    let (mut ws, _) = tokio_tungstenite::connect_async(url)
-        .await
-        .expect("ws connect");
-    let challenge = next_json(&mut ws).await.expect("challenge");
-    (ws, challenge)
-}
-
-/// Like [`open`], but `None` while nothing listens (e.g. during an in-process restart).
-pub async fn try_open(url: &str) -> Option<(Ws, Value)> {
-    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.ok()?;
-    let challenge = next_json(&mut ws).await?;
-    Some((ws, challenge))
-}
-
-/// The connect frame exactly as the real `openclaw` 2026.9.6 CLI sends it.
-pub fn real_cli_connect(token: &str) -> Value {
-    json!({"type":"req","id":format!("1:{}", uuid::Uuid::new_v4()),"method":"connect","params":{"minProtocol":4,"maxProtocol":4,"client":{"id":"cli","version":"2026.9.6","platform":"linux","deviceFamily":"Linux","mode":"cli","instanceId":uuid::Uuid::new_v4().to_string()},"caps":[],"auth":{"token":token},"role":"operator","scopes":["operator.read"]}})
-}
-
-/// A connect frame with the given auth object, scopes and client mode.
-pub fn connect_frame(auth: Value, scopes: Option<Vec<&str>>, mode: &str) -> Value {
-    let mut params = json!({
-        "minProtocol": 4, "maxProtocol": 4,
-        "client": {"id": "test", "version": "0.0.1", "platform": "linux", "mode": mode,
-                   "instanceId": uuid::Uuid::new_v4().to_string()},
-        "auth": auth, "role": "operator",
-    });
-    if let Some(s) = scopes {
-        params["scopes"] = json!(s);
-    }
-    json!({"type":"req","id":"c1","method":"connect","params":params})
-}
-
-/// Connects and authenticates; returns the socket and the hello-ok payload.
-pub async fn connect(url: &str, token: &str, scopes: Option<Vec<&str>>, mode: &str) -> (Ws, Value) {
-    let (mut ws, _) = open(url).await;
-    send(
-        &mut ws,
-        &connect_frame(json!({"token": token}), scopes, mode),
-    )
-    .await;
-    let res = next_res(&mut ws, "c1").await;
-    assert_eq!(res["ok"], true, "connect failed: {res}");
-    (ws, res["payload"].clone())
-}
-
-pub async fn send(ws: &mut Ws, v: &Value) {
-    ws.send(Message::Text(v.to_string().into())).await.unwrap();
-}
-
-pub async fn send_text(ws: &mut Ws, s: &str) {
-    ws.send(Message::Text(s.to_owned().into())).await.unwrap();
-}
-
-/// Next JSON text message, or None if the socket closed. Times out after 10 s.
-pub async fn next_json(ws: &mut Ws) -> Option<Value> {
-    loop {
-        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
-            .await
-            .expect("timed out waiting for a frame")?;
-        match msg {
-            Ok(Message::Text(t)) => return Some(serde_json::from_str(&t).unwrap()),
-            Ok(Message::Close(_)) | Err(_) => return None,
-            Ok(_) => continue,
-        }
-    }
-}
-
-/// Waits for the `res` with this id, skipping events.
-pub async fn next_res(ws: &mut Ws, id: &str) -> Value {
-    loop {
-        let v = next_json(ws).await.expect("socket closed before response");
-        if v["type"] == "res" && v["id"] == id {
-            return v;
-        }
-    }
-}
-
-/// Waits for an event with this name.
-pub async fn next_event(ws: &mut Ws, name: &str) -> Value {
-    loop {
-        let v = next_json(ws).await.expect("socket closed before event");
-        if v["type"] == "event" && v["event"] == name {
-            return v;
-        }
-    }
-}
-
-/// Calls a method and returns the whole `res` frame.
-pub async fn call(ws: &mut Ws, id: &str, method: &str, params: Value) -> Value {
-    send(
-        ws,
-        &json!({"type":"req","id":id,"method":method,"params":params}),
-    )
-    .await;
-    next_res(ws, id).await
-}
-
-/// Reads until the close frame; returns (code, reason). Fails if no close arrives.
-pub async fn close_code(ws: &mut Ws) -> Option<(u16, String)> {
-    loop {
-        let msg = tokio::time::timeout(Duration::from_secs(15), ws.next())
-            .await
-            .expect("timed out waiting for close")?;
-        match msg {
-            Ok(Message::Close(Some(f))) => return Some((u16::from(f.code), f.reason.to_string())),
-            Ok(Message::Close(None)) => return Some((1005, String::new())),
-            Ok(_) => continue,
-            Err(_) => return None,
-        }
-    }
-}
-
-/// A plain HTTP/1.1 GET over a TCP socket; returns (status, headers, body).
-pub async fn http_get(port: u16, path: &str) -> (u16, String, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-    let req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).await.unwrap();
-    let text = String::from_utf8_lossy(&buf).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    (status, head.to_ascii_lowercase(), body.to_owned())
 }

@@ -1,0 +1,19 @@
+//! Test helpers shared by the integration tests of the gateway and the CLI.
+//!
+//! One home for what every suite needs, so no test file carries its own copy: private
+//! temp dirs ([`TempDir`]), WebSocket protocol helpers ([`open`], [`connect`], [`call`],
+//! …), a raw HTTP/1.1 GET ([`http_get`]), and the gateway itself in-process
+//! ([`TestGateway`] on port 0, [`TestState`] for `router(state).oneshot(...)`).
+//!
+//! Everything here panics on failure with a message naming what did not happen: these
+//! are test assertions, not library code.
+
+mod dirs;
+mod gateway;
+mod http;
+mod ws;
+
+pub use dirs::{TempDir, free_port};
+pub use gateway::{TestGateway, TestState};
+pub use http::http_get;
+pub use ws::*;

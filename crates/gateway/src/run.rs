@@ -176,7 +176,7 @@ pub fn shared_state(
     Arc<Shared>,
     tokio::sync::mpsc::UnboundedReceiver<Activation>,
 ) {
-    let client = openclaw_providers::http_client(crate::PROVIDER_CONNECT_TIMEOUT);
+    let client = activation.http_client.clone();
     let state_dir = activation.paths.state_dir.clone();
     Shared::new(&activation.paths, log, opts.clone(), client, |deps| {
         Arc::new(Supervisor::new(state_dir, TurnHost::new(deps)))
@@ -217,6 +217,7 @@ async fn restart(old: Generation, shared: &Arc<Shared>, mut next: Activation) ->
                         ..previous.settings.clone()
                     },
                     agents: previous.agents.clone(),
+                    http_client: previous.http_client.clone(),
                 })
             };
             start_or_die(shared, fallback).await

@@ -18,7 +18,7 @@ pub mod telegram;
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use futures_util::FutureExt;
@@ -189,7 +189,9 @@ impl Running {
 /// Runs every configured channel account; see the module documentation.
 pub struct Supervisor {
     state_dir: PathBuf,
-    http: reqwest::Client,
+    /// The Bot API client, built when the first account starts (building one loads the
+    /// root certificates; a gateway without channels never pays for it).
+    http: OnceLock<reqwest::Client>,
     host: TurnHost,
     accounts: Mutex<BTreeMap<(String, String), Running>>,
 }
@@ -197,16 +199,23 @@ pub struct Supervisor {
 impl Supervisor {
     /// A supervisor with nothing running; `state_dir` holds per-account state.
     pub fn new(state_dir: PathBuf, host: TurnHost) -> Supervisor {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .build()
-            .unwrap_or_default();
         Supervisor {
             state_dir,
-            http,
+            http: OnceLock::new(),
             host,
             accounts: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    fn http_client(&self) -> reqwest::Client {
+        self.http
+            .get_or_init(|| {
+                reqwest::Client::builder()
+                    .connect_timeout(Duration::from_secs(10))
+                    .build()
+                    .unwrap_or_default()
+            })
+            .clone()
     }
 
     fn accounts(&self) -> MutexGuard<'_, BTreeMap<(String, String), Running>> {
@@ -224,7 +233,7 @@ impl Supervisor {
             s.mode = "polling";
         });
         let channel: Arc<dyn Channel> =
-            Arc::new(telegram::Telegram::new(account.clone(), self.http.clone()));
+            Arc::new(telegram::Telegram::new(account.clone(), self.http_client()));
         let (stop, stop_rx) = watch::channel(false);
         let task = if account.enabled && account.configured() {
             let ctx = AccountCtx {

@@ -3,10 +3,9 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, header};
-use axum::middleware::Next;
-use axum::response::Response;
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{Extensions, HeaderMap, header};
 
 use super::ApiError;
 use crate::auth::Presented;
@@ -47,19 +46,26 @@ pub fn require_bearer(state: &AppState, headers: &HeaderMap, ip: IpAddr) -> Resu
 
 /// The peer address axum recorded for this connection (loopback when absent, as in
 /// router tests that call the service directly).
-pub fn peer_ip(req: &Request) -> IpAddr {
-    req.extensions()
+pub fn peer_ip(extensions: &Extensions) -> IpAddr {
+    extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip())
         .unwrap_or(IpAddr::from([127, 0, 0, 1]))
 }
 
-/// Middleware: [`require_bearer`] before the route's handler (and its body extractor).
-pub async fn bearer_gate(
-    State(state): State<Arc<AppState>>,
-    req: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
-    require_bearer(&state, req.headers(), peer_ip(&req))?;
-    Ok(next.run(req).await)
+/// Extractor: the request passed [`require_bearer`]. Put it first among a handler's
+/// arguments: extractors run in order and the body comes last, so nothing of an
+/// unauthenticated request is read.
+pub struct Authorized;
+
+impl FromRequestParts<Arc<AppState>> for Authorized {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, ApiError> {
+        require_bearer(state, &parts.headers, peer_ip(&parts.extensions))?;
+        Ok(Authorized)
+    }
 }

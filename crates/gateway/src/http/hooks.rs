@@ -81,7 +81,7 @@ async fn handle(
             "hook tokens are not accepted in the query string; send Authorization: Bearer <token> or x-openclaw-token",
         ));
     }
-    let ip = peer_ip(&req).to_canonical();
+    let ip = peer_ip(req.extensions()).to_canonical();
     if let Some(wait) = state.limiter.locked(ip) {
         return Err(error(
             StatusCode::TOO_MANY_REQUESTS,

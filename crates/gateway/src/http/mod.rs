@@ -32,38 +32,10 @@ const WS_READ_BUFFER: usize = 2 * 1024;
 
 /// Builds the router for one listener.
 ///
-/// The `/v1/*` groups and `/tools/invoke` sit behind their gate middleware (endpoint
-/// switch, then bearer auth), so a handler's body extractor only ever runs for an
-/// admitted request.
+/// The `/v1/*` and `/tools/invoke` handlers take their admission check as their first
+/// extractor (`openai::Admitted`, `auth::Authorized`: endpoint switch, then bearer auth),
+/// so a handler's body extractor only ever runs for an admitted request.
 pub fn router(state: Arc<AppState>) -> Router {
-    use openai::Family;
-    let gated = |family: Family, routes: Router<Arc<AppState>>| {
-        routes.route_layer(middleware::from_fn_with_state(
-            (state.clone(), family),
-            openai::gate,
-        ))
-    };
-    let models = gated(
-        Family::Shared,
-        Router::new()
-            .route("/v1/models", get(openai::list_models))
-            .route("/v1/models/{*id}", get(openai::get_model))
-            .route("/v1/embeddings", post(openai::embeddings)),
-    );
-    let chat = gated(
-        Family::Chat,
-        Router::new().route("/v1/chat/completions", post(openai::chat_completions)),
-    );
-    let responses = gated(
-        Family::Responses,
-        Router::new().route("/v1/responses", post(openai::responses)),
-    );
-    let tools = Router::new()
-        .route("/tools/invoke", post(tools::invoke))
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            auth::bearer_gate,
-        ));
     Router::new()
         .route("/health", get(live))
         .route("/healthz", get(live))
@@ -71,10 +43,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/readyz", get(ready))
         .route("/startup", get(startup))
         .route("/startupz", get(startup))
-        .merge(models)
-        .merge(chat)
-        .merge(responses)
-        .merge(tools)
+        .route("/v1/models", get(openai::list_models))
+        .route("/v1/models/{*id}", get(openai::get_model))
+        .route("/v1/embeddings", post(openai::embeddings))
+        .route("/v1/chat/completions", post(openai::chat_completions))
+        .route("/v1/responses", post(openai::responses))
+        .route("/tools/invoke", post(tools::invoke))
         .fallback(fallback)
         .layer(middleware::from_fn(security_headers))
         .with_state(state)

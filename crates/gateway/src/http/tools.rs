@@ -56,8 +56,9 @@ fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::tool(StatusCode::BAD_REQUEST, "invalid_request", message)
 }
 
-/// The handler (behind [`super::auth::bearer_gate`]).
+/// The handler.
 pub async fn invoke(
+    _: super::auth::Authorized,
     State(state): State<Arc<AppState>>,
     body: Result<JsonObject<MAX_BODY_BYTES>, ApiError>,
 ) -> Result<Response, ApiError> {

@@ -27,6 +27,10 @@ pub struct Activation {
     pub settings: Settings,
     /// Agents, providers and model chains.
     pub agents: AgentTable,
+    /// The HTTP client the providers were built on. Made once at start-up and handed to
+    /// every later activation: building one loads the system's root certificates, which
+    /// is most of the start-up time if done more than once.
+    pub http_client: reqwest::Client,
 }
 
 /// Why an activation could not be built; each names the file or setting to fix.
@@ -84,6 +88,7 @@ impl Activation {
             resolved,
             settings,
             agents,
+            http_client: client.clone(),
         })
     }
 

@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use axum::Extension;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -50,8 +49,8 @@ fn prepare_chat(live: &Live, headers: &HeaderMap, body: &Value) -> Result<Prepar
 
 /// `POST /v1/chat/completions`.
 pub async fn chat_completions(
+    Admitted { live, .. }: Admitted<Chat>,
     State(state): State<Arc<AppState>>,
-    Extension(live): Extension<Arc<Live>>,
     headers: HeaderMap,
     JsonObject(body): JsonObject<MAX_BODY_BYTES>,
 ) -> Result<Response, ApiError> {

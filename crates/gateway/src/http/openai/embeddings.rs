@@ -1,8 +1,5 @@
 //! `POST /v1/embeddings`, through the agent's (or `x-openclaw-model`'s) embedding model.
 
-use std::sync::Arc;
-
-use axum::Extension;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{Value, json};
@@ -11,7 +8,7 @@ use super::*;
 
 /// `POST /v1/embeddings`.
 pub async fn embeddings(
-    Extension(live): Extension<Arc<Live>>,
+    Admitted { live, .. }: Admitted<Shared>,
     headers: HeaderMap,
     JsonObject(body): JsonObject<MAX_BODY_BYTES>,
 ) -> Result<Response, ApiError> {

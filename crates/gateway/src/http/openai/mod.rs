@@ -9,10 +9,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Extension;
-use axum::extract::{Path, Request, State};
+use std::marker::PhantomData;
+
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use openclaw_providers::{FinishReason, Message, Role, ToolChoice, ToolDef, Usage};
@@ -43,49 +44,77 @@ fn bad_request(message: impl Into<String>) -> ApiError {
     ApiError::bad_request(message)
 }
 
-/// Which endpoint family a request belongs to, for the enable switches.
-#[derive(Clone, Copy)]
-pub enum Family {
-    /// `/v1/chat/completions`.
-    Chat,
-    /// `/v1/responses`.
-    Responses,
-    /// `/v1/models`, `/v1/embeddings`: on when either of the others is.
-    Shared,
+/// Which endpoint switch a route answers to: `gateway.http.endpoints.<name>.enabled`.
+pub trait Endpoint: Send + Sync + 'static {
+    /// Whether the switches in `live` let this route answer.
+    fn enabled(live: &Live) -> bool;
 }
 
-fn enabled(live: &Live, family: Family) -> bool {
-    let e = &live.resolved.gateway.http.endpoints;
-    match family {
-        Family::Chat => e.chat_completions.enabled,
-        Family::Responses => e.responses.enabled,
-        Family::Shared => e.chat_completions.enabled || e.responses.enabled,
+/// `/v1/chat/completions`.
+pub struct Chat;
+/// `/v1/responses`.
+pub struct Responses;
+/// `/v1/models`, `/v1/embeddings`: on when either of the others is.
+pub struct Shared;
+
+impl Endpoint for Chat {
+    fn enabled(live: &Live) -> bool {
+        live.resolved
+            .gateway
+            .http
+            .endpoints
+            .chat_completions
+            .enabled
     }
 }
 
-/// Middleware in front of every `/v1/*` route: endpoint enabled (else 404 as if absent),
-/// then bearer auth. The config snapshot it checked goes to the handler as an extension,
-/// so one request sees one config.
-pub async fn gate(
-    State((state, family)): State<(Arc<AppState>, Family)>,
-    mut req: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
-    let live = state.live();
-    if !enabled(&live, family) {
-        return Err(ApiError::NotFound(
-            "this endpoint is disabled; enable it with gateway.http.endpoints.chatCompletions.enabled or .responses.enabled".into(),
-        ));
+impl Endpoint for Responses {
+    fn enabled(live: &Live) -> bool {
+        live.resolved.gateway.http.endpoints.responses.enabled
     }
-    require_bearer(&state, req.headers(), peer_ip(&req))?;
-    req.extensions_mut().insert(live);
-    Ok(next.run(req).await)
+}
+
+impl Endpoint for Shared {
+    fn enabled(live: &Live) -> bool {
+        Chat::enabled(live) || Responses::enabled(live)
+    }
+}
+
+/// Extractor in front of every `/v1/*` handler (its first argument): the endpoint is
+/// enabled (else 404, as if the route did not exist), then bearer auth. It carries the
+/// config snapshot it checked, so one request sees one config; and since the body is
+/// extracted last, nothing of a refused request is read.
+pub struct Admitted<E> {
+    /// The config the request was admitted under.
+    pub live: Arc<Live>,
+    _endpoint: PhantomData<fn() -> E>,
+}
+
+impl<E: Endpoint> FromRequestParts<Arc<AppState>> for Admitted<E> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, ApiError> {
+        let live = state.live();
+        if !E::enabled(&live) {
+            return Err(ApiError::NotFound(
+                "this endpoint is disabled; enable it with gateway.http.endpoints.chatCompletions.enabled or .responses.enabled".into(),
+            ));
+        }
+        require_bearer(state, &parts.headers, peer_ip(&parts.extensions))?;
+        Ok(Admitted {
+            live,
+            _endpoint: PhantomData,
+        })
+    }
 }
 
 /// `GET /v1/models`.
 pub async fn list_models(
+    Admitted { live, .. }: Admitted<Shared>,
     State(state): State<Arc<AppState>>,
-    Extension(live): Extension<Arc<Live>>,
 ) -> Response {
     let created = state.started_at_secs();
     let data: Vec<Value> = model_ids(&live)
@@ -97,8 +126,8 @@ pub async fn list_models(
 
 /// `GET /v1/models/{id}` (the id may contain `/`, raw or as `%2F`).
 pub async fn get_model(
+    Admitted { live, .. }: Admitted<Shared>,
     State(state): State<Arc<AppState>>,
-    Extension(live): Extension<Arc<Live>>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     if !model_ids(&live).contains(&id) {

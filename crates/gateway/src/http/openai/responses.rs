@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use axum::Extension;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -13,8 +12,8 @@ use super::*;
 
 /// `POST /v1/responses` (OpenResponses).
 pub async fn responses(
+    Admitted { live, .. }: Admitted<Responses>,
     State(state): State<Arc<AppState>>,
-    Extension(live): Extension<Arc<Live>>,
     headers: HeaderMap,
     JsonObject(body): JsonObject<MAX_BODY_BYTES>,
 ) -> Result<Response, ApiError> {

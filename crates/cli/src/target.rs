@@ -67,6 +67,16 @@ impl Local {
             "OPENCLAW_GATEWAY_PASSWORD",
             auth.password.as_ref(),
         );
+        // The local gateway's generated token, when nothing else names a secret. Never sent
+        // to a gateway named by --url: it belongs to this machine's instance only.
+        let token = match (&token, &password, &opts.url) {
+            (None, None, None) => openclaw_gateway::token::read_stored_token(
+                &openclaw_gateway::token::token_path(&self.paths),
+            )
+            .ok()
+            .flatten(),
+            _ => token,
+        };
         Target {
             url: opts
                 .url

@@ -526,6 +526,10 @@ pub struct ControlUiConfig {
     /// URL prefix to serve it under (for reverse proxies); unset means `/`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub base_path: Option<String>,
+    /// Browser origins (`https://host[:port]`) allowed besides the gateway's own; `"*"`
+    /// allows any origin (an explicit allow-all, flagged by `security audit`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allowed_origins: Vec<String>,
 }
 
 impl Default for ControlUiConfig {
@@ -533,6 +537,7 @@ impl Default for ControlUiConfig {
         ControlUiConfig {
             enabled: true,
             base_path: None,
+            allowed_origins: Vec::new(),
         }
     }
 }

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use openclaw_config::{AuthMode, RateLimitConfig};
-use openclaw_gateway::auth::{AuthVerifier, Presented, RateLimiter};
+use openclaw_gateway::auth::{Attempt, AuthVerifier, Presented, RateLimiter};
 use openclaw_gateway::ws::event_frame;
 
 const TOKEN: &str = "4f9a0c2e7b1d8e3f6a5c9b0d2e4f6a8c1b3d5e7f9a0c2e4b";
@@ -67,10 +67,13 @@ fn rate_limit(c: &mut Criterion) {
     group.bench_function("loopback_exempt", |b| {
         b.iter(|| {
             let ip = black_box(loopback);
-            (limiter.locked(ip), limiter.record_failure(ip))
+            (
+                limiter.locked(&Attempt::gateway(ip, None)),
+                limiter.record_failure(&Attempt::gateway(ip, None)),
+            )
         })
     });
-    assert!(limiter.locked(loopback).is_none());
+    assert!(limiter.locked(&Attempt::gateway(loopback, None)).is_none());
 
     // A non-exempt address still under its attempt budget: the map is consulted and the
     // entry updated on every iteration. The budget is set so high that the bench never
@@ -80,23 +83,29 @@ fn rate_limit(c: &mut Criterion) {
         ..RateLimitConfig::default()
     });
     for i in 0..=254u8 {
-        limiter.record_failure(IpAddr::from([198, 51, 100, i]));
+        limiter.record_failure(&Attempt::gateway(IpAddr::from([198, 51, 100, i]), None));
     }
     group.bench_function("non_exempt_counting", |b| {
         b.iter(|| {
             let ip = black_box(remote);
-            (limiter.locked(ip), limiter.record_failure(ip))
+            (
+                limiter.locked(&Attempt::gateway(ip, None)),
+                limiter.record_failure(&Attempt::gateway(ip, None)),
+            )
         })
     });
-    assert!(limiter.locked(remote).is_none());
+    assert!(limiter.locked(&Attempt::gateway(remote, None)).is_none());
 
     // A non-exempt address already locked out under the default policy: `locked` refuses
     // it, and the handlers return before verifying or recording anything.
     let limiter = RateLimiter::new(RateLimitConfig::default());
-    while limiter.record_failure(remote).is_none() {}
-    assert!(limiter.locked(remote).is_some());
+    while limiter
+        .record_failure(&Attempt::gateway(remote, None))
+        .is_none()
+    {}
+    assert!(limiter.locked(&Attempt::gateway(remote, None)).is_some());
     group.bench_function("non_exempt_locked_out", |b| {
-        b.iter(|| limiter.locked(black_box(remote)))
+        b.iter(|| limiter.locked(&Attempt::gateway(black_box(remote), None)))
     });
     group.finish();
 }

@@ -107,15 +107,69 @@ impl AuthVerifier {
     }
 }
 
-/// Per-IP failed-attempt counter with lockout (`gateway.auth.rateLimit`).
+/// Which secret an attempt presented. Failures are counted per kind, and only a success
+/// with the same kind clears them: a valid hook token says nothing about the guesses at
+/// the gateway token made from the same address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Credential {
+    /// The gateway token or password (WebSocket connect, `/v1/*`, `/tools/invoke`).
+    Gateway,
+    /// The hooks token (`/hooks/*`).
+    Hook,
+}
+
+/// Who is attempting: the address, the browser origin if the request carried one, and the
+/// credential kind.
+#[derive(Clone, Copy, Debug)]
+pub struct Attempt<'a> {
+    /// The peer address.
+    pub ip: IpAddr,
+    /// The `Origin` header, if any.
+    pub origin: Option<&'a str>,
+    /// What was presented.
+    pub credential: Credential,
+}
+
+impl<'a> Attempt<'a> {
+    /// An attempt at the gateway secret.
+    pub fn gateway(ip: IpAddr, origin: Option<&'a str>) -> Self {
+        Attempt {
+            ip,
+            origin,
+            credential: Credential::Gateway,
+        }
+    }
+
+    /// An attempt at the hooks token.
+    pub fn hook(ip: IpAddr, origin: Option<&'a str>) -> Self {
+        Attempt {
+            ip,
+            origin,
+            credential: Credential::Hook,
+        }
+    }
+}
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct Key {
+    ip: IpAddr,
+    credential: Credential,
+    /// Lower-cased origin: on loopback, browser lockouts are kept per origin so one page's
+    /// guessing does not lock out another origin (or the local CLI, which sends none).
+    origin: Option<String>,
+}
+
+/// Failed-attempt counter with lockout (`gateway.auth.rateLimit`), per address and
+/// credential kind.
 ///
-/// After `maxAttempts` failures inside `windowMs` the address is locked out for
-/// `lockoutMs`; while locked out, even a correct secret is refused, so guessing cannot
-/// continue at full speed. Loopback is exempt by default: local operators are trusted
-/// and tests should not lock themselves out.
+/// After `maxAttempts` failures inside `windowMs` the key is locked out for `lockoutMs`;
+/// while locked out, even a correct secret is refused, so guessing cannot continue at full
+/// speed. Loopback is exempt by default (local tools are trusted and tests should not lock
+/// themselves out), but never for a request that carries an `Origin`: that is a browser,
+/// and any web page can make one from the operator's own machine.
 pub struct RateLimiter {
     cfg: std::sync::RwLock<RateLimitConfig>,
-    entries: Mutex<HashMap<IpAddr, Entry>>,
+    entries: Mutex<HashMap<Key, Entry>>,
 }
 
 struct Entry {
@@ -145,26 +199,31 @@ impl RateLimiter {
         self.cfg.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    fn exempt(&self, ip: IpAddr) -> bool {
-        self.cfg().exempt_loopback && ip.to_canonical().is_loopback()
-    }
-
-    /// If `ip` is locked out, how long until it may try again.
-    pub fn locked(&self, ip: IpAddr) -> Option<Duration> {
-        if self.exempt(ip) {
+    /// The counter this attempt belongs to, or `None` when it is exempt.
+    fn key(&self, a: &Attempt<'_>) -> Option<Key> {
+        let ip = a.ip.to_canonical();
+        if a.origin.is_none() && self.cfg().exempt_loopback && ip.is_loopback() {
             return None;
         }
+        Some(Key {
+            ip,
+            credential: a.credential,
+            origin: a.origin.map(|o| o.trim().to_ascii_lowercase()),
+        })
+    }
+
+    /// If this attempt's key is locked out, how long until it may try again.
+    pub fn locked(&self, a: &Attempt<'_>) -> Option<Duration> {
+        let key = self.key(a)?;
         let now = Instant::now();
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        let until = entries.get(&ip)?.locked_until?;
+        let until = entries.get(&key)?.locked_until?;
         (until > now).then(|| until - now)
     }
 
     /// Records a failed attempt; returns the lockout duration if this failure started one.
-    pub fn record_failure(&self, ip: IpAddr) -> Option<Duration> {
-        if self.exempt(ip) {
-            return None;
-        }
+    pub fn record_failure(&self, a: &Attempt<'_>) -> Option<Duration> {
+        let key = self.key(a)?;
         let now = Instant::now();
         let cfg = self.cfg();
         let window = Duration::from_millis(cfg.window_ms);
@@ -175,7 +234,7 @@ impl RateLimiter {
                 e.locked_until.is_some_and(|u| u > now) || now - e.window_start < window
             });
         }
-        let entry = entries.entry(ip).or_insert(Entry {
+        let entry = entries.entry(key).or_insert(Entry {
             window_start: now,
             failures: 0,
             locked_until: None,
@@ -197,13 +256,14 @@ impl RateLimiter {
         None
     }
 
-    /// Clears the failure count after a successful attempt.
-    pub fn record_success(&self, ip: IpAddr) {
-        if self.exempt(ip) {
+    /// Clears the failure count of this attempt's key (same address, origin and credential
+    /// kind only) after a success.
+    pub fn record_success(&self, a: &Attempt<'_>) {
+        let Some(key) = self.key(a) else {
             return;
-        }
+        };
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries.remove(&ip);
+        entries.remove(&key);
     }
 }
 
@@ -272,24 +332,58 @@ mod tests {
     fn locks_out_after_max_attempts() {
         let l = limiter(3, true);
         let ip: IpAddr = "10.0.0.9".parse().unwrap();
-        assert!(l.record_failure(ip).is_none());
-        assert!(l.record_failure(ip).is_none());
-        assert!(l.locked(ip).is_none());
-        assert!(l.record_failure(ip).is_some());
-        let left = l.locked(ip).unwrap();
+        assert!(l.record_failure(&Attempt::gateway(ip, None)).is_none());
+        assert!(l.record_failure(&Attempt::gateway(ip, None)).is_none());
+        assert!(l.locked(&Attempt::gateway(ip, None)).is_none());
+        assert!(l.record_failure(&Attempt::gateway(ip, None)).is_some());
+        let left = l.locked(&Attempt::gateway(ip, None)).unwrap();
         assert!(left > Duration::from_secs(299));
         let other: IpAddr = "10.0.0.10".parse().unwrap();
-        assert!(l.locked(other).is_none());
+        assert!(l.locked(&Attempt::gateway(other, None)).is_none());
     }
 
     #[test]
     fn loopback_exempt_unless_configured() {
         let lo: IpAddr = "127.0.0.1".parse().unwrap();
         let l = limiter(1, true);
-        assert!(l.record_failure(lo).is_none());
-        assert!(l.locked(lo).is_none());
+        assert!(l.record_failure(&Attempt::gateway(lo, None)).is_none());
+        assert!(l.locked(&Attempt::gateway(lo, None)).is_none());
         let l = limiter(1, false);
-        assert!(l.record_failure(lo).is_some());
-        assert!(l.locked(lo).is_some());
+        assert!(l.record_failure(&Attempt::gateway(lo, None)).is_some());
+        assert!(l.locked(&Attempt::gateway(lo, None)).is_some());
+    }
+
+    #[test]
+    fn a_browser_origin_is_never_exempt_and_is_kept_apart() {
+        let l = limiter(2, true);
+        let lo: IpAddr = "127.0.0.1".parse().unwrap();
+        let evil = Attempt::gateway(lo, Some("https://evil.example"));
+        assert!(l.record_failure(&evil).is_none());
+        assert!(l.record_failure(&evil).is_some());
+        assert!(l.locked(&evil).is_some());
+        // Another origin, and the local CLI (no origin, exempt), are not locked out.
+        assert!(
+            l.locked(&Attempt::gateway(lo, Some("http://127.0.0.1:18789")))
+                .is_none()
+        );
+        assert!(l.locked(&Attempt::gateway(lo, None)).is_none());
+    }
+
+    #[test]
+    fn a_hook_success_does_not_clear_gateway_failures() {
+        let l = limiter(5, false);
+        let ip: IpAddr = "10.0.0.9".parse().unwrap();
+        let gw = Attempt::gateway(ip, None);
+        let hook = Attempt::hook(ip, None);
+        for _ in 0..4 {
+            assert!(l.record_failure(&gw).is_none());
+            l.record_success(&hook);
+        }
+        // The fifth gateway guess locks out: the hook successes did not reset the count.
+        assert!(l.record_failure(&gw).is_some());
+        assert!(l.locked(&gw).is_some());
+        assert!(l.locked(&hook).is_none(), "the hook token is counted apart");
+        l.record_success(&gw);
+        assert!(l.locked(&gw).is_none());
     }
 }

@@ -14,7 +14,7 @@
 //! * [`agents`] — running turns (runner, background runs and their events).
 //! * [`state`] — [`AppState`], [`state::Shared`], [`Activation`].
 //! * [`catalog`], [`runs`], [`idempotency`], [`conns`], [`auth`], [`presence`],
-//!   [`settings`], [`listener`], [`lock`], [`error`], [`sys`] — leaves.
+//!   [`settings`], [`listener`], [`lock`], [`error`], [`sys`], [`token`] — leaves.
 
 pub mod agents;
 pub mod auth;
@@ -34,6 +34,7 @@ pub mod runs;
 pub mod settings;
 pub mod state;
 pub mod sys;
+pub mod token;
 pub mod ws;
 
 use std::time::Duration;

@@ -56,7 +56,14 @@ async fn start_generation(
     let state = AppState::new(shared.clone(), live);
     state.bound_port.store(u64::from(port), Ordering::Relaxed);
     if !state.auth.requires_secret() {
-        tracing::warn!(target: "gateway", "no gateway token or password configured: any local process can connect; set gateway.auth.token");
+        tracing::warn!(target: "gateway", "gateway.auth.mode is \"none\": no authentication, any local process and any allowed browser origin can connect; remove it to use a token");
+    }
+    if let Some(stored) = &state.live().settings.stored_token {
+        if stored.generated {
+            tracing::warn!(target: "gateway", path = %stored.path.display(), "no gateway token was configured: generated one and stored it owner-only; local openclaw commands use it automatically, remote clients need it (--token)");
+        } else {
+            tracing::info!(target: "gateway", path = %stored.path.display(), "using the gateway token stored in the state dir");
+        }
     }
     let mut servers = Vec::new();
     for l in listeners {

@@ -62,6 +62,17 @@ pub struct Settings {
     /// How long shutdown waits for running agent turns (`OPENCLAW_SHUTDOWN_GRACE_MS`,
     /// default 30 s).
     pub shutdown_grace: Duration,
+    /// Set when the token is the one stored in the state dir (see [`crate::token`]).
+    pub stored_token: Option<StoredToken>,
+}
+
+/// A token read from (or just generated into) `<state>/gateway.token`.
+#[derive(Clone, Debug)]
+pub struct StoredToken {
+    /// The file.
+    pub path: std::path::PathBuf,
+    /// Whether this activation generated it (the first start of the instance).
+    pub generated: bool,
 }
 
 impl std::fmt::Debug for Settings {
@@ -154,6 +165,11 @@ impl Settings {
         };
         let secret = match auth_mode {
             AuthMode::Token => token,
+            AuthMode::Password if password.is_none() => {
+                return Err(GatewayError::Setting(
+                    "gateway.auth.mode is \"password\" but no password is set; set gateway.auth.password, OPENCLAW_GATEWAY_PASSWORD or --password".into(),
+                ));
+            }
             AuthMode::Password => password,
             AuthMode::None => None,
             AuthMode::TrustedProxy => {
@@ -188,6 +204,7 @@ impl Settings {
             shutdown_grace: Duration::from_millis(
                 ms_env(env, "OPENCLAW_SHUTDOWN_GRACE_MS")?.unwrap_or(30_000),
             ),
+            stored_token: None,
         };
         if !settings.is_loopback() && settings.secret.is_none() {
             return Err(GatewayError::RefusedBind {

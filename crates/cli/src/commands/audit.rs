@@ -227,7 +227,7 @@ pub fn collect(local: &Local) -> Vec<Finding> {
     }
     let cfg = &local.config;
     gateway_findings(local, cfg, &mut out);
-    hooks_findings(cfg, raw.as_ref(), &mut out);
+    hooks_findings(local, cfg, raw.as_ref(), &mut out);
     secret_file_perms(cfg, &mut out);
     out
 }
@@ -336,7 +336,7 @@ fn gateway_findings(local: &Local, cfg: &Config, out: &mut Vec<Finding>) {
     let loopback = is_loopback_bind(cfg);
     let bind = bind_name(gw.effective_bind());
     let mode = gw.auth.effective_mode();
-    let (token_source, token) = effective_token(cfg);
+    let (token_source, token) = effective_token(cfg, &local.paths);
     let token = token.ok().flatten();
     let password = effective_password(cfg);
     let token_fixable = matches!(token_source, TokenSource::Inline | TokenSource::None);
@@ -344,7 +344,8 @@ fn gateway_findings(local: &Local, cfg: &Config, out: &mut Vec<Finding>) {
 
     let has_secret = match mode {
         AuthMode::None => false,
-        AuthMode::Token => token.is_some(),
+        // On loopback the gateway generates and stores a token on its first start.
+        AuthMode::Token => token.is_some() || loopback,
         AuthMode::Password => password.is_some(),
         AuthMode::TrustedProxy => true,
     };
@@ -397,8 +398,13 @@ fn gateway_findings(local: &Local, cfg: &Config, out: &mut Vec<Finding>) {
     if mode == AuthMode::Token
         && let Some(t) = &token
     {
-        let from = match token_source {
+        let stored;
+        let from = match &token_source {
             TokenSource::Env => "OPENCLAW_GATEWAY_TOKEN",
+            TokenSource::Stored(p) => {
+                stored = p.display().to_string();
+                stored.as_str()
+            }
             _ => "gateway.auth.token",
         };
         let remedy = if token_fixable {
@@ -510,7 +516,7 @@ fn gateway_findings(local: &Local, cfg: &Config, out: &mut Vec<Finding>) {
     }
 }
 
-fn hooks_findings(cfg: &Config, raw: Option<&Value>, out: &mut Vec<Finding>) {
+fn hooks_findings(local: &Local, cfg: &Config, raw: Option<&Value>, out: &mut Vec<Finding>) {
     let env = |k: &str| std::env::var(k).ok();
     let hook_token: Option<String> = match cfg.hooks.as_ref().and_then(|h| h.token.as_ref()) {
         Some(t) => match t.as_ref_source() {
@@ -530,7 +536,7 @@ fn hooks_findings(cfg: &Config, raw: Option<&Value>, out: &mut Vec<Finding>) {
     let Some(ht) = hook_token.as_deref() else {
         return;
     };
-    let gw_token = effective_token(cfg).1.ok().flatten();
+    let gw_token = effective_token(cfg, &local.paths).1.ok().flatten();
     let gw_pass = effective_password(cfg);
     if gw_token.as_deref() == Some(ht) || gw_pass.as_deref() == Some(ht) {
         out.push(finding("hooks.token_reuse_gateway_token", Severity::Critical, "Hooks token equals the gateway secret", "hooks.token is the same value as the gateway token/password: whoever can send a webhook can also control the gateway", "give hooks.token its own random value (`openssl rand -hex 32`) and update the hook senders"));

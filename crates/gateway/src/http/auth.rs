@@ -8,14 +8,15 @@ use axum::http::request::Parts;
 use axum::http::{Extensions, HeaderMap, header};
 
 use super::ApiError;
-use crate::auth::Presented;
+use crate::auth::{Attempt, Presented};
 use crate::state::AppState;
 
 /// Checks `Authorization: Bearer <token|password>`: 401 on a wrong or missing credential,
 /// 429 with `Retry-After` while the address is locked out.
 pub fn require_bearer(state: &AppState, headers: &HeaderMap, ip: IpAddr) -> Result<(), ApiError> {
-    let ip = ip.to_canonical();
-    if let Some(wait) = state.limiter.locked(ip) {
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    let attempt = Attempt::gateway(ip, origin);
+    if let Some(wait) = state.limiter.locked(&attempt) {
         return Err(ApiError::RateLimited {
             retry_after_secs: wait.as_secs().max(1),
         });
@@ -34,11 +35,11 @@ pub fn require_bearer(state: &AppState, headers: &HeaderMap, ip: IpAddr) -> Resu
     };
     match state.auth.verify(&presented) {
         Ok(()) => {
-            state.limiter.record_success(ip);
+            state.limiter.record_success(&attempt);
             Ok(())
         }
         Err(_) => {
-            state.limiter.record_failure(ip);
+            state.limiter.record_failure(&attempt);
             Err(ApiError::Unauthorized)
         }
     }

@@ -56,6 +56,17 @@ pub enum ApiError {
     /// The upstream call failed; the status says how (502, 504, 429, …).
     #[error("{0}")]
     Upstream(UpstreamError),
+    /// A refusal before the route is reached (403 foreign origin, 415 not JSON), in the
+    /// `{error: {message, type}}` shape.
+    #[error("{message}")]
+    Refused {
+        /// Status code.
+        status: StatusCode,
+        /// Error type.
+        kind: &'static str,
+        /// What went wrong and what to do.
+        message: String,
+    },
     /// A `/tools/invoke` failure, in that endpoint's `{ok: false, error: {type, message}}`.
     #[error("{message}")]
     Tool {
@@ -130,7 +141,9 @@ impl ApiError {
             ApiError::NotFound(_) | ApiError::ModelNotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Upstream(u) => u.status,
-            ApiError::Tool { status, .. } | ApiError::Hook { status, .. } => *status,
+            ApiError::Tool { status, .. }
+            | ApiError::Hook { status, .. }
+            | ApiError::Refused { status, .. } => *status,
         }
     }
 
@@ -144,7 +157,7 @@ impl ApiError {
             ApiError::NotFound(_) => "not_found",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Upstream(u) => u.kind,
-            ApiError::Tool { kind, .. } => kind,
+            ApiError::Tool { kind, .. } | ApiError::Refused { kind, .. } => kind,
             ApiError::Hook { .. } => "hook_error",
         }
     }
@@ -168,7 +181,8 @@ impl ApiError {
             ApiError::Unauthorized
             | ApiError::RateLimited { .. }
             | ApiError::NotFound(_)
-            | ApiError::Unavailable(_) => {
+            | ApiError::Unavailable(_)
+            | ApiError::Refused { .. } => {
                 json!({"error": {"message": message, "type": self.kind()}})
             }
             ApiError::BadRequest(_) | ApiError::TooLarge { .. } | ApiError::Upstream(_) => {

@@ -82,17 +82,22 @@ async fn handle(
         ));
     }
     let ip = peer_ip(req.extensions()).to_canonical();
-    if let Some(wait) = state.limiter.locked(ip) {
+    let origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok());
+    let attempt = crate::auth::Attempt::hook(ip, origin);
+    if let Some(wait) = state.limiter.locked(&attempt) {
         return Err(error(
             StatusCode::TOO_MANY_REQUESTS,
             crate::auth::rate_limited_message(wait),
         ));
     }
     if !token_matches(req.headers(), token) {
-        state.limiter.record_failure(ip);
+        state.limiter.record_failure(&attempt);
         return Err(error(StatusCode::UNAUTHORIZED, "Unauthorized"));
     }
-    state.limiter.record_success(ip);
+    state.limiter.record_success(&attempt);
     if state.is_draining() {
         return Err(error(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod error;
 pub mod hooks;
 pub mod openai;
+pub mod origin;
 pub mod sse;
 pub mod tools;
 
@@ -50,12 +51,17 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/responses", post(openai::responses))
         .route("/tools/invoke", post(tools::invoke))
         .fallback(fallback)
-        .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn_with_state(state.clone(), edge))
         .with_state(state)
 }
 
-async fn security_headers(req: Request, next: Next) -> Response {
-    let mut res = next.run(req).await;
+/// In front of every route, in one layer: the browser-origin and content-type checks
+/// (`origin.rs`), then the security headers on whatever the answer is.
+async fn edge(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let mut res = match origin::check(&state, &req) {
+        Some(refused) => refused,
+        None => next.run(req).await,
+    };
     let h = res.headers_mut();
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -118,6 +124,11 @@ async fn fallback(State(state): State<Arc<AppState>>, req: Request) -> Response 
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0)
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+        let origin = req
+            .headers()
+            .get(header::ORIGIN)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let (mut parts, _body) = req.into_parts();
         let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
             Ok(u) => u,
@@ -131,7 +142,7 @@ async fn fallback(State(state): State<Arc<AppState>>, req: Request) -> Response 
             .write_buffer_size(0)
             .max_message_size(openclaw_protocol::MAX_PAYLOAD_BYTES)
             .max_frame_size(openclaw_protocol::MAX_PAYLOAD_BYTES)
-            .on_upgrade(move |socket| crate::ws::serve_socket(state, socket, peer));
+            .on_upgrade(move |socket| crate::ws::serve_socket(state, socket, peer, origin));
     }
     let req = match hooks::route(&state, req).await {
         Ok(res) => return res,

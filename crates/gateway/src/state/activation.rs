@@ -79,8 +79,20 @@ impl Activation {
         let env = |k: &str| std::env::var(k).ok();
         let resolved = openclaw_config::resolve_secrets(&loaded.config, &env)
             .map_err(ActivationError::Secret)?;
-        let settings =
+        let mut settings =
             Settings::resolve(opts, &resolved, paths, &env).map_err(ActivationError::Settings)?;
+        // Token mode with no token anywhere: never an open gateway. Use the stored token,
+        // generating it on the first start (a non-loopback bind without an explicit secret
+        // was already refused above).
+        if settings.auth_mode == openclaw_config::AuthMode::Token && settings.secret.is_none() {
+            let (token, generated) =
+                crate::token::ensure_stored_token(paths).map_err(ActivationError::Settings)?;
+            settings.secret = Some(token);
+            settings.stored_token = Some(crate::settings::StoredToken {
+                path: crate::token::token_path(paths),
+                generated,
+            });
+        }
         let agents = AgentTable::build(&resolved, &env, client).map_err(ActivationError::Agents)?;
         Ok(Activation {
             paths: paths.clone(),

@@ -26,7 +26,12 @@ use crate::state::{AppState, VERSION};
 use crate::sys::now_ms;
 
 /// Serves one upgraded socket until it closes.
-pub async fn serve_socket(state: Arc<AppState>, mut socket: WebSocket, peer: SocketAddr) {
+pub async fn serve_socket(
+    state: Arc<AppState>,
+    mut socket: WebSocket,
+    peer: SocketAddr,
+    origin: Option<String>,
+) {
     let challenge = json!({
         "type": "event",
         "event": methods::events::CONNECT_CHALLENGE,
@@ -42,7 +47,7 @@ pub async fn serve_socket(state: Arc<AppState>, mut socket: WebSocket, peer: Soc
 
     let timeout = state.live().settings.handshake_timeout;
     let accepted = tokio::select! {
-        r = tokio::time::timeout(timeout, Box::pin(handshake(&state, &mut socket, peer))) => match r {
+        r = tokio::time::timeout(timeout, Box::pin(handshake(&state, &mut socket, peer, origin.as_deref()))) => match r {
             Ok(Some(accepted)) => accepted,
             Ok(None) => return,
             Err(_) => {
@@ -71,6 +76,7 @@ async fn handshake(
     state: &Arc<AppState>,
     socket: &mut WebSocket,
     peer: SocketAddr,
+    origin: Option<&str>,
 ) -> Option<Accepted> {
     let text = loop {
         match socket.recv().await? {
@@ -156,7 +162,8 @@ async fn handshake(
     };
 
     let ip = peer.ip().to_canonical();
-    if let Some(wait) = state.limiter.locked(ip) {
+    let attempt = crate::auth::Attempt::gateway(ip, origin);
+    if let Some(wait) = state.limiter.locked(&attempt) {
         let err = ErrorShape::invalid(rate_limited_message(wait))
             .with_details(json!({ "code": auth_detail::RATE_LIMITED }))
             .retry_after(wait.as_millis() as u64);
@@ -171,14 +178,14 @@ async fn handshake(
             password: a.password.as_deref(),
         });
     if let Err(failure) = state.auth.verify(&presented) {
-        state.limiter.record_failure(ip);
+        state.limiter.record_failure(&attempt);
         tracing::warn!(target: "gateway/ws", ip = %ip, code = failure.detail_code, "connect rejected: authentication failed");
         let err = ErrorShape::invalid(failure.message)
             .with_details(json!({ "code": failure.detail_code }));
         reject(socket, &req.id, err, close::POLICY, "unauthorized").await;
         return None;
     }
-    state.limiter.record_success(ip);
+    state.limiter.record_success(&attempt);
 
     let granted: Vec<String> = match (&params.scopes, role) {
         (_, Role::Node) => vec![],

@@ -409,6 +409,7 @@ async fn error_statuses() {
     let r = http
         .post(&url)
         .bearer_auth(TOKEN)
+        .header("content-type", "application/json")
         .body("{not json")
         .send()
         .await
@@ -440,6 +441,7 @@ async fn error_statuses() {
     let r = http
         .post(&url)
         .bearer_auth(TOKEN)
+        .header("content-type", "application/json")
         .body(big)
         .send()
         .await
@@ -604,6 +606,7 @@ async fn tools_invoke_policy() {
     let r = http
         .post(gw.http("/tools/invoke"))
         .bearer_auth(TOKEN)
+        .header("content-type", "application/json")
         .body("y".repeat(3 * 1024 * 1024))
         .send()
         .await

@@ -367,6 +367,7 @@ async fn hooks_need_the_hook_token_in_a_header() {
     let r = c
         .post(&url)
         .bearer_auth(HOOK)
+        .header("content-type", "application/json")
         .body("not json")
         .send()
         .await

@@ -243,10 +243,17 @@ async fn a_browser_on_loopback_is_rate_limited_despite_the_exemption() {
         .await
         .unwrap();
         next_json(&mut ws).await.expect("challenge");
-        send(&mut ws, &connect_frame(json!({"token": "bad"}), None, "test")).await;
+        send(
+            &mut ws,
+            &connect_frame(json!({"token": "bad"}), None, "test"),
+        )
+        .await;
         last = next_res(&mut ws, "c1").await;
     }
-    assert_eq!(last["error"]["details"]["code"], "AUTH_RATE_LIMITED", "{last}");
+    assert_eq!(
+        last["error"]["details"]["code"], "AUTH_RATE_LIMITED",
+        "{last}"
+    );
     // The local CLI (no Origin) is still exempt and gets in.
     let (_ws, hello) = connect(&gw.url(), TOKEN, None, "test").await;
     assert_eq!(hello["type"], "hello-ok");

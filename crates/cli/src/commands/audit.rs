@@ -228,8 +228,85 @@ pub fn collect(local: &Local) -> Vec<Finding> {
     let cfg = &local.config;
     gateway_findings(local, cfg, &mut out);
     hooks_findings(local, cfg, raw.as_ref(), &mut out);
+    channel_findings(cfg, &mut out);
+    provider_header_findings(raw.as_ref(), &mut out);
     secret_file_perms(cfg, &mut out);
     out
+}
+
+/// Who can reach the agent through a channel: open DMs, wildcard allowlists, open groups.
+fn channel_findings(cfg: &Config, out: &mut Vec<Finding>) {
+    use openclaw_config::channels::{DmPolicy, GroupPolicy};
+    let Some(tg) = cfg.channels.as_ref().and_then(|c| c.telegram.as_ref()) else {
+        return;
+    };
+    for a in tg.resolved_accounts().iter().filter(|a| a.enabled) {
+        let at = if a.id == openclaw_config::channels::DEFAULT_ACCOUNT_ID {
+            "channels.telegram".to_owned()
+        } else {
+            format!("channels.telegram.accounts.{}", a.id)
+        };
+        let wildcard = a.allow_from.iter().any(|s| s == "*");
+        match a.dm_policy {
+            DmPolicy::Open => {
+                out.push(finding("channels.telegram.dm.open", Severity::Critical, "Anyone can message the Telegram bot", format!("{at}.dmPolicy is \"open\": every Telegram user who finds the bot can run the agent"), format!("set {at}.dmPolicy to \"allowlist\" and list the allowed user ids in {at}.allowFrom")));
+                if !wildcard {
+                    out.push(finding("channels.telegram.dm.open_invalid", Severity::Warn, "Open DM policy with a specific allowlist", format!("{at}.dmPolicy is \"open\" but {at}.allowFrom does not contain \"*\"; the allowlist is ignored"), format!("use dmPolicy \"allowlist\" to restrict DMs to {at}.allowFrom")));
+                }
+            }
+            DmPolicy::Allowlist if wildcard => {
+                out.push(finding(
+                    "channels.telegram.allowFrom.wildcard",
+                    Severity::Critical,
+                    "The Telegram allowlist admits everyone",
+                    format!(
+                        "{at}.allowFrom contains \"*\": the allowlist policy admits every sender"
+                    ),
+                    format!(
+                        "replace \"*\" in {at}.allowFrom with the user ids that may talk to the bot"
+                    ),
+                ));
+            }
+            _ => {}
+        }
+        let group_wildcard = a.group_allow_from.iter().any(|s| s == "*");
+        let open_groups = a.group_policy == GroupPolicy::Open
+            || (a.group_policy == GroupPolicy::Allowlist && group_wildcard);
+        if open_groups {
+            let (severity, gate) = if a.require_mention {
+                (Severity::Warn, "when mentioned")
+            } else {
+                (Severity::Critical, "on every message")
+            };
+            out.push(finding("channels.telegram.groups.open", severity, "Any group member can run the agent", format!("{at}: groupPolicy {} admits every member of every group the bot is in; it answers {gate}", if a.group_policy == GroupPolicy::Open { "\"open\"" } else { "\"allowlist\" with \"*\"" }), format!("set {at}.groupPolicy to \"allowlist\" with {at}.groupAllowFrom listing user ids (and keep requireMention on)")));
+        }
+    }
+}
+
+/// Provider headers written as plain text (an `Authorization` or API-key header is a
+/// secret like `apiKey`, and belongs in a SecretRef).
+fn provider_header_findings(raw: Option<&Value>, out: &mut Vec<Finding>) {
+    let Some(providers) = raw
+        .and_then(|r| r.pointer("/models/providers"))
+        .and_then(Value::as_object)
+    else {
+        return;
+    };
+    let mut inline = Vec::new();
+    for (name, p) in providers {
+        if let Some(headers) = p.get("headers").and_then(Value::as_object) {
+            for (h, v) in headers {
+                if v.as_str()
+                    .is_some_and(|s| !s.is_empty() && !s.starts_with("${"))
+                {
+                    inline.push(format!("models.providers.{name}.headers.{h}"));
+                }
+            }
+        }
+    }
+    if !inline.is_empty() {
+        out.push(finding("models.providers.headers_plaintext", Severity::Warn, "Provider headers hold values in plain text", format!("{} written in the config file; header values are treated as secrets", inline.join(", ")), "move each value to an environment variable (`\"${VAR}\"`) or a SecretRef ({ source: \"env\", id: \"VAR\" })"));
+    }
 }
 
 fn perms(local: &Local, secrets_inline: bool, out: &mut Vec<Finding>) {
@@ -474,6 +551,18 @@ fn gateway_findings(local: &Local, cfg: &Config, out: &mut Vec<Finding>) {
         .collect();
     if !allowed.is_empty() {
         out.push(finding("gateway.tools_invoke_http.dangerous_allow", Severity::Critical, "Dangerous tools allowed to gateway callers", format!("gateway.tools.allow contains {}; these are denied by default because they execute code, touch files or control sessions and the gateway", allowed.join(", ")), "remove them from gateway.tools.allow (or add them to gateway.tools.deny)"));
+    }
+
+    let origins = &gw.control_ui.allowed_origins;
+    if origins.iter().any(|o| o == "*") {
+        let severity = if loopback {
+            Severity::Warn
+        } else {
+            Severity::Critical
+        };
+        out.push(finding("gateway.control_ui.allowed_origins_wildcard", severity, "Every browser origin is allowed", "gateway.controlUi.allowedOrigins contains \"*\": any web page the operator opens can drive the gateway through the browser", "list the exact origins (https://host[:port]) that serve the Control UI"));
+    } else if !loopback && origins.is_empty() {
+        out.push(finding("gateway.control_ui.allowed_origins_required", Severity::Critical, "Non-loopback gateway without a browser-origin allowlist", format!("bind {bind} with gateway.controlUi.allowedOrigins empty: browsers reaching the gateway by a LAN address or hostname are refused, and nothing names the origins that should work"), "set gateway.controlUi.allowedOrigins to the origins that serve the Control UI"));
     }
 
     if !loopback {

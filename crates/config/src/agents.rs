@@ -151,6 +151,11 @@ pub struct AgentDefaults {
     /// Transcript entries sent as history on each turn (default 200).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub history_limit: Option<usize>,
+    /// Largest answer (text plus tool-call arguments) a model may stream into one turn, in
+    /// bytes (default 2 MiB). Past it the turn stops with an error; the text up to the
+    /// limit is kept in the transcript.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_answer_bytes: Option<usize>,
     /// Embedding model used by `/v1/embeddings`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub embeddings: Option<EmbeddingsConfig>,

@@ -21,6 +21,9 @@ pub const DEFAULT_AGENT_ID: &str = "main";
 pub const DEFAULT_RUN_TIMEOUT: Duration = Duration::from_secs(600);
 /// Default number of transcript entries sent as history.
 pub const DEFAULT_HISTORY_LIMIT: usize = 200;
+/// Largest answer a turn keeps when `agents.defaults.maxAnswerBytes` is not set: far above
+/// any real model answer, far below what would strain memory or a client's frame limit.
+pub const DEFAULT_MAX_ANSWER_BYTES: usize = 2 * 1024 * 1024;
 /// Default provider timeout (to headers and between chunks).
 pub const DEFAULT_PROVIDER_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -59,6 +62,8 @@ pub struct Agent {
     pub timeout: Duration,
     /// Transcript entries sent as history.
     pub history_limit: usize,
+    /// Largest answer a turn may stream (`agents.defaults.maxAnswerBytes`).
+    pub max_answer_bytes: usize,
     /// Embedding model, if configured.
     pub embeddings: Option<ModelTarget>,
 }
@@ -203,6 +208,9 @@ impl AgentTable {
                     .map(Duration::from_secs)
                     .unwrap_or(DEFAULT_RUN_TIMEOUT),
                 history_limit: defaults.history_limit.unwrap_or(DEFAULT_HISTORY_LIMIT),
+                max_answer_bytes: defaults
+                    .max_answer_bytes
+                    .unwrap_or(DEFAULT_MAX_ANSWER_BYTES),
                 embeddings,
             });
         }

@@ -207,6 +207,17 @@ pub enum RunError {
     /// Aborted.
     #[error("run aborted")]
     Aborted,
+    /// The model's answer passed `agents.defaults.maxAnswerBytes`.
+    #[error(
+        "the model's answer passed {limit} bytes (agents.defaults.maxAnswerBytes); the turn was stopped and the first {} bytes of text were kept; raise the limit if answers this long are expected",
+        .kept.len()
+    )]
+    AnswerTooLarge {
+        /// The limit.
+        limit: usize,
+        /// The text received up to the limit.
+        kept: String,
+    },
     /// Exceeded the agent's time limit.
     #[error("run exceeded the agent time limit of {0:?}; raise agents.defaults.timeoutSeconds")]
     Timeout(Duration),
@@ -336,7 +347,16 @@ async fn try_chain(
         };
         let mut retried = false;
         loop {
-            match attempt(target, &req, events, cancel, (deadline, turn.agent.timeout)).await {
+            match attempt(
+                target,
+                &req,
+                events,
+                cancel,
+                (deadline, turn.agent.timeout),
+                turn.agent.max_answer_bytes,
+            )
+            .await
+            {
                 Ok(outcome) => return Ok(outcome),
                 Err(Attempt::Fatal(e)) => return Err(e),
                 Err(Attempt::Retryable(e)) => {
@@ -387,6 +407,7 @@ async fn attempt(
     events: &mpsc::Sender<RunEvent>,
     cancel: &Cancel,
     (deadline, limit): (Instant, Duration),
+    max_answer: usize,
 ) -> Result<Outcome, Attempt> {
     let timeout = || Attempt::Fatal(RunError::Timeout(limit));
     let started = tokio::select! {
@@ -419,6 +440,8 @@ async fn attempt(
         model: target.model.clone(),
     };
     let mut emitted = false;
+    // Bytes of text and tool-call arguments streamed so far, against the agent's cap.
+    let mut answered = 0usize;
     loop {
         use futures_util::StreamExt;
         let next = tokio::select! {
@@ -430,6 +453,18 @@ async fn attempt(
             None => break,
             Some(Ok(ChatEvent::TextDelta(t))) => {
                 emitted = true;
+                if answered + t.len() > max_answer {
+                    let mut room = max_answer.saturating_sub(answered).min(t.len());
+                    while !t.is_char_boundary(room) {
+                        room -= 1;
+                    }
+                    out.text.push_str(&t[..room]);
+                    return Err(Attempt::Fatal(RunError::AnswerTooLarge {
+                        limit: max_answer,
+                        kept: out.text,
+                    }));
+                }
+                answered += t.len();
                 out.text.push_str(&t);
                 let _ = events.send(RunEvent::Delta(t)).await;
             }
@@ -440,6 +475,13 @@ async fn attempt(
                 arguments,
             })) => {
                 emitted = true;
+                answered += arguments.len();
+                if answered > max_answer {
+                    return Err(Attempt::Fatal(RunError::AnswerTooLarge {
+                        limit: max_answer,
+                        kept: out.text,
+                    }));
+                }
                 while out.tool_calls.len() <= index {
                     out.tool_calls.push(ToolCall {
                         id: String::new(),
@@ -478,7 +520,12 @@ async fn record_failure(store: &SessionStore, turn: &Turn, err: &RunError) {
     if !turn.persist {
         return;
     }
-    let mut e = Entry::assistant(String::new());
+    // What an over-long answer said up to the cap is kept; other failures have no text.
+    let kept = match err {
+        RunError::AnswerTooLarge { kept, .. } => kept.clone(),
+        _ => String::new(),
+    };
+    let mut e = Entry::assistant(kept);
     e.run_id = Some(turn.run_id.clone());
     e.error = Some(err.to_string());
     if let Err(w) = store.append(&turn.session, &[e]).await {

@@ -45,6 +45,7 @@ pub fn spawn_run(state: &Arc<AppState>, turn: Turn, entry: Arc<RunEntry>) {
                 while let Some(ev) = rx.recv().await {
                     em.run_event(ev);
                 }
+                em.flush();
                 em
             })
         };
@@ -114,7 +115,16 @@ struct Emitter {
     seq: u64,
     chat_seq: u64,
     text: String,
+    /// Text received since the last delta events went out.
+    pending: String,
+    /// When the last delta events went out.
+    flushed_at: Option<std::time::Instant>,
 }
+
+/// Delta events carry the whole reply so far (as OpenClaw clients expect), so sending one
+/// per provider chunk would cost the square of the answer's length in bytes. They are
+/// coalesced: at most one pair per interval, plus one before the run's last event.
+const DELTA_INTERVAL: std::time::Duration = std::time::Duration::from_millis(150);
 
 impl Emitter {
     fn new(conns: Arc<Registry>, run_id: String, session: String) -> Self {
@@ -125,15 +135,34 @@ impl Emitter {
             seq: 0,
             chat_seq: 0,
             text: String::new(),
+            pending: String::new(),
+            flushed_at: None,
         }
     }
 
+    /// Sends the coalesced delta events, if any text is pending.
+    fn flush(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let delta = std::mem::take(&mut self.pending);
+        self.agent("assistant", json!({"text": self.text, "delta": delta}));
+        self.chat("delta", true, None);
+        self.flushed_at = Some(std::time::Instant::now());
+    }
+
     fn run_event(&mut self, ev: RunEvent) {
+        // Any other event goes out after the text that came before it.
+        if !matches!(ev, RunEvent::Delta(_)) {
+            self.flush();
+        }
         match ev {
             RunEvent::Delta(d) => {
                 self.text.push_str(&d);
-                self.agent("assistant", json!({"text": self.text, "delta": d}));
-                self.chat("delta", true, None);
+                self.pending.push_str(&d);
+                if self.flushed_at.is_none_or(|t| t.elapsed() >= DELTA_INTERVAL) {
+                    self.flush();
+                }
             }
             RunEvent::ToolCall {
                 index,

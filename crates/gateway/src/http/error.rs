@@ -212,9 +212,9 @@ impl From<&RunError> for ApiError {
             RunError::AllFailed { last, .. } if last_status(last) == Some(429) => {
                 (StatusCode::TOO_MANY_REQUESTS, "rate_limit_error")
             }
-            RunError::AllFailed { .. } | RunError::MidStream(_) => {
-                (StatusCode::BAD_GATEWAY, "api_error")
-            }
+            RunError::AllFailed { .. }
+            | RunError::MidStream(_)
+            | RunError::AnswerTooLarge { .. } => (StatusCode::BAD_GATEWAY, "api_error"),
             RunError::Timeout(_) => (StatusCode::GATEWAY_TIMEOUT, "timeout"),
             RunError::Aborted => (StatusCode::SERVICE_UNAVAILABLE, "aborted"),
             RunError::Transcript(_) => (StatusCode::INTERNAL_SERVER_ERROR, "server_error"),

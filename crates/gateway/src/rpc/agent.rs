@@ -166,7 +166,51 @@ pub async fn chat_history(state: &Arc<AppState>, params: &Value) -> Result<Value
         .history(&key, limit)
         .await
         .map_err(|e| ErrorShape::unavailable(e.to_string()))?;
-    Ok(json!({"sessionKey": key.to_string(), "messages": entries}))
+    let (messages, has_more) = fit_history(entries, HISTORY_ENTRY_BYTES, HISTORY_REPLY_BYTES);
+    Ok(json!({"sessionKey": key.to_string(), "messages": messages, "hasMore": has_more}))
+}
+
+/// Longest `content` `chat.history` returns for one entry; a longer one (a transcript
+/// written before answers were capped) is cut at a character boundary and marked
+/// `truncated` with its full `contentBytes`.
+const HISTORY_ENTRY_BYTES: usize = crate::catalog::DEFAULT_MAX_ANSWER_BYTES;
+
+/// Budget for all returned entries together: half of `maxPayload`, so a reply always fits
+/// a client's frame limit with room for the envelope.
+const HISTORY_REPLY_BYTES: usize = openclaw_protocol::MAX_PAYLOAD_BYTES / 2;
+
+/// The newest entries that fit `budget` (oldest first, as stored), each cut to
+/// `entry_cap`; whether older entries were left out.
+fn fit_history(
+    entries: Vec<openclaw_sessions::Entry>,
+    entry_cap: usize,
+    budget: usize,
+) -> (Vec<Value>, bool) {
+    let mut out = Vec::new();
+    let mut used = 0usize;
+    let total = entries.len();
+    for entry in entries.into_iter().rev() {
+        let full = entry.content.len();
+        let mut v = serde_json::to_value(&entry).unwrap_or(Value::Null);
+        if full > entry_cap {
+            let mut cut = entry_cap;
+            while !entry.content.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            v["content"] = json!(&entry.content[..cut]);
+            v["truncated"] = json!(true);
+            v["contentBytes"] = json!(full);
+        }
+        let size = v.to_string().len();
+        if used + size > budget && !out.is_empty() {
+            break;
+        }
+        used += size;
+        out.push(v);
+    }
+    let has_more = out.len() < total;
+    out.reverse();
+    (out, has_more)
 }
 
 #[derive(Deserialize, Default)]
@@ -255,4 +299,41 @@ fn build_turn(
 
 fn session_key_for(raw: &str) -> Result<SessionKey, ErrorShape> {
     crate::agents::session_key_for(raw).map_err(|e| ErrorShape::invalid(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(text: &str) -> openclaw_sessions::Entry {
+        openclaw_sessions::Entry::assistant(text.to_owned())
+    }
+
+    #[test]
+    fn history_fits_its_budget_newest_first() {
+        let entries = vec![
+            entry(&"a".repeat(100)),
+            entry("é".repeat(40).as_str()),
+            entry("last"),
+        ];
+        // Cap 11 bytes per entry: the 80-byte "é" run is cut on a char boundary (10 bytes).
+        let (out, more) = fit_history(entries.clone(), 11, usize::MAX);
+        assert!(!more);
+        assert_eq!(out.len(), 3);
+        assert_eq!(out[0]["content"].as_str().unwrap().len(), 11);
+        assert_eq!(out[1]["content"], "é".repeat(5));
+        assert_eq!(out[1]["truncated"], true);
+        assert_eq!(out[1]["contentBytes"], 80);
+        assert_eq!(out[2]["content"], "last");
+        assert!(out[2].get("truncated").is_none());
+        // A budget for about one entry keeps the newest and says more exist.
+        let one = serde_json::to_value(entry("last"))
+            .unwrap()
+            .to_string()
+            .len();
+        let (out, more) = fit_history(entries, 1000, one + 10);
+        assert!(more);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0]["content"], "last");
+    }
 }

@@ -131,14 +131,19 @@ async fn a_reader_that_stalls_under_a_flood_is_cut_off_while_others_keep_going()
     use std::time::Instant;
     use tokio_tungstenite::tungstenite::Message;
 
-    // Every word of the reply is one streamed delta, and every delta is broadcast (not
-    // droppable) twice, as an `agent` and a `chat` event, each carrying the reply so far:
-    // N words of 6 bytes make about 6·N² bytes, ~100 MB for N = 4000. That is far past
-    // the kernel buffers (a few MB here) plus the gateway's maxBufferedBytes (50 MB).
-    const WORDS: usize = 4000;
-    let mock = openclaw_mock_provider::spawn(openclaw_mock_provider::MockOptions::default())
-        .await
-        .unwrap();
+    // Delta events are broadcast (not droppable) twice, as an `agent` and a `chat` event,
+    // each carrying the reply so far, at most once per 150 ms. A 1.5 MB reply streamed over
+    // ~12 s (6000 chunks of 250 bytes, 2 ms apart) makes ~80 pairs averaging ~0.75 MB:
+    // ~120 MB, far past the kernel buffers (a few MB here) plus the gateway's
+    // maxBufferedBytes (50 MB).
+    let chunk = format!("{} ", "w".repeat(249));
+    let mock = openclaw_mock_provider::spawn(openclaw_mock_provider::MockOptions {
+        reply: Some(chunk.repeat(6000)),
+        chunk_delay: Duration::from_millis(2),
+        ..openclaw_mock_provider::MockOptions::default()
+    })
+    .await
+    .unwrap();
     let cfg = format!(
         r#"{{
           gateway: {{ mode: "local", auth: {{ token: "{TOKEN}" }} }},
@@ -165,7 +170,7 @@ async fn a_reader_that_stalls_under_a_flood_is_cut_off_while_others_keep_going()
     // The driver starts the run, then drains its socket as raw bytes (fast, whatever the
     // build), watching for the run's final `chat` event.
     let (mut driver, _) = connect(&gw.url(), TOKEN, Some(vec!["operator.admin"]), "test").await;
-    let message: String = (0..WORDS).map(|i| format!("w{i:04} ")).collect();
+    let message = "flood";
     let r = call(
         &mut driver,
         "s",

@@ -44,8 +44,11 @@ pub const DEFAULT_HANDSHAKE_TIMEOUT_MS: u64 = 10_000;
 pub mod close {
     /// Normal closure.
     pub const NORMAL: u16 = 1000;
-    /// Protocol version mismatch.
+    /// Protocol error: a protocol version mismatch, or a frame that breaks RFC 6455
+    /// (reserved bits or opcodes, an unmasked client frame, a bad fragment sequence).
     pub const PROTOCOL_ERROR: u16 = 1002;
+    /// A text frame that is not valid UTF-8.
+    pub const INVALID_PAYLOAD: u16 = 1007;
     /// Policy violation: bad handshake, bad frame, failed auth.
     pub const POLICY: u16 = 1008;
     /// A frame larger than allowed.

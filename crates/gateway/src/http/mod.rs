@@ -16,8 +16,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -27,9 +26,6 @@ use serde_json::json;
 pub use error::{ApiError, JsonObject, json_response};
 
 use crate::state::AppState;
-
-/// WebSocket read buffer: small, so that thousands of idle connections stay cheap.
-const WS_READ_BUFFER: usize = 2 * 1024;
 
 /// Builds the router for one listener.
 ///
@@ -118,31 +114,16 @@ async fn startup(State(state): State<Arc<AppState>>) -> Response {
 }
 
 async fn fallback(State(state): State<Arc<AppState>>, req: Request) -> Response {
-    if is_websocket_upgrade(&req) {
+    if crate::ws::is_upgrade_request(&req) {
+        if state.is_draining() {
+            return ApiError::Unavailable("gateway is shutting down".into()).into_response();
+        }
         let peer = req
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0)
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
-        let origin = req
-            .headers()
-            .get(header::ORIGIN)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let (mut parts, _body) = req.into_parts();
-        let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
-            Ok(u) => u,
-            Err(rejection) => return rejection.into_response(),
-        };
-        if state.is_draining() {
-            return ApiError::Unavailable("gateway is shutting down".into()).into_response();
-        }
-        return upgrade
-            .read_buffer_size(WS_READ_BUFFER)
-            .write_buffer_size(0)
-            .max_message_size(openclaw_protocol::MAX_PAYLOAD_BYTES)
-            .max_frame_size(openclaw_protocol::MAX_PAYLOAD_BYTES)
-            .on_upgrade(move |socket| crate::ws::serve_socket(state, socket, peer, origin));
+        return crate::ws::upgrade(state, req, peer);
     }
     let req = match hooks::route(&state, req).await {
         Ok(res) => return res,
@@ -154,11 +135,4 @@ async fn fallback(State(state): State<Arc<AppState>>, req: Request) -> Response 
         req.uri().path()
     ))
     .into_response()
-}
-
-fn is_websocket_upgrade(req: &Request) -> bool {
-    req.headers()
-        .get(header::UPGRADE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
 }

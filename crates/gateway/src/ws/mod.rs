@@ -1,14 +1,21 @@
 //! The WebSocket control plane: handshake, then a reader and a writer per connection.
 //!
-//! The handshake runs on the unsplit socket with the pre-auth limits (64 KiB frames, the
-//! handshake timeout). After `hello-ok` the socket is split: the reader parses frames and
+//! [`upgrade`] answers the HTTP upgrade. The handshake then runs on [`preauth::PreAuth`],
+//! a frame reader bounded by the pre-auth cap (64 KiB, refused from a frame's header) and
+//! the handshake timeout. After `hello-ok` the connection becomes a tungstenite socket with
+//! the post-auth limits (`maxPayload`), split in two: the reader parses frames and
 //! dispatches them; the writer drains the connection's outbound queue (responses and
 //! events), so no producer ever writes to a socket directly.
+//!
+//! Close codes for what a client sends: 1009 past the size limit, 1007 for text that is
+//! not UTF-8, 1002 for frames that break RFC 6455, 1008 for a bad or failed handshake.
+
+mod preauth;
+mod upgrade;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use openclaw_protocol::error::auth_detail;
@@ -17,6 +24,14 @@ use openclaw_protocol::{
     HelloServer, PROTOCOL_VERSION, RequestFrame, ResponseFrame, Role, close, methods, scopes,
 };
 use serde_json::json;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_tungstenite::WebSocketStream;
+use tungstenite::Message;
+use tungstenite::protocol::CloseFrame;
+
+pub use upgrade::{is_upgrade_request, upgrade};
+
+use preauth::{Ended, PreAuth};
 
 use crate::auth::{Presented, rate_limited_message};
 use crate::conns::{ConnHandle, Outbound};
@@ -25,23 +40,25 @@ use crate::rpc::{self, CallContext};
 use crate::state::{AppState, VERSION};
 use crate::sys::now_ms;
 
-/// Serves one upgraded socket until it closes.
-pub async fn serve_socket(
+/// What a connection runs on: the upgraded HTTP connection (or any byte stream).
+pub trait Io: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Io for T {}
+
+/// Serves one upgraded connection until it closes. `origin` is the upgrade's `Origin`
+/// header (already checked against the allowlist): browsers are rate-limited apart.
+pub async fn serve_socket<S: Io>(
     state: Arc<AppState>,
-    mut socket: WebSocket,
+    io: S,
     peer: SocketAddr,
     origin: Option<String>,
 ) {
+    let mut socket = PreAuth::new(io);
     let challenge = json!({
         "type": "event",
         "event": methods::events::CONNECT_CHALLENGE,
         "payload": { "nonce": uuid::Uuid::new_v4().to_string(), "ts": now_ms() },
     });
-    if socket
-        .send(Message::Text(challenge.to_string().into()))
-        .await
-        .is_err()
-    {
+    if socket.send_text(challenge.to_string()).await.is_err() {
         return;
     }
 
@@ -51,16 +68,16 @@ pub async fn serve_socket(
             Ok(Some(accepted)) => accepted,
             Ok(None) => return,
             Err(_) => {
-                send_close(&mut socket, close::POLICY, "handshake timeout").await;
+                socket.close(close::POLICY, "handshake timeout").await;
                 return;
             }
         },
         _ = state.shutdown_signal() => {
-            send_close(&mut socket, close::SERVICE_RESTART, "service restart").await;
+            socket.close(close::SERVICE_RESTART, "service restart").await;
             return;
         }
     };
-    run_connection(state, socket, accepted).await;
+    run_connection(state, socket.into_websocket().await, accepted).await;
 }
 
 /// What a successful handshake produced.
@@ -72,40 +89,24 @@ struct Accepted {
 }
 
 /// Reads the first frame and either accepts the client or closes the socket.
-async fn handshake(
+async fn handshake<S: Io>(
     state: &Arc<AppState>,
-    socket: &mut WebSocket,
+    socket: &mut PreAuth<S>,
     peer: SocketAddr,
     origin: Option<&str>,
 ) -> Option<Accepted> {
-    let text = loop {
-        match socket.recv().await? {
-            Ok(Message::Text(t)) => break t,
-            Ok(Message::Ping(_) | Message::Pong(_)) => continue,
-            Ok(Message::Binary(b)) => {
-                let code = if b.len() > openclaw_protocol::MAX_PREAUTH_PAYLOAD_BYTES {
-                    close::TOO_BIG
-                } else {
-                    close::POLICY
-                };
-                send_close(socket, code, "invalid request frame").await;
-                return None;
-            }
-            Ok(Message::Close(_)) => return None,
-            Err(e) => {
-                close_for_read_error(socket, e).await;
-                return None;
-            }
+    let text = match socket.next_text().await {
+        Ok(text) => text,
+        Err(Ended::Gone) => return None,
+        Err(Ended::Refused(code, reason)) => {
+            socket.close(code, reason).await;
+            return None;
         }
     };
-    if text.len() > openclaw_protocol::MAX_PREAUTH_PAYLOAD_BYTES {
-        send_close(socket, close::TOO_BIG, "frame too large before handshake").await;
-        return None;
-    }
-    let req = match Frame::parse(text.as_str()) {
+    let req = match Frame::parse(&text) {
         Ok(Frame::Req(req)) => req,
         Ok(_) | Err(FrameError::BadShape { .. }) | Err(FrameError::NotJson(_)) => {
-            send_close(socket, close::POLICY, "invalid request frame").await;
+            socket.close(close::POLICY, "invalid request frame").await;
             return None;
         }
     };
@@ -272,7 +273,11 @@ async fn handshake(
 }
 
 /// After hello: reader and writer until either side ends.
-async fn run_connection(state: Arc<AppState>, socket: WebSocket, accepted: Accepted) {
+async fn run_connection<S: Io>(
+    state: Arc<AppState>,
+    socket: WebSocketStream<S>,
+    accepted: Accepted,
+) {
     let Accepted {
         conn,
         rx,
@@ -306,7 +311,11 @@ async fn run_connection(state: Arc<AppState>, socket: WebSocket, accepted: Accep
     }
 }
 
-async fn read_loop(state: &Arc<AppState>, mut stream: SplitStream<WebSocket>, ctx: &CallContext) {
+async fn read_loop<S: Io>(
+    state: &Arc<AppState>,
+    mut stream: SplitStream<WebSocketStream<S>>,
+    ctx: &CallContext,
+) {
     while let Some(msg) = stream.next().await {
         let text = match msg {
             Ok(Message::Text(t)) => t,
@@ -318,12 +327,12 @@ async fn read_loop(state: &Arc<AppState>, mut stream: SplitStream<WebSocket>, ct
                 );
                 continue;
             }
-            Ok(Message::Ping(_) | Message::Pong(_)) => continue,
+            Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => continue,
             Ok(Message::Close(_)) => return,
             Err(e) => {
                 tracing::debug!(target: "gateway/ws", conn = %ctx.conn.id, error = %e, "read failed");
-                if is_too_big(e) {
-                    ctx.conn.close(close::TOO_BIG, "frame exceeds maxPayload");
+                if let Some((code, reason)) = close_for(&e) {
+                    ctx.conn.close(code, reason);
                 }
                 return;
             }
@@ -365,8 +374,8 @@ fn reply_err(ctx: &CallContext, id: &str, err: ErrorShape) {
         .send_response(encode(&Frame::Res(ResponseFrame::err(id, err))));
 }
 
-async fn write_loop(
-    mut sink: SplitSink<WebSocket, Message>,
+async fn write_loop<S: Io>(
+    mut sink: SplitSink<WebSocketStream<S>, Message>,
     mut rx: tokio::sync::mpsc::UnboundedReceiver<Outbound>,
     conn: Arc<ConnHandle>,
 ) {
@@ -378,8 +387,8 @@ async fn write_loop(
             Outbound::Close(code, reason) => {
                 let _ = sink
                     .send(Message::Close(Some(CloseFrame {
-                        code,
-                        reason: Utf8Bytes::from_static(reason),
+                        code: code.into(),
+                        reason: reason.into(),
                     })))
                     .await;
                 return;
@@ -409,39 +418,31 @@ fn encode(frame: &Frame) -> String {
     serde_json::to_string(frame).unwrap_or_default()
 }
 
-async fn reject(
-    socket: &mut WebSocket,
+async fn reject<S: Io>(
+    socket: &mut PreAuth<S>,
     id: &str,
     err: ErrorShape,
     code: u16,
     reason: &'static str,
 ) {
     let frame = encode(&Frame::Res(ResponseFrame::err(id, err)));
-    if socket.send(Message::Text(frame.into())).await.is_ok() {
-        send_close(socket, code, reason).await;
+    if socket.send_text(frame).await.is_ok() {
+        socket.close(code, reason).await;
     }
 }
 
-async fn send_close(socket: &mut WebSocket, code: u16, reason: &'static str) {
-    let _ = socket
-        .send(Message::Close(Some(CloseFrame {
-            code,
-            reason: Utf8Bytes::from_static(reason),
-        })))
-        .await;
-}
-
-async fn close_for_read_error(socket: &mut WebSocket, err: axum::Error) {
-    if is_too_big(err) {
-        send_close(socket, close::TOO_BIG, "frame too large").await;
+/// The close frame a failed read is answered with: 1009 past `maxPayload`, 1007 for text
+/// that is not UTF-8, 1002 for a frame that breaks the protocol; none when the peer is
+/// simply gone.
+fn close_for(err: &tungstenite::Error) -> Option<(u16, &'static str)> {
+    use tungstenite::error::ProtocolError;
+    match err {
+        tungstenite::Error::Capacity(_) => Some((close::TOO_BIG, "frame exceeds maxPayload")),
+        tungstenite::Error::Utf8(_) => Some((close::INVALID_PAYLOAD, "invalid UTF-8")),
+        tungstenite::Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => None,
+        tungstenite::Error::Protocol(_) => Some((close::PROTOCOL_ERROR, "protocol error")),
+        _ => None,
     }
-}
-
-/// Whether a read failed because a frame or message exceeded the configured size limit.
-fn is_too_big(err: axum::Error) -> bool {
-    err.into_inner()
-        .downcast_ref::<tungstenite::Error>()
-        .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)))
 }
 
 #[cfg(test)]

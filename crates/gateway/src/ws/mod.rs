@@ -110,56 +110,12 @@ async fn handshake<S: Io>(
             return None;
         }
     };
-    if req.method != methods::CONNECT {
-        let err = ErrorShape::invalid("invalid handshake: first request must be connect");
-        reject(socket, &req.id, err, close::POLICY, "invalid handshake").await;
-        return None;
-    }
-    let params: ConnectParams =
-        match serde_json::from_value(req.params.clone().unwrap_or(serde_json::Value::Null)) {
-            Ok(p) => p,
-            Err(e) => {
-                let err = ErrorShape::invalid(format!("invalid connect params: {e}"));
-                reject(
-                    socket,
-                    &req.id,
-                    err,
-                    close::POLICY,
-                    "invalid connect params",
-                )
-                .await;
-                return None;
-            }
-        };
-    if params.min_protocol > PROTOCOL_VERSION || params.max_protocol < PROTOCOL_VERSION {
-        let err = ErrorShape::invalid(format!(
-            "protocol mismatch: this gateway speaks protocol {PROTOCOL_VERSION}, the client \
-             offered {}..={}; upgrade the older side",
-            params.min_protocol, params.max_protocol
-        ))
-        .with_details(json!({
-            "code": "PROTOCOL_MISMATCH",
-            "expectedProtocol": PROTOCOL_VERSION,
-            "minProtocol": params.min_protocol,
-            "maxProtocol": params.max_protocol,
-        }));
-        reject(
-            socket,
-            &req.id,
-            err,
-            close::PROTOCOL_ERROR,
-            "protocol mismatch",
-        )
-        .await;
-        return None;
-    }
-    let Some(role) = Role::parse(params.role.as_deref()) else {
-        let err = ErrorShape::invalid(format!(
-            "invalid role {:?}: use \"operator\" or \"node\"",
-            params.role.unwrap_or_default()
-        ));
-        reject(socket, &req.id, err, close::POLICY, "invalid role").await;
-        return None;
+    let (params, role) = match check_connect(&req) {
+        Ok(checked) => checked,
+        Err(r) => {
+            reject(socket, &req.id, r.error, r.close_code, r.close_reason).await;
+            return None;
+        }
     };
 
     let ip = peer.ip().to_canonical();
@@ -188,22 +144,7 @@ async fn handshake<S: Io>(
     }
     state.limiter.record_success(&attempt);
 
-    let granted: Vec<String> = match (&params.scopes, role) {
-        (_, Role::Node) => vec![],
-        (Some(asked), Role::Operator) => {
-            let mut s: Vec<String> = asked
-                .iter()
-                .filter(|s| scopes::ALL.contains(&s.as_str()))
-                .cloned()
-                .collect();
-            s.dedup();
-            s
-        }
-        (None, Role::Operator) => scopes::DEFAULT_OPERATOR
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
-    };
+    let granted = granted_scopes(params.scopes.as_deref(), role);
 
     let conn_id = uuid::Uuid::new_v4().to_string();
     let (conn, rx) = ConnHandle::new(
@@ -270,6 +211,104 @@ async fn handshake<S: Io>(
         role,
         tracked,
     })
+}
+
+/// Why a `connect` request was refused before authentication: the error answered on the
+/// request, then the close code and reason the socket is closed with.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConnectRejection {
+    /// The error of the `res` frame answering the request.
+    pub error: ErrorShape,
+    /// The WebSocket close code sent after it.
+    pub close_code: u16,
+    /// The WebSocket close reason sent with it.
+    pub close_reason: &'static str,
+}
+
+/// The stateless checks on the first request of a connection: it is `connect`, its params
+/// read as [`ConnectParams`], the client's `[minProtocol, maxProtocol]` contains
+/// [`PROTOCOL_VERSION`], and the role is known. Rate limiting and authentication follow in
+/// the handshake. Pure, so it can be tested without a socket.
+pub fn check_connect(req: &RequestFrame) -> Result<(ConnectParams, Role), ConnectRejection> {
+    let refuse = |error, close_code, close_reason| ConnectRejection {
+        error,
+        close_code,
+        close_reason,
+    };
+    if req.method != methods::CONNECT {
+        let err = ErrorShape::invalid("invalid handshake: first request must be connect");
+        return Err(refuse(err, close::POLICY, "invalid handshake"));
+    }
+    let raw = req.params.clone().unwrap_or(serde_json::Value::Null);
+    let params = match positional_struct(&raw).map_or_else(
+        || serde_json::from_value::<ConnectParams>(raw).map_err(|e| e.to_string()),
+        |what| Err(format!("{what} must be an object, not an array")),
+    ) {
+        Ok(p) => p,
+        Err(e) => {
+            let err = ErrorShape::invalid(format!("invalid connect params: {e}"));
+            return Err(refuse(err, close::POLICY, "invalid connect params"));
+        }
+    };
+    if params.min_protocol > PROTOCOL_VERSION || params.max_protocol < PROTOCOL_VERSION {
+        let err = ErrorShape::invalid(format!(
+            "protocol mismatch: this gateway speaks protocol {PROTOCOL_VERSION}, the client \
+             offered {}..={}; upgrade the older side",
+            params.min_protocol, params.max_protocol
+        ))
+        .with_details(json!({
+            "code": "PROTOCOL_MISMATCH",
+            "expectedProtocol": PROTOCOL_VERSION,
+            "minProtocol": params.min_protocol,
+            "maxProtocol": params.max_protocol,
+        }));
+        return Err(refuse(err, close::PROTOCOL_ERROR, "protocol mismatch"));
+    }
+    let Some(role) = Role::parse(params.role.as_deref()) else {
+        let err = ErrorShape::invalid(format!(
+            "invalid role {:?}: use \"operator\" or \"node\"",
+            params.role.unwrap_or_default()
+        ));
+        return Err(refuse(err, close::POLICY, "invalid role"));
+    };
+    Ok((params, role))
+}
+
+/// serde reads a struct from a JSON array too (fields by position), so `[4, 4]` would pass
+/// for `{minProtocol: 4, maxProtocol: 4}`; the protocol has only objects there. Names the
+/// part of the params that is such an array.
+fn positional_struct(params: &serde_json::Value) -> Option<&'static str> {
+    match params {
+        serde_json::Value::Array(_) => Some("params"),
+        serde_json::Value::Object(m) if m.get("client").is_some_and(|v| v.is_array()) => {
+            Some("client")
+        }
+        serde_json::Value::Object(m) if m.get("auth").is_some_and(|v| v.is_array()) => Some("auth"),
+        _ => None,
+    }
+}
+
+/// The scopes a connection is granted: none for a node; for an operator the known scopes
+/// it asked for, each once in the order first asked, or [`scopes::DEFAULT_OPERATOR`] when
+/// it named none.
+pub fn granted_scopes(asked: Option<&[String]>, role: Role) -> Vec<String> {
+    match (asked, role) {
+        (_, Role::Node) => vec![],
+        (Some(asked), Role::Operator) => {
+            // Each scope once, where first asked (`Vec::dedup` drops only adjacent repeats).
+            let mut s: Vec<String> = Vec::new();
+            for scope in asked {
+                if scopes::ALL.contains(&scope.as_str()) && !s.contains(scope) {
+                    s.push(scope.clone());
+                }
+            }
+            s
+        }
+        (None, Role::Operator) => scopes::DEFAULT_OPERATOR
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+    }
 }
 
 /// After hello: reader and writer until either side ends.
@@ -448,6 +487,39 @@ fn close_for(err: &tungstenite::Error) -> Option<(u16, &'static str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by `tests/prop_handshake.rs`: a repeat that is not adjacent was granted twice.
+    #[test]
+    fn granted_scopes_drop_non_adjacent_repeats() {
+        let asked = ["operator.pairing", "operator.read", "operator.pairing"].map(String::from);
+        assert_eq!(
+            granted_scopes(Some(&asked), Role::Operator),
+            ["operator.pairing", "operator.read"]
+        );
+    }
+
+    /// Found by `tests/prop_handshake.rs`: arrays were read as structs by position.
+    #[test]
+    fn positional_connect_params_are_refused() {
+        for params in [
+            json!([4, 4]),
+            json!({"minProtocol": 2, "maxProtocol": 2, "client": []}),
+            json!({"minProtocol": 4, "maxProtocol": 4, "auth": ["t"]}),
+        ] {
+            let req = RequestFrame {
+                id: "1".into(),
+                method: "connect".into(),
+                params: Some(params),
+            };
+            let r = check_connect(&req).unwrap_err();
+            assert_eq!(r.close_reason, "invalid connect params", "{:?}", r.error);
+            assert!(
+                r.error.message.contains("must be an object"),
+                "{:?}",
+                r.error
+            );
+        }
+    }
 
     #[test]
     fn event_frame_is_valid_json() {

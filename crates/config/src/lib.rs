@@ -63,5 +63,5 @@ pub use schema::{
 pub use schema_json::json_schema;
 pub use secrets::{
     EXEC_TIMEOUT, MAX_SECRET_BYTES, SecretError, SecretRef, SecretSource, SecretSourceInfo,
-    resolve_secrets, secret_sources,
+    resolve_secrets, secret_sources, secret_values,
 };

@@ -103,7 +103,7 @@ impl AgentTable {
                     headers: p
                         .headers
                         .iter()
-                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .map(|(k, v)| (k.clone(), v.expose().to_owned()))
                         .collect(),
                     request_timeout: p
                         .timeout_ms

@@ -49,9 +49,12 @@ pub struct ProviderEntry {
     /// Models this provider offers (informational; any id is passed through).
     #[serde(default)]
     pub models: Vec<ModelEntry>,
-    /// Extra request headers.
+    /// Extra request headers. Every value is a secret (a string, `${ENV}` or a
+    /// SecretRef): such headers are how proxies and gateways in front of a model API
+    /// take credentials, so they are redacted wherever the config is shown, resolved like
+    /// other references, and scrubbed from upstream error text.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub headers: BTreeMap<String, String>,
+    pub headers: BTreeMap<String, Secret>,
     /// Longest wait for response headers and between stream chunks (default 120 000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u64>,

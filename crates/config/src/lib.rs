@@ -46,7 +46,9 @@ pub use edit::{
     parse_value_arg, read_document, set_path, unset_path, validate_document,
 };
 pub use error::ConfigError;
-pub use fsutil::{AtomicWrite, Expect, WriteError, write_atomic};
+pub use fsutil::{
+    AtomicWrite, Expect, STALE_TEMP_AGE, WriteError, remove_stale_temp_files, write_atomic,
+};
 pub use load::{Loaded, MAX_NESTING_DEPTH, content_hash, load_file, parse_str};
 pub use paths::{
     CONFIG_FILE_NAME, CONFIG_PATH_ENV, DEV_PROFILE, PROFILE_ENV, Paths, STATE_DIR_ENV,
@@ -61,5 +63,5 @@ pub use schema::{
 pub use schema_json::json_schema;
 pub use secrets::{
     EXEC_TIMEOUT, MAX_SECRET_BYTES, SecretError, SecretRef, SecretSource, SecretSourceInfo,
-    resolve_secrets, secret_sources,
+    resolve_secrets, secret_sources, secret_values,
 };

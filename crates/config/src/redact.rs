@@ -65,24 +65,60 @@ pub fn is_secret_ref(map: &serde_json::Map<String, Value>) -> bool {
     source_ok && id_ok && provider_ok && only_known
 }
 
-/// Replaces, in place and at any depth, every secret-bearing value with [`REDACTED`].
+/// Config paths whose every value is a secret whatever its key is called, `*` standing
+/// for any key: header names are chosen by the operator (`X-Proxy-Auth`, `cf-access-…`)
+/// and cannot be recognised by name.
+const SECRET_PATHS: &[&[&str]] = &[&["models", "providers", "*", "headers", "*"]];
+
+/// How far a value's path from the document root matches each of [`SECRET_PATHS`]
+/// (bit `i` set: the path so far is a prefix of pattern `i`), or 0 once it matches none.
+type PathMatch = u32;
+
+/// Advances `state` (the match of a value's parent at `depth`) by one key.
+fn step(state: PathMatch, depth: usize, key: &str) -> (PathMatch, bool) {
+    let mut next = 0;
+    let mut complete = false;
+    for (i, pattern) in SECRET_PATHS.iter().enumerate() {
+        if state & (1 << i) == 0 {
+            continue;
+        }
+        if pattern
+            .get(depth)
+            .is_some_and(|seg| *seg == "*" || *seg == key)
+        {
+            if depth + 1 == pattern.len() {
+                complete = true;
+            } else {
+                next |= 1 << i;
+            }
+        }
+    }
+    (next, complete)
+}
+
+/// Replaces, in place and at any depth, every secret-bearing value with [`REDACTED`]:
+/// values under a sensitive key ([`is_sensitive_key`]) and every value under
+/// `models.providers.*.headers` (`value` is taken to be a whole config document).
 ///
 /// Iterative rather than recursive so arbitrarily deep values built in code cannot
 /// overflow the stack.
 pub fn redact_value(value: &mut Value) {
-    let mut stack: Vec<&mut Value> = vec![value];
-    while let Some(v) = stack.pop() {
+    let all: PathMatch = (1 << SECRET_PATHS.len()) - 1;
+    let mut stack: Vec<(&mut Value, PathMatch, usize)> = vec![(value, all, 0)];
+    while let Some((v, state, depth)) = stack.pop() {
         match v {
             Value::Object(map) => {
                 for (k, child) in map.iter_mut() {
-                    if is_sensitive_key(k) && should_redact(child) {
+                    let (next, secret_path) = step(state, depth, k);
+                    if (secret_path || is_sensitive_key(k)) && should_redact(child) {
                         *child = Value::String(REDACTED.to_string());
                     } else {
-                        stack.push(child);
+                        stack.push((child, next, depth + 1));
                     }
                 }
             }
-            Value::Array(items) => stack.extend(items.iter_mut()),
+            // No pattern runs through an array.
+            Value::Array(items) => stack.extend(items.iter_mut().map(|i| (i, 0, depth + 1))),
             _ => {}
         }
     }
@@ -90,9 +126,10 @@ pub fn redact_value(value: &mut Value) {
 
 /// The config as JSON with every secret-bearing value replaced by [`REDACTED`]: any key
 /// named `token`, `password`, `apiKey`, `secret`, `botToken`, `privateKey`,
-/// `clientSecret`, or ending in `Token`/`Secret`/`Password`/`ApiKey`, whose value is a
-/// non-empty string or an object other than a SecretRef (references are pointers and are
-/// shown as they are; see [`is_secret_ref`]).
+/// `clientSecret`, or ending in `Token`/`Secret`/`Password`/`ApiKey`, and every provider
+/// header value (`models.providers.*.headers.*`), whose value is a non-empty string or an
+/// object other than a SecretRef (references are pointers and are shown as they are; see
+/// [`is_secret_ref`]).
 pub fn redacted_json(config: &Config) -> Value {
     let mut value = match serde_json::to_value(config) {
         Ok(v) => v,
@@ -193,6 +230,36 @@ mod tests {
         for k in ["b", "c", "d"] {
             assert_eq!(v["channels"][k]["botToken"], REDACTED, "{k}");
         }
+    }
+
+    #[test]
+    fn provider_header_values_are_secrets_whatever_their_name() {
+        let mut doc = json!({
+            "models": { "providers": {
+                "proxy": { "baseUrl": "http://x", "api": "openai-completions", "headers": {
+                    "X-Proxy-Auth": "hdr-secret-1",
+                    "cf-access-client-id": "hdr-secret-2",
+                    "X-From-Env": { "source": "env", "id": "PROXY_AUTH" },
+                    "X-Empty": "",
+                } },
+            } },
+            // Only that path: a `headers` elsewhere is judged by key names as before.
+            "channels": { "x": { "headers": { "X-Plain": "shown" } } },
+            "headers": { "X-Top": "shown-too" },
+        });
+        redact_value(&mut doc);
+        let h = &doc["models"]["providers"]["proxy"]["headers"];
+        assert_eq!(h["X-Proxy-Auth"], REDACTED);
+        assert_eq!(h["cf-access-client-id"], REDACTED);
+        assert_eq!(
+            h["X-From-Env"],
+            json!({ "source": "env", "id": "PROXY_AUTH" })
+        );
+        assert_eq!(h["X-Empty"], "");
+        assert_eq!(doc["models"]["providers"]["proxy"]["baseUrl"], "http://x");
+        assert_eq!(doc["channels"]["x"]["headers"]["X-Plain"], "shown");
+        assert_eq!(doc["headers"]["X-Top"], "shown-too");
+        assert!(!doc.to_string().contains("hdr-secret"), "{doc}");
     }
 
     #[cfg(unix)]

@@ -152,7 +152,8 @@ pub struct SecretSourceInfo {
 }
 
 /// Every secret field of `config`: the gateway token and password (always listed, so
-/// an unset one shows up as `set: false`) and the `apiKey` of each configured provider.
+/// an unset one shows up as `set: false`), the `apiKey` and each header of every
+/// configured provider, Telegram bot tokens and the hooks token.
 pub fn secret_sources(config: &Config) -> Vec<SecretSourceInfo> {
     secret_slots(config)
         .into_iter()
@@ -197,10 +198,7 @@ pub fn resolve_secrets(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Config, SecretError> {
     let mut out = config.clone();
-    for (path, slot) in secret_slots_mut(&mut out) {
-        let Some(secret) = slot.as_mut() else {
-            continue;
-        };
+    for (path, secret) in secret_slots_mut(&mut out) {
         let resolved = match secret.as_ref_source() {
             Some(r) => r.resolve(&path, env)?,
             None => continue,
@@ -223,6 +221,9 @@ fn secret_slots(config: &Config) -> Vec<(String, Option<&Secret>)> {
                 format!("models.providers.{id}.apiKey"),
                 provider.api_key.as_ref(),
             ));
+            for (name, value) in &provider.headers {
+                slots.push((format!("models.providers.{id}.headers.{name}"), Some(value)));
+            }
         }
     }
     if let Some(tg) = config.channels.as_ref().and_then(|c| c.telegram.as_ref()) {
@@ -234,28 +235,55 @@ fn secret_slots(config: &Config) -> Vec<(String, Option<&Secret>)> {
     slots
 }
 
-/// [`secret_slots`], mutably, for the resolver.
-fn secret_slots_mut(config: &mut Config) -> Vec<(String, &mut Option<Secret>)> {
+/// [`secret_slots`], mutably, for the resolver: the secrets that are set, in the same
+/// order.
+fn secret_slots_mut(config: &mut Config) -> Vec<(String, &mut Secret)> {
+    fn set(path: String, slot: &mut Option<Secret>) -> Option<(String, &mut Secret)> {
+        slot.as_mut().map(|s| (path, s))
+    }
     let auth = &mut config.gateway.auth;
-    let mut slots = vec![
-        ("gateway.auth.token".to_string(), &mut auth.token),
-        ("gateway.auth.password".to_string(), &mut auth.password),
-    ];
+    let mut slots: Vec<(String, &mut Secret)> = Vec::new();
+    slots.extend(set("gateway.auth.token".to_string(), &mut auth.token));
+    slots.extend(set("gateway.auth.password".to_string(), &mut auth.password));
     if let Some(models) = &mut config.models {
         for (id, provider) in &mut models.providers {
-            slots.push((
+            slots.extend(set(
                 format!("models.providers.{id}.apiKey"),
                 &mut provider.api_key,
             ));
+            for (name, value) in &mut provider.headers {
+                slots.push((format!("models.providers.{id}.headers.{name}"), value));
+            }
         }
     }
     if let Some(tg) = config.channels.as_mut().and_then(|c| c.telegram.as_mut()) {
-        slots.extend(tg.token_slots_mut());
+        slots.extend(
+            tg.token_slots_mut()
+                .into_iter()
+                .filter_map(|(path, slot)| set(path, slot)),
+        );
     }
     if let Some(hooks) = &mut config.hooks {
-        slots.push(("hooks.token".to_string(), &mut hooks.token));
+        slots.extend(set("hooks.token".to_string(), &mut hooks.token));
     }
     slots
+}
+
+/// Every secret value `config` holds, for scrubbing text that may echo them (an
+/// upstream's error body, say): the gateway token and password, provider API keys and
+/// header values, Telegram bot tokens, the hooks token. Call it on the config returned
+/// by [`resolve_secrets`]; unresolved references contribute nothing, and neither do
+/// empty values. Longest first, so a value that contains another is replaced whole.
+pub fn secret_values(config: &Config) -> Vec<String> {
+    let mut values: Vec<String> = secret_slots(config)
+        .into_iter()
+        .filter_map(|(_, s)| s.map(Secret::expose))
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+        .collect();
+    values.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+    values.dedup();
+    values
 }
 
 /// The semantic checks for references, run by [`Config::validate`]: an empty `id` can
@@ -654,6 +682,52 @@ mod tests {
                 other => panic!("{raw}: unexpected {other}"),
             }
         }
+    }
+
+    #[test]
+    fn provider_headers_take_secret_refs_and_count_as_secrets() {
+        let c = parse_str(
+            r#"{ gateway: { auth: { token: "gw-token-1" } },
+                 hooks: { enabled: true, token: "hook-token-1" },
+                 models: { providers: { p: { baseUrl: "http://h", api: "openai-completions",
+                     apiKey: "sk-key-1",
+                     headers: { "X-Proxy-Auth": { source: "env", id: "PROXY_AUTH" },
+                                "X-Plain": "plain-header-1", "X-Unset": "" } } } } }"#,
+            &no_env,
+        )
+        .unwrap();
+        let listed: Vec<(String, String, bool)> = secret_sources(&c)
+            .into_iter()
+            .map(|s| (s.path, s.kind, s.set))
+            .collect();
+        for want in [
+            ("models.providers.p.headers.X-Proxy-Auth", "env", true),
+            ("models.providers.p.headers.X-Plain", "inline", true),
+            ("models.providers.p.headers.X-Unset", "inline", false),
+        ] {
+            assert!(
+                listed.contains(&(want.0.into(), want.1.into(), want.2)),
+                "{want:?} not in {listed:?}"
+            );
+        }
+        // Unresolved, the reference is no value yet.
+        assert!(!secret_values(&c).iter().any(|v| v.contains("from-env")));
+        let err = resolve_secrets(&c, &no_env).unwrap_err();
+        assert_eq!(err.path, "models.providers.p.headers.X-Proxy-Auth");
+        let resolved = resolve_secrets(&c, &env_of(&[("PROXY_AUTH", "hdr-from-env-1")])).unwrap();
+        let headers = &resolved.models.as_ref().unwrap().providers["p"].headers;
+        assert_eq!(headers["X-Proxy-Auth"].expose(), "hdr-from-env-1");
+        assert_eq!(headers["X-Plain"].expose(), "plain-header-1");
+        assert_eq!(
+            secret_values(&resolved),
+            [
+                "hdr-from-env-1",
+                "plain-header-1",
+                "hook-token-1",
+                "gw-token-1",
+                "sk-key-1"
+            ]
+        );
     }
 
     #[test]

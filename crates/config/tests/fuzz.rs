@@ -235,7 +235,8 @@ fn mutate(rng: &mut Rng, base: &str) -> String {
 fn valid_fixture_is_valid() {
     let c = parse_str(VALID, &env).unwrap();
     assert_eq!(c.gateway.port, Some(18789));
-    assert_eq!(secret_sources(&c).len(), 4);
+    // Token, password, the provider's apiKey and its one header, the Telegram bot token.
+    assert_eq!(secret_sources(&c).len(), 5);
 }
 
 #[test]

@@ -89,12 +89,18 @@ pub struct AgentConfigError {
 }
 
 impl AgentTable {
-    /// Builds the table. `env` supplies keys of implicit providers (`OPENAI_API_KEY`, …).
+    /// Builds the table from a config whose SecretRefs are resolved. `env` supplies keys
+    /// of implicit providers (`OPENAI_API_KEY`, …).
+    ///
+    /// Every provider is told every secret this gateway holds (`known_secrets` below), so
+    /// none of them can come back inside an upstream's error text: such text reaches
+    /// logs, RPC answers and HTTP bodies.
     pub fn build(
         config: &Config,
         env: &dyn Fn(&str) -> Option<String>,
         client: &reqwest::Client,
     ) -> Result<AgentTable, AgentConfigError> {
+        let secrets = known_secrets(config, env);
         let mut providers = BTreeMap::new();
         let mut models = Vec::new();
         let mut max_tokens: BTreeMap<(String, String), u32> = BTreeMap::new();
@@ -108,12 +114,13 @@ impl AgentTable {
                     headers: p
                         .headers
                         .iter()
-                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .map(|(k, v)| (k.clone(), v.expose().to_owned()))
                         .collect(),
                     request_timeout: p
                         .timeout_ms
                         .map(Duration::from_millis)
                         .unwrap_or(DEFAULT_PROVIDER_TIMEOUT),
+                    known_secrets: secrets.clone(),
                 };
                 providers.insert(id.clone(), Arc::new(Provider::new(cfg, client.clone())));
                 for model in &p.models {
@@ -152,6 +159,7 @@ impl AgentTable {
                     api_key: env(key_var),
                     headers: vec![],
                     request_timeout: DEFAULT_PROVIDER_TIMEOUT,
+                    known_secrets: secrets.clone(),
                 };
                 providers.insert(pid.to_owned(), Arc::new(Provider::new(cfg, client.clone())));
             }
@@ -279,6 +287,20 @@ impl AgentTable {
             })).collect::<Vec<_>>(),
         })
     }
+}
+
+/// Every secret value the gateway runs with: those of the (resolved) config
+/// ([`openclaw_config::secret_values`]: gateway token and password, provider keys and
+/// headers, channel and hook tokens), plus the ones that come from the environment (the
+/// implicit providers' keys, `OPENCLAW_GATEWAY_TOKEN`/`_PASSWORD`).
+fn known_secrets(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Vec<String> {
+    let mut secrets = openclaw_config::secret_values(config);
+    let vars = IMPLICIT_PROVIDERS
+        .iter()
+        .map(|(.., var)| *var)
+        .chain(["OPENCLAW_GATEWAY_TOKEN", "OPENCLAW_GATEWAY_PASSWORD"]);
+    secrets.extend(vars.filter_map(env).filter(|v| !v.is_empty()));
+    secrets
 }
 
 fn api_of(api: ProviderApi) -> Api {

@@ -134,6 +134,7 @@ pub async fn serve(
             .map_err(|e| GatewayError::io("the lock task failed", std::io::Error::other(e)))??;
         Some(lock)
     };
+    remove_stale_config_temps(&activation.paths.config_path).await;
     listener::raise_nofile_limit();
     if opts.force && activation.settings.port != 0 {
         listener::free_port(activation.settings.port).await;
@@ -170,6 +171,30 @@ pub async fn serve(
     drop(lock);
     tracing::info!(target: "gateway", "gateway stopped");
     Ok(())
+}
+
+/// Removes the config temp files a killed writer left (each a full copy of the config,
+/// secrets included); see [`openclaw_config::remove_stale_temp_files`]. Runs once the
+/// state lock is held, off the async workers. A failure only costs the clean-up, so it is
+/// logged and start-up goes on.
+async fn remove_stale_config_temps(config_path: &std::path::Path) {
+    let path = config_path.to_path_buf();
+    match tokio::task::spawn_blocking(move || openclaw_config::remove_stale_temp_files(&path)).await
+    {
+        Ok(Ok(removed)) => {
+            for p in removed {
+                tracing::info!(target: "gateway", path = %p.display(), "removed a temp file left by an interrupted config write");
+            }
+        }
+        Ok(Err(e)) => {
+            let name = config_path
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy();
+            tracing::warn!(target: "gateway", path = %config_path.display(), error = %e, "could not clean up temp files of interrupted config writes; remove leftover .{name}.tmp.* files beside the config by hand");
+        }
+        Err(e) => tracing::warn!(target: "gateway", error = %e, "the temp clean-up task failed"),
+    }
 }
 
 /// The process-lifetime state for `activation`, wired the way [`serve`] wires it (the

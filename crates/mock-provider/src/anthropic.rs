@@ -27,7 +27,7 @@ pub(crate) async fn messages(
     if let Some(msg) = p.invalid {
         return Err(ApiError::new(Api::Anthropic, 400, msg));
     }
-    let mut plan = s.plan(Api::Anthropic, &p.model).await?;
+    let mut plan = s.plan(Api::Anthropic, &p.model, &headers).await?;
     let reply = Reply::new(&s.opts, &plan.dir, &p);
     let id = new_id("msg_");
     let output = reply.output_words();

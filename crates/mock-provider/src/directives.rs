@@ -23,6 +23,8 @@ pub(crate) struct Directives {
     pub(crate) disconnect: Option<usize>,
     /// `tool`: answer with a tool call.
     pub(crate) tool: bool,
+    /// `echoheaders`: fail with the request headers in the error message.
+    pub(crate) echo_headers: bool,
 }
 
 /// An error status a directive may ask for; anything outside 4xx/5xx is ignored because it
@@ -44,6 +46,10 @@ impl Directives {
             let part = part.strip_prefix("mock-").unwrap_or(part);
             if part == "tool" {
                 d.tool = true;
+                continue;
+            }
+            if part == "echoheaders" {
+                d.echo_headers = true;
                 continue;
             }
             let Some((name, arg)) = part.split_once('-') else {
@@ -99,6 +105,9 @@ mod tests {
         assert_eq!(d.fail_first, Some(503));
         assert_eq!(d.fail, None);
         assert_eq!(Directives::parse("mock-fail-200").fail, None);
+        let d = Directives::parse("m+mock-echoheaders+fail-502");
+        assert!(d.echo_headers);
+        assert_eq!(d.fail, Some(502));
         assert_eq!(Directives::parse("mock-fail-abc").fail, None);
         assert_eq!(
             Directives::parse("mock-chunkdelay-5").chunk_delay,

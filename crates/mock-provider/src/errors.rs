@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 
 use axum::Json;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -83,6 +83,20 @@ impl ApiError {
             retry_after: (status == 429).then_some(retry_after),
             ..ApiError::new(api, status, message)
         }
+    }
+}
+
+impl ApiError {
+    /// The same error with every request header, values included, appended to its message
+    /// (`… request headers: authorization: Bearer sk-…; x-proxy-auth: …`), as an upstream
+    /// that echoes what it was sent would answer.
+    pub(crate) fn echoing(mut self, headers: &HeaderMap) -> ApiError {
+        let listed: Vec<String> = headers
+            .iter()
+            .map(|(name, value)| format!("{name}: {}", String::from_utf8_lossy(value.as_bytes())))
+            .collect();
+        self.message = format!("{} request headers: {}", self.message, listed.join("; ")).into();
+        self
     }
 }
 

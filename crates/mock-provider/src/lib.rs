@@ -25,6 +25,7 @@
 //! | `disconnect-<n>` | streaming: drop the connection after `n` content chunks |
 //! | `tool` | answer with a tool call instead of text |
 //! | `failfirst-<status>` | fail only the first request with this exact model string |
+//! | `echoheaders` | fail (400 unless a `fail-*` says otherwise) with every request header, values included, in the error message |
 //!
 //! Each part may carry a leading `mock-`; unknown parts are ignored, so ordinary model
 //! names behave normally.
@@ -90,6 +91,11 @@ pub struct MockOptions {
     /// Fixed reply text instead of the default `echo: <last user text>`, for tests that
     /// need a particular answer (for example a long one).
     pub reply: Option<String>,
+    /// Simulated failures (`fail_status`, `fail-*`) put every request header, values
+    /// included, into their error message, like a careless proxy or self-hosted server.
+    /// Lets tests check that credentials echoed by an upstream never reach a log or a
+    /// client. The `echoheaders` directive does the same for one request.
+    pub echo_headers_on_error: bool,
 }
 
 /// Counters a test or benchmark can read while the server runs.
@@ -220,7 +226,12 @@ impl Shared {
     /// Back half shared by all model requests: resolve directives against the options,
     /// wait out the configured latency, and fail if asked to. The returned plan carries the
     /// accounting guard, so a client that leaves during the delay is counted as cancelled.
-    pub(crate) async fn plan(&self, api: Api, model: &str) -> Result<Plan, ApiError> {
+    pub(crate) async fn plan(
+        &self,
+        api: Api,
+        model: &str,
+        headers: &HeaderMap,
+    ) -> Result<Plan, ApiError> {
         let dir = Directives::parse(model);
         let fail = dir
             .fail
@@ -228,7 +239,8 @@ impl Shared {
                 dir.fail_first
                     .filter(|_| lock(&self.failed_first).insert(model.to_owned()))
             })
-            .or(self.opts.fail_status);
+            .or(self.opts.fail_status)
+            .or(dir.echo_headers.then_some(400));
         let mut track = Track::new(self.stats.clone());
         let delay = dir.slow.unwrap_or(self.opts.latency);
         if !delay.is_zero() {
@@ -236,7 +248,12 @@ impl Shared {
         }
         if let Some(status) = fail {
             track.settle();
-            return Err(ApiError::failure(api, status, dir.retry_after.unwrap_or(1)));
+            let err = ApiError::failure(api, status, dir.retry_after.unwrap_or(1));
+            return Err(if dir.echo_headers || self.opts.echo_headers_on_error {
+                err.echoing(headers)
+            } else {
+                err
+            });
         }
         Ok(Plan {
             chunk_delay: dir.chunk_delay.unwrap_or(self.opts.chunk_delay),

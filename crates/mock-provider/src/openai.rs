@@ -68,7 +68,7 @@ pub(crate) async fn chat(
     if let Some(msg) = p.invalid {
         return Err(ApiError::new(Api::OpenAi, 400, msg));
     }
-    let mut plan = s.plan(Api::OpenAi, &p.model).await?;
+    let mut plan = s.plan(Api::OpenAi, &p.model, &headers).await?;
     let reply = Reply::new(&s.opts, &plan.dir, &p);
     if p.stream {
         return Ok(chat_stream(&p, &reply, plan, include_usage));
@@ -311,7 +311,7 @@ pub(crate) async fn responses(
     if let Some(msg) = p.invalid {
         return Err(ApiError::new(Api::OpenAi, 400, msg));
     }
-    let mut plan = s.plan(Api::OpenAi, &p.model).await?;
+    let mut plan = s.plan(Api::OpenAi, &p.model, &headers).await?;
     let reply = Reply::new(&s.opts, &plan.dir, &p);
     let meta = ResponseMeta {
         id: new_id("resp_"),
@@ -561,7 +561,7 @@ pub(crate) async fn embeddings(
     if let Some(msg) = invalid {
         return Err(ApiError::new(Api::OpenAi, 400, msg));
     }
-    let mut plan = s.plan(Api::OpenAi, &model).await?;
+    let mut plan = s.plan(Api::OpenAi, &model, &headers).await?;
     plan.track.complete();
     Ok(Json(json!({
         "object": "list",

@@ -374,3 +374,57 @@ async fn shutdown_stops_serving() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn failures_can_echo_the_request_headers() {
+    let m = mock_with(MockOptions::default()).await;
+    let url = format!("{}/chat/completions", m.openai_base_url());
+    let send = |model: &str| {
+        client()
+            .post(&url)
+            .header("x-proxy-auth", "hdr-secret-1")
+            .bearer_auth("sk-echoed")
+            .json(&chat_body(model, "x"))
+            .send()
+    };
+    let (status, v) = json_of(send("m+echoheaders").await.unwrap()).await;
+    assert_eq!(status, 400);
+    let msg = v["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("x-proxy-auth: hdr-secret-1"), "{msg}");
+    assert!(msg.contains("authorization: Bearer sk-echoed"), "{msg}");
+    let (status, v) = json_of(send("m+echoheaders+fail-503").await.unwrap()).await;
+    assert_eq!(status, 503);
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("hdr-secret-1")
+    );
+    // Without the switch a failure says nothing about the request.
+    let (status, v) = json_of(send("m+fail-503").await.unwrap()).await;
+    assert_eq!(status, 503);
+    assert!(!v.to_string().contains("hdr-secret-1"), "{v}");
+
+    // Server-wide, for every simulated failure (Anthropic's shape too).
+    let m = mock_with(MockOptions {
+        fail_status: Some(500),
+        echo_headers_on_error: true,
+        ..Default::default()
+    })
+    .await;
+    let r = client()
+        .post(format!("{}/v1/messages", m.base_url()))
+        .header("anthropic-version", "2023-06-01")
+        .header("x-api-key", "sk-ant-echoed")
+        .json(
+            &json!({"model": "c", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    let (status, v) = json_of(r).await;
+    assert_eq!(status, 500);
+    assert_eq!(v["type"], "error");
+    let msg = v["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("x-api-key: sk-ant-echoed"), "{msg}");
+}

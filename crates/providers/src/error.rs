@@ -10,8 +10,10 @@ use std::time::Duration;
 /// Why a provider call failed.
 ///
 /// Every variant carries the provider id so that a message surfaced to a user or a log line
-/// points at the right `models.providers.<id>` config entry. No variant ever contains the
-/// API key: HTTP error messages echoed by upstream are scrubbed of it before they are stored.
+/// points at the right `models.providers.<id>` config entry. No variant returned by a
+/// [`crate::Provider`] contains its API key, its header values or the other secrets it
+/// was told about ([`crate::ProviderConfig::known_secrets`]): text echoed by the upstream
+/// is scrubbed of them before it is stored.
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderError {
     /// The request never reached the upstream or never got an answer: DNS failure,
@@ -150,18 +152,21 @@ const EXCERPT_CHARS: usize = 300;
 /// Both OpenAI and Anthropic use `{"error": {"message": "..."}}`; some compatible servers use
 /// `{"error": "..."}` or `{"message": "..."}`. Anything else yields a whitespace-collapsed
 /// excerpt of the body so the user still sees what the upstream said.
-pub(crate) fn error_message_from_body(body: &[u8]) -> String {
+///
+/// Secrets are scrubbed before the excerpt is cut, so a secret straddling the cut cannot
+/// leave its first half behind.
+pub(crate) fn error_message_from_body(body: &[u8], scrub: &Scrubber) -> String {
     if let Ok(value) = serde_json::from_slice::<serde_json::Value>(body)
         && let Some(msg) = error_message_from_json(&value)
     {
-        return excerpt(&msg);
+        return excerpt(&scrub.text(msg));
     }
     let text = String::from_utf8_lossy(body);
     let collapsed = text.split_whitespace().collect::<Vec<_>>().join(" ");
     if collapsed.is_empty() {
         "(empty response body)".to_string()
     } else {
-        excerpt(&collapsed)
+        excerpt(&scrub.text(collapsed))
     }
 }
 
@@ -208,12 +213,81 @@ fn excerpt(text: &str) -> String {
     }
 }
 
-/// Removes any occurrence of the API key from `text`. Upstreams sometimes echo the key they
-/// were given (OpenAI masks it, proxies may not); the key must never reach logs or users.
-pub(crate) fn scrub_secret(text: String, secret: Option<&str>) -> String {
-    match secret {
-        Some(key) if key.len() >= 4 && text.contains(key) => text.replace(key, "[redacted]"),
-        _ => text,
+/// What replaces a secret in error text.
+pub(crate) const SCRUBBED: &str = "[redacted]";
+
+/// Shorter values are not scrubbed: replacing every `1` or `on` (plausible header values)
+/// would garble messages, and a value that short protects nothing anyway.
+const MIN_SCRUB_LEN: usize = 4;
+
+/// The secret values one provider must never repeat: its API key, its header values and
+/// whatever else its owner knows to be secret (the gateway's own token, other providers'
+/// keys, …). Upstreams sometimes echo what they were sent (OpenAI masks keys, proxies and
+/// self-hosted servers may not, some echo every request header), and provider errors end
+/// up in logs, RPC answers and HTTP bodies, so every error a [`crate::Provider`] returns
+/// has these values replaced by `[redacted]`.
+///
+/// Cheap to clone (shared), longest value first so a secret containing another is
+/// replaced whole.
+#[derive(Clone, Default)]
+pub(crate) struct Scrubber(std::sync::Arc<[String]>);
+
+impl std::fmt::Debug for Scrubber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Scrubber({} values)", self.0.len())
+    }
+}
+
+impl Scrubber {
+    pub(crate) fn new(values: impl IntoIterator<Item = String>) -> Scrubber {
+        let mut values: Vec<String> = values
+            .into_iter()
+            .map(|v| v.trim().to_owned())
+            .filter(|v| v.len() >= MIN_SCRUB_LEN)
+            .collect();
+        values.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        values.dedup();
+        Scrubber(values.into())
+    }
+
+    /// `text` with every known secret replaced.
+    pub(crate) fn text(&self, mut text: String) -> String {
+        for secret in self.0.iter() {
+            if text.contains(secret.as_str()) {
+                text = text.replace(secret.as_str(), SCRUBBED);
+            }
+        }
+        text
+    }
+
+    /// `err` with every message it carries scrubbed.
+    pub(crate) fn error(&self, err: ProviderError) -> ProviderError {
+        match err {
+            ProviderError::Connect { provider, message } => ProviderError::Connect {
+                provider,
+                message: self.text(message),
+            },
+            ProviderError::Status {
+                provider,
+                status,
+                message,
+                retry_after,
+            } => ProviderError::Status {
+                provider,
+                status,
+                message: self.text(message),
+                retry_after,
+            },
+            ProviderError::Protocol { provider, message } => ProviderError::Protocol {
+                provider,
+                message: self.text(message),
+            },
+            ProviderError::Unsupported { provider, what } => ProviderError::Unsupported {
+                provider,
+                what: self.text(what),
+            },
+            timeout @ ProviderError::Timeout { .. } => timeout,
+        }
     }
 }
 
@@ -319,6 +393,7 @@ mod tests {
 
     #[test]
     fn parses_error_bodies() {
+        let error_message_from_body = |b: &[u8]| error_message_from_body(b, &Scrubber::default());
         let openai = br#"{"error":{"message":"Incorrect API key provided: sk-abc***xyz.","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}"#;
         assert_eq!(
             error_message_from_body(openai),
@@ -345,12 +420,42 @@ mod tests {
     }
 
     #[test]
-    fn scrubs_key() {
+    fn scrubs_every_known_secret() {
+        let s = Scrubber::new([
+            "sk-secret-123".to_owned(),
+            "sk-secret-123-longer".to_owned(),
+            "hdr-value-9".to_owned(),
+            "on".to_owned(),
+            String::new(),
+        ]);
         assert_eq!(
-            scrub_secret("bad key sk-secret-123".into(), Some("sk-secret-123")),
-            "bad key [redacted]"
+            s.text("bad key sk-secret-123, got sk-secret-123-longer and hdr-value-9 on".into()),
+            "bad key [redacted], got [redacted] and [redacted] on"
         );
-        assert_eq!(scrub_secret("fine".into(), None), "fine");
+        assert_eq!(Scrubber::default().text("fine".into()), "fine");
+        let e = s.error(status(401, None));
+        assert!(!e.to_string().contains("[redacted]"));
+        let e = s.error(ProviderError::Protocol {
+            provider: "p".into(),
+            message: "echo hdr-value-9".into(),
+        });
+        assert_eq!(
+            e.to_string(),
+            "provider \"p\": upstream protocol error: echo [redacted]"
+        );
+    }
+
+    #[test]
+    fn a_secret_at_the_excerpt_cut_is_scrubbed_whole() {
+        let secret = "hdr-secret-straddling-the-cut";
+        let body = format!("{}{secret} and more", "x".repeat(EXCERPT_CHARS - 5));
+        let s = Scrubber::new([secret.to_owned()]);
+        let m = error_message_from_body(body.as_bytes(), &s);
+        assert!(!m.contains("hdr-s"), "{m}");
+        assert!(
+            m.starts_with(&format!("{}[reda", "x".repeat(EXCERPT_CHARS - 5))),
+            "{m}"
+        );
     }
 
     #[test]

@@ -8,8 +8,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
 
 use crate::error::{
-    ProviderError, describe_transport_error, error_message_from_body, parse_retry_after,
-    scrub_secret,
+    ProviderError, Scrubber, describe_transport_error, error_message_from_body, parse_retry_after,
 };
 use crate::stream::{self, Decoder};
 use crate::{Api, ChatRequest, ChatStream, Embeddings, Usage};
@@ -45,6 +44,11 @@ pub struct ProviderConfig {
     /// Longest wait for response headers, and the longest silence allowed between stream
     /// chunks.
     pub request_timeout: Duration,
+    /// Other secret values to remove from any error text this provider returns (the
+    /// gateway's token, other providers' keys, channel tokens, …): an upstream or a proxy
+    /// in front of it may echo anything it was sent or knows. The provider's own
+    /// `api_key` and `headers` values are always removed and need not be listed.
+    pub known_secrets: Vec<String>,
 }
 
 impl fmt::Debug for ProviderConfig {
@@ -59,6 +63,7 @@ impl fmt::Debug for ProviderConfig {
             .field("api_key", &self.api_key.as_ref().map(|_| "[redacted]"))
             .field("headers", &header_names)
             .field("request_timeout", &self.request_timeout)
+            .field("known_secrets", &self.known_secrets.len())
             .finish()
     }
 }
@@ -96,6 +101,8 @@ pub struct Provider {
     /// Why the configured headers (or key) cannot be sent; reported on every call rather
     /// than panicking or silently dropping, say, an auth header.
     header_error: Option<String>,
+    /// The key, the header values and `known_secrets`, removed from every error returned.
+    scrubber: Scrubber,
 }
 
 impl fmt::Debug for Provider {
@@ -110,12 +117,20 @@ impl Provider {
     pub fn new(cfg: ProviderConfig, client: reqwest::Client) -> Provider {
         let base = cfg.base_url.trim().trim_end_matches('/').to_string();
         let (headers, header_error) = build_headers(&cfg);
+        let scrubber = Scrubber::new(
+            cfg.api_key
+                .iter()
+                .chain(cfg.headers.iter().map(|(_, v)| v))
+                .chain(&cfg.known_secrets)
+                .cloned(),
+        );
         Provider {
             cfg,
             client,
             base,
             headers,
             header_error,
+            scrubber,
         }
     }
 
@@ -132,8 +147,15 @@ impl Provider {
     /// Starts a streaming chat call. Returns once the upstream answered with 2xx headers (so
     /// connect errors, timeouts and HTTP error statuses surface here, before any delta, and
     /// the caller can fall back to another provider). Dropping the stream aborts the
-    /// upstream request.
+    /// upstream request. No error, returned here or by the stream, contains a known
+    /// secret (see [`ProviderConfig::known_secrets`]).
     pub async fn chat(&self, req: &ChatRequest) -> Result<ChatStream, ProviderError> {
+        self.start_chat(req)
+            .await
+            .map_err(|e| self.scrubber.error(e))
+    }
+
+    async fn start_chat(&self, req: &ChatRequest) -> Result<ChatStream, ProviderError> {
         let (path, body, decoder): (&str, Value, Box<dyn Decoder>) = match self.cfg.api {
             Api::OpenaiCompletions => (
                 "/chat/completions",
@@ -173,7 +195,7 @@ impl Provider {
             .unwrap_or_default();
             return Err(self.protocol(format!(
                 "expected an event stream but got JSON: {}",
-                self.scrub(error_message_from_body(&body))
+                error_message_from_body(&body, &self.scrubber)
             )));
         }
         Ok(stream::drive(
@@ -181,12 +203,24 @@ impl Provider {
             response,
             decoder,
             self.cfg.request_timeout,
+            self.scrubber.clone(),
         ))
     }
 
     /// Embeddings (OpenAI-compatible APIs only; Anthropic → [`ProviderError::Unsupported`]).
     /// Vectors are returned in input order regardless of the order the upstream lists them.
+    /// Errors are scrubbed like [`Provider::chat`]'s.
     pub async fn embed(&self, model: &str, input: &[String]) -> Result<Embeddings, ProviderError> {
+        self.embed_unscrubbed(model, input)
+            .await
+            .map_err(|e| self.scrubber.error(e))
+    }
+
+    async fn embed_unscrubbed(
+        &self,
+        model: &str,
+        input: &[String],
+    ) -> Result<Embeddings, ProviderError> {
         if self.cfg.api == Api::AnthropicMessages {
             return Err(ProviderError::Unsupported {
                 provider: self.cfg.id.clone(),
@@ -232,10 +266,6 @@ impl Provider {
         }
     }
 
-    fn scrub(&self, text: String) -> String {
-        scrub_secret(text, self.cfg.api_key.as_deref())
-    }
-
     /// Sends a POST and waits (bounded by `request_timeout`) for 2xx headers; every other
     /// outcome becomes the matching [`ProviderError`].
     async fn send(
@@ -269,7 +299,10 @@ impl Provider {
             Ok(Err(e)) => {
                 let is_builder = e.is_builder();
                 // Drop the URL from the message: users sometimes put credentials in it.
-                let message = self.scrub(describe_transport_error(&e.without_url()));
+                // Scrubbed here too because it is logged right away.
+                let message = self
+                    .scrubber
+                    .text(describe_transport_error(&e.without_url()));
                 tracing::debug!(provider = %self.cfg.id, error = %message, "request failed before a response");
                 return Err(if is_builder {
                     self.protocol(format!(
@@ -297,7 +330,7 @@ impl Provider {
                 Vec::new()
             }
         };
-        let message = self.scrub(error_message_from_body(&body));
+        let message = error_message_from_body(&body, &self.scrubber);
         tracing::debug!(provider = %self.cfg.id, status = status.as_u16(), error = %message, "upstream returned an error status");
         Err(ProviderError::Status {
             provider: self.cfg.id.clone(),
@@ -478,6 +511,7 @@ mod tests {
             api_key: Some("sk-very-secret".into()),
             headers: vec![("X-Extra".into(), "1".into())],
             request_timeout: Duration::from_secs(5),
+            known_secrets: vec![],
         }
     }
 

@@ -8,7 +8,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use crate::error::{ProviderError, describe_transport_error};
+use crate::error::{ProviderError, Scrubber, describe_transport_error};
 use crate::sse::{SseEvent, SseParser};
 use crate::{ChatEvent, ChatStream};
 
@@ -127,6 +127,8 @@ struct Driver {
     emitted_output: bool,
     pending: Option<Pending>,
     finished: bool,
+    /// Secrets removed from the error text (an in-stream error may echo the request).
+    scrubber: Scrubber,
 }
 
 /// How long to wait for the upstream to close the body after the terminal event. Reading
@@ -201,10 +203,10 @@ impl Driver {
     }
 
     fn convert(&self, pending: Pending) -> ProviderError {
-        match pending {
+        self.scrubber.error(match pending {
             Pending::Ready(e) => e,
             Pending::Decode(e) => decode_error(&self.provider, e, self.emitted_output),
-        }
+        })
     }
 }
 
@@ -238,12 +240,14 @@ pub(crate) fn decode_error(
 }
 
 /// Wraps a 2xx streaming response into a [`ChatStream`]. Dropping the stream drops the
-/// response, which closes the upstream connection and so aborts generation.
+/// response, which closes the upstream connection and so aborts generation. The stream's
+/// error is scrubbed of `scrubber`'s secrets.
 pub(crate) fn drive(
     provider: String,
     response: reqwest::Response,
     decoder: Box<dyn Decoder>,
     timeout: Duration,
+    scrubber: Scrubber,
 ) -> ChatStream {
     let driver = Driver {
         provider,
@@ -253,6 +257,7 @@ pub(crate) fn drive(
         emitted_output: false,
         pending: None,
         finished: false,
+        scrubber,
     };
     Box::pin(futures_util::stream::unfold(driver, |mut d| async move {
         d.next().await.map(|item| (item, d))

@@ -31,6 +31,7 @@ fn provider_with(server: &MockServer, api: Api, key: Option<&str>, timeout: Dura
             api_key: key.map(str::to_string),
             headers: vec![("x-test".into(), "1".into())],
             request_timeout: timeout,
+            known_secrets: Vec::new(),
         },
         http_client(Duration::from_secs(2)),
     )
@@ -322,6 +323,7 @@ async fn connection_refused_is_connect_error() {
                 api_key: Some("sk-should-not-appear".into()),
                 headers: Vec::new(),
                 request_timeout: Duration::from_secs(5),
+                known_secrets: Vec::new(),
             },
             http_client(Duration::from_secs(2)),
         );

@@ -73,6 +73,7 @@ fn provider(api: Api, base: String, key: Option<&str>) -> Provider {
             api_key: key.map(str::to_string),
             headers: Vec::new(),
             request_timeout: Duration::from_secs(5),
+            known_secrets: Vec::new(),
         },
         http_client(Duration::from_secs(2)),
     )
@@ -220,6 +221,62 @@ async fn huge_html_error_page_is_bounded_excerpt() {
     assert!(err.is_retryable());
 }
 
+/// A provider that sends a secret header and was told of one more secret (say the
+/// gateway's token) it must never repeat.
+fn provider_with_secrets(api: Api, base: String) -> Provider {
+    let base_url = match api {
+        Api::AnthropicMessages => base,
+        _ => format!("{base}/v1"),
+    };
+    Provider::new(
+        ProviderConfig {
+            id: "raw".into(),
+            api,
+            base_url,
+            api_key: None,
+            headers: vec![("X-Proxy-Auth".into(), "hdr-secret-4711".into())],
+            request_timeout: Duration::from_secs(5),
+            known_secrets: vec!["gw-token-4712".into()],
+        },
+        http_client(Duration::from_secs(2)),
+    )
+}
+
+#[tokio::test]
+async fn echoed_header_values_and_known_secrets_are_scrubbed() {
+    let body = r#"{"error":{"message":"denied; you sent x-proxy-auth: hdr-secret-4711, and gw-token-4712 is not ours"}}"#;
+    let base = serve_once(
+        head("403 Forbidden", "application/json", ""),
+        body.into(),
+        16,
+    )
+    .await;
+    let err = provider_with_secrets(Api::OpenaiCompletions, base)
+        .chat(&request())
+        .await
+        .err()
+        .unwrap();
+    let text = err.to_string();
+    assert!(
+        text.contains("you sent x-proxy-auth: [redacted], and [redacted] is not ours"),
+        "{text}"
+    );
+
+    // The same from an in-stream error event, after a 200.
+    let body = concat!(
+        "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":3}}}\n\n",
+        "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"saw hdr-secret-4711\"}}\n\n",
+    );
+    let base = serve_once(head("200 OK", "text/event-stream", ""), body.into(), 7).await;
+    let p = provider_with_secrets(Api::AnthropicMessages, base);
+    let err = collect(p.chat(&request()).await.unwrap())
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("saw [redacted]"), "{text}");
+    assert!(!text.contains("hdr-secret-4711"), "{text}");
+}
+
 #[tokio::test]
 async fn echoed_key_is_scrubbed() {
     let key = "sk-live-abcdefghijklmnop";
@@ -256,6 +313,7 @@ async fn invalid_header_config_fails_fast_without_network() {
             api_key: None,
             headers: vec![("x-token".into(), "line\nbreak".into())],
             request_timeout: Duration::from_secs(5),
+            known_secrets: Vec::new(),
         },
         http_client(Duration::from_secs(1)),
     );

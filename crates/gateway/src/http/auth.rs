@@ -21,14 +21,7 @@ pub fn require_bearer(state: &AppState, headers: &HeaderMap, ip: IpAddr) -> Resu
             retry_after_secs: wait.as_secs().max(1),
         });
     }
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim);
+    let bearer = bearer_token(headers);
     let presented = Presented {
         token: bearer,
         password: bearer,
@@ -43,6 +36,24 @@ pub fn require_bearer(state: &AppState, headers: &HeaderMap, ip: IpAddr) -> Resu
             Err(ApiError::Unauthorized)
         }
     }
+}
+
+/// The credential of an `Authorization: Bearer <credential>` header, if the request
+/// has one.
+///
+/// The scheme is matched case-insensitively (`Bearer`, `bearer`, `BEARER`: RFC 9110
+/// §11.1 makes auth schemes case-insensitive, and clients differ), and any run of spaces
+/// or tabs may separate it from the credential. Surrounding whitespace is not part of
+/// the credential. Every place that reads a bearer (the HTTP API, the hooks) goes
+/// through this one parser so they cannot disagree on what a client may send.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, rest) = value.split_once([' ', '\t'])?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let credential = rest.trim_matches([' ', '\t']);
+    (!credential.is_empty()).then_some(credential)
 }
 
 /// The peer address axum recorded for this connection (loopback when absent, as in

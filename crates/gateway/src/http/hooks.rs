@@ -21,7 +21,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
-use super::auth::peer_ip;
+use super::auth::{bearer_token, peer_ip};
 use super::error::read_json_object;
 use super::{ApiError, json_response};
 use crate::agents::Turn;
@@ -121,14 +121,7 @@ async fn handle(
 }
 
 fn token_matches(headers: &HeaderMap, token: &str) -> bool {
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim);
+    let bearer = bearer_token(headers);
     let custom = headers
         .get("x-openclaw-token")
         .and_then(|v| v.to_str().ok())

@@ -101,3 +101,68 @@ async fn preauth_frames_are_refused_from_their_header() {
         true
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn declared_oversized_bodies_are_refused_before_reading() {
+    let cfg = format!(
+        r#"{{ gateway: {{ mode: "local", auth: {{ token: "{TOKEN}" }},
+                        http: {{ endpoints: {{ chatCompletions: {{ enabled: true }} }} }} }},
+             models: {{ providers: {{ mock: {{ baseUrl: "http://127.0.0.1:9/v1", api: "openai-completions" }} }} }},
+             agents: {{ defaults: {{ model: "mock/small" }} }} }}"#
+    );
+    let gw = start(Spec::default().config(&cfg));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (rss_before, _) = memory(gw.pid());
+
+    // Ten parallel uploads declaring 50 MiB, each streaming up to 21 MB of it.
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let port = gw.port;
+        tasks.push(tokio::spawn(async move {
+            let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .unwrap();
+            let (mut rd, mut wr) = stream.into_split();
+            let head = format!(
+                "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+                 Authorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\n\
+                 Content-Length: {}\r\n\r\n",
+                50 * MIB
+            );
+            wr.write_all(head.as_bytes()).await.unwrap();
+            let started = std::time::Instant::now();
+            let writer = tokio::spawn(async move { stream_zeros(&mut wr, 21_000_000).await });
+            let res = raw::read_response_head(&mut rd, Duration::from_secs(30)).await;
+            let took = started.elapsed();
+            // The client keeps sending after the answer, as most do: what the gateway reads
+            // of a refused body is thrown away, never kept.
+            let sent = tokio::time::timeout(Duration::from_secs(20), writer)
+                .await
+                .expect("the refused upload is drained, not stalled")
+                .unwrap();
+            (res.map(|r| r.0), took, sent)
+        }));
+    }
+    let mut results = Vec::new();
+    for t in tasks {
+        results.push(t.await.unwrap());
+    }
+    let (rss_after, hwm) = memory(gw.pid());
+    let growth = hwm.saturating_sub(rss_before);
+    eprintln!(
+        "10 x Content-Length 50 MiB: VmRSS {} -> {} KiB, VmHWM {} KiB (+{} KiB); {results:?}",
+        rss_before / 1024,
+        rss_after / 1024,
+        hwm / 1024,
+        growth / 1024
+    );
+    for (status, took, _) in &results {
+        assert_eq!(*status, Some(413), "{results:?}");
+        assert!(*took < Duration::from_secs(5), "413 took {took:?}");
+    }
+    assert!(
+        growth < 16 * MIB,
+        "ten declared 50 MiB bodies grew the gateway by {} KiB",
+        growth / 1024
+    );
+}

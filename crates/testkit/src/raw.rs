@@ -178,19 +178,50 @@ pub async fn read_response_head(
     rd: &mut (impl AsyncRead + Unpin),
     within: Duration,
 ) -> Option<(u16, String)> {
+    read_response(rd, within, false)
+        .await
+        .map(|(status, head, _)| (status, head))
+}
+
+/// Reads an HTTP/1.1 response: status, lower-cased head, and (when `with_body`) the body
+/// by its `Content-Length`; `None` if the connection ended before the head. Times out
+/// after `within`.
+pub async fn read_response(
+    rd: &mut (impl AsyncRead + Unpin),
+    within: Duration,
+    with_body: bool,
+) -> Option<(u16, String, Vec<u8>)> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     let deadline = tokio::time::Instant::now() + within;
+    let mut head: Option<(u16, String, usize, usize)> = None;
     loop {
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buf[..i]).to_ascii_lowercase();
-            let status = head.split_whitespace().nth(1)?.parse().ok()?;
-            return Some((status, head));
+        if head.is_none()
+            && let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n")
+        {
+            let text = String::from_utf8_lossy(&buf[..i]).to_ascii_lowercase();
+            let status = text.split_whitespace().nth(1)?.parse().ok()?;
+            let len = text
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            head = Some((status, text, i + 4, len));
+        }
+        if let Some((status, text, start, len)) = &head {
+            if !with_body {
+                return Some((*status, text.clone(), vec![]));
+            }
+            if buf.len() >= start + len {
+                return Some((*status, text.clone(), buf[*start..start + len].to_vec()));
+            }
         }
         match tokio::time::timeout_at(deadline, rd.read(&mut chunk)).await {
-            Ok(Ok(0)) | Ok(Err(_)) => return None,
+            Ok(Ok(0)) | Ok(Err(_)) => {
+                return head.map(|(status, text, start, _)| (status, text, buf[start..].to_vec()));
+            }
             Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
-            Err(_) => panic!("no response head within {within:?}"),
+            Err(_) => panic!("no complete response within {within:?}"),
         }
     }
 }

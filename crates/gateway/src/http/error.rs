@@ -2,16 +2,39 @@
 //! rendered in the wire shape its endpoint's clients parse) and [`JsonObject`] (the request
 //! body extractor with its size cap).
 //!
+//! Request bodies are bounded three ways: a body that declares more than its endpoint's cap
+//! (`Content-Length`) is refused with 413 before any of it is read; one without a declared
+//! length is refused as soon as what arrived passes the cap; and bodies over
+//! [`LARGE_BODY_BYTES`] are read at most [`MAX_LARGE_BODIES`] at a time in the whole process
+//! (one more is answered 503 with `Retry-After`), so parallel uploads cannot multiply the
+//! cap. A body that breaks its framing (bad chunked encoding) is a 400, not a 413.
+//!
 //! Handlers return `Result<Response, ApiError>` and use `?`; the status code, the error
 //! `type` and the body shape are decided here once, not at each return site.
 
-use axum::body::{Body, Bytes};
+use axum::body::{Body, HttpBody};
 use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
 use serde_json::{Value, json};
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::agents::RunError;
+
+/// Bodies larger than this (declared, or once this much of an undeclared-length body has
+/// arrived) are read only with one of the [`MAX_LARGE_BODIES`] permits.
+pub const LARGE_BODY_BYTES: usize = 1024 * 1024;
+
+/// Bodies over [`LARGE_BODY_BYTES`] read at once in this process; one more is answered
+/// 503 with `Retry-After` ([`ApiError::Busy`]) instead of waiting, so a client learns at
+/// once and no refused body is held.
+pub const MAX_LARGE_BODIES: usize = 4;
+
+/// Seconds a client is told to wait after [`ApiError::Busy`].
+const BUSY_RETRY_AFTER_SECS: u64 = 1;
+
+static LARGE_BODIES: Semaphore = Semaphore::const_new(MAX_LARGE_BODIES);
 
 /// A failed HTTP request.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +67,12 @@ pub enum ApiError {
         /// The cap in bytes.
         limit: usize,
     },
+    /// 503 `unavailable` with `Retry-After`: [`MAX_LARGE_BODIES`] large bodies are already
+    /// being read.
+    #[error(
+        "Too many large request bodies are being received (at most {MAX_LARGE_BODIES} over 1 MB at once); retry shortly"
+    )]
+    Busy,
     /// 404 `not_found`: no such route, or a route that is switched off.
     #[error("Not Found: {0}")]
     NotFound(String),
@@ -139,7 +168,7 @@ impl ApiError {
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::NotFound(_) | ApiError::ModelNotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Upstream(u) => u.status,
             ApiError::Tool { status, .. }
             | ApiError::Hook { status, .. }
@@ -155,7 +184,7 @@ impl ApiError {
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::TooLarge { .. } => "invalid_request_error",
             ApiError::NotFound(_) => "not_found",
-            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Unavailable(_) | ApiError::Busy => "unavailable",
             ApiError::Upstream(u) => u.kind,
             ApiError::Tool { kind, .. } | ApiError::Refused { kind, .. } => kind,
             ApiError::Hook { .. } => "hook_error",
@@ -182,7 +211,8 @@ impl ApiError {
             | ApiError::RateLimited { .. }
             | ApiError::NotFound(_)
             | ApiError::Unavailable(_)
-            | ApiError::Refused { .. } => {
+            | ApiError::Refused { .. }
+            | ApiError::Busy => {
                 json!({"error": {"message": message, "type": self.kind()}})
             }
             ApiError::BadRequest(_) | ApiError::TooLarge { .. } | ApiError::Upstream(_) => {
@@ -195,8 +225,13 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut res = json_response(self.status(), self.body());
-        if let ApiError::RateLimited { retry_after_secs } = self
-            && let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string())
+        let retry_after = match self {
+            ApiError::RateLimited { retry_after_secs } => Some(retry_after_secs),
+            ApiError::Busy => Some(BUSY_RETRY_AFTER_SECS),
+            _ => None,
+        };
+        if let Some(secs) = retry_after
+            && let Ok(v) = HeaderValue::from_str(&secs.to_string())
         {
             res.headers_mut().insert(header::RETRY_AFTER, v);
         }
@@ -242,7 +277,9 @@ pub fn json_response(status: StatusCode, body: Value) -> Response {
 }
 
 /// A request body that must be a JSON object of at most `LIMIT` bytes: 413 past the cap
-/// (nothing beyond it is read), 400 for anything that is not a JSON object.
+/// (a declared length past it is refused before anything is read), 400 for anything that
+/// is not a JSON object or a body that breaks its framing, 503 when too many large bodies
+/// are in flight (see the module documentation).
 pub struct JsonObject<const LIMIT: usize>(pub Value);
 
 impl<S: Send + Sync, const LIMIT: usize> FromRequest<S> for JsonObject<LIMIT> {
@@ -258,9 +295,8 @@ impl<S: Send + Sync, const LIMIT: usize> FromRequest<S> for JsonObject<LIMIT> {
 /// Reads `body` as a JSON object of at most `limit` bytes (what [`JsonObject`] does, for
 /// routes that must check something before the body is read).
 pub async fn read_json_object(body: Body, limit: usize) -> Result<Value, ApiError> {
-    let bytes: Bytes = axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| ApiError::TooLarge { limit })?;
+    let (bytes, _permit) = read_body(body, limit).await?;
+    // The permit, if any, is held while parsing too: that is when a large body costs most.
     let v: Value = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::bad_request(format!("Invalid JSON body: {e}")))?;
     if !v.is_object() {
@@ -269,6 +305,76 @@ pub async fn read_json_object(body: Body, limit: usize) -> Result<Value, ApiErro
         ));
     }
     Ok(v)
+}
+
+/// Reads a whole body of at most `limit` bytes, with the large-body permit it needed.
+///
+/// The declared length (hyper reports `Content-Length` as the body's exact size) is checked
+/// before the first byte is read. Reading stops at the first frame that would pass the cap.
+/// A read error is the client's framing or connection failing, answered 400. What is left
+/// of a refused body is discarded in the background (see [`DRAIN_REFUSED_FOR`]).
+async fn read_body(
+    body: Body,
+    limit: usize,
+) -> Result<(Vec<u8>, Option<SemaphorePermit<'static>>), ApiError> {
+    let declared = body.size_hint().lower();
+    let mut frames = body.into_data_stream();
+    if declared > limit as u64 {
+        discard(frames);
+        return Err(ApiError::TooLarge { limit });
+    }
+    let declared = declared as usize;
+    let mut permit = None;
+    if declared > LARGE_BODY_BYTES {
+        match large_body_permit() {
+            Ok(p) => permit = Some(p),
+            Err(e) => {
+                discard(frames);
+                return Err(e);
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(declared);
+    while let Some(frame) = frames.next().await {
+        let frame =
+            frame.map_err(|e| ApiError::bad_request(format!("Invalid request body: {e}")))?;
+        let len = out.len() + frame.len();
+        if len > limit {
+            discard(frames);
+            return Err(ApiError::TooLarge { limit });
+        }
+        if len > LARGE_BODY_BYTES && permit.is_none() {
+            match large_body_permit() {
+                Ok(p) => permit = Some(p),
+                Err(e) => {
+                    discard(frames);
+                    return Err(e);
+                }
+            }
+        }
+        out.extend_from_slice(&frame);
+    }
+    Ok((out, permit))
+}
+
+/// How long the rest of a refused body is still read and thrown away. A client that sends
+/// its whole body before reading the answer (most do, without `Expect: 100-continue`) would
+/// otherwise meet a closed connection mid-upload and never see the 413 or 503. Nothing of
+/// it is kept; a client still sending after this gets the connection closed.
+pub const DRAIN_REFUSED_FOR: std::time::Duration = std::time::Duration::from_secs(10);
+
+fn discard(mut frames: axum::body::BodyDataStream) {
+    tokio::spawn(async move {
+        let drain = async { while let Some(Ok(_)) = frames.next().await {} };
+        let _ = tokio::time::timeout(DRAIN_REFUSED_FOR, drain).await;
+    });
+}
+
+fn large_body_permit() -> Result<SemaphorePermit<'static>, ApiError> {
+    LARGE_BODIES.try_acquire().map_err(|_| {
+        tracing::warn!(target: "gateway/http", limit = MAX_LARGE_BODIES, "large request body refused: too many in flight");
+        ApiError::Busy
+    })
 }
 
 #[cfg(test)]
@@ -347,5 +453,34 @@ mod tests {
         assert_eq!(arr.to_string(), "Invalid JSON body: expected an object");
         let bad = read_json_object(Body::from("{"), 64).await.unwrap_err();
         assert!(bad.to_string().starts_with("Invalid JSON body:"), "{bad}");
+    }
+
+    fn streamed(parts: Vec<Result<&'static str, std::io::Error>>) -> Body {
+        Body::from_stream(futures_util::stream::iter(parts))
+    }
+
+    #[tokio::test]
+    async fn undeclared_bodies_stop_at_the_cap_and_broken_ones_are_bad_requests() {
+        // No declared length: read until the cap is passed, then 413.
+        let r = read_json_object(streamed(vec![Ok("{\"a\":"), Ok("\"xxxxxxxxxxxx\"}")]), 16).await;
+        assert!(matches!(r, Err(ApiError::TooLarge { limit: 16 })), "{r:?}");
+        let ok = read_json_object(streamed(vec![Ok("{\"a\":"), Ok("1}")]), 16).await;
+        assert_eq!(ok.unwrap(), json!({"a": 1}));
+        // A body that fails mid-way (bad chunked framing, a reset) is not "too large".
+        let broken = streamed(vec![
+            Ok("{"),
+            Err(std::io::Error::other("invalid chunk size")),
+        ]);
+        let r = read_json_object(broken, 64).await.unwrap_err();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{r}");
+        assert!(r.to_string().contains("Invalid request body"), "{r}");
+    }
+
+    #[tokio::test]
+    async fn busy_is_a_503_with_retry_after() {
+        let r = ApiError::Busy.into_response();
+        assert_eq!(r.status(), 503);
+        assert_eq!(r.headers()[header::RETRY_AFTER], "1");
+        assert_eq!(body_json(r).await["error"]["type"], "unavailable");
     }
 }

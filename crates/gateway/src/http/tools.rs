@@ -68,6 +68,11 @@ pub async fn invoke(
             "payload_too_large",
             "request body exceeds 2 MB",
         ),
+        ApiError::Busy => ApiError::tool(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            e.to_string(),
+        ),
         _ => invalid("body must be a JSON object {tool, action?, args?, sessionKey?, agentId?}"),
     })?;
     let tool = body

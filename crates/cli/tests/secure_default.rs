@@ -258,3 +258,48 @@ async fn a_browser_on_loopback_is_rate_limited_despite_the_exemption() {
     let (_ws, hello) = connect(&gw.url(), TOKEN, None, "test").await;
     assert_eq!(hello["type"], "hello-ok");
 }
+
+#[tokio::test]
+async fn trusted_proxies_name_the_client_for_the_limiter() {
+    let cfg = |proxies: &str| {
+        format!(
+            r#"{{ gateway: {{ mode: "local", trustedProxies: [{proxies}],
+                             auth: {{ token: "{TOKEN}", rateLimit: {{ maxAttempts: 2, exemptLoopback: false }} }} }} }}"#
+        )
+    };
+    let http = reqwest::Client::new();
+    let invoke = |gw: &Gateway, token: &str, client: &str| {
+        http.post(gw.http("/tools/invoke"))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .header("x-forwarded-for", client)
+            .body(r#"{"tool":"agents_list"}"#)
+            .send()
+    };
+    // Behind a trusted proxy (here: loopback), each forwarded client has its own count.
+    let gw = start(Spec::default().config(&cfg(r#""127.0.0.1""#)));
+    for _ in 0..3 {
+        invoke(&gw, "wrong", "198.51.100.7").await.unwrap();
+    }
+    assert_eq!(invoke(&gw, TOKEN, "198.51.100.7").await.unwrap().status(), 429);
+    assert_eq!(invoke(&gw, TOKEN, "198.51.100.8").await.unwrap().status(), 200);
+    drop(gw);
+    // Without it, the header is ignored: everyone is the peer, and shares its lockout.
+    let gw = start(Spec::default().config(&cfg("")));
+    for _ in 0..3 {
+        invoke(&gw, "wrong", "198.51.100.7").await.unwrap();
+    }
+    assert_eq!(invoke(&gw, TOKEN, "198.51.100.8").await.unwrap().status(), 429);
+}
+
+#[tokio::test]
+async fn unsupported_auth_keys_are_refused_not_ignored() {
+    let cfg = r#"{ gateway: { mode: "local", auth: { token: "x-token-0123456789abcdef", allowTailscale: true } } }"#;
+    let (status, out) = run_to_exit(Spec::default().config(cfg), &["--port", "0"]);
+    assert_eq!(status.code(), Some(78), "{out}");
+    assert!(out.contains("gateway.auth.allowTailscale"), "{out}");
+    let cfg = r#"{ gateway: { mode: "local", trustedProxies: ["proxy.local"] } }"#;
+    let (status, out) = run_to_exit(Spec::default().config(cfg), &["--port", "0"]);
+    assert_eq!(status.code(), Some(78), "{out}");
+    assert!(out.contains("gateway.trustedProxies[0]"), "{out}");
+}

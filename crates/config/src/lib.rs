@@ -26,6 +26,7 @@ pub mod edit;
 pub mod error;
 pub mod fsutil;
 pub mod load;
+pub mod net;
 pub mod paths;
 pub mod redact;
 pub mod schema;

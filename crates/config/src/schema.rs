@@ -622,6 +622,18 @@ impl Config {
             }
         }
 
+        for (i, entry) in gw.trusted_proxies.iter().enumerate() {
+            if let Err(e) = crate::net::IpRange::parse(entry) {
+                return invalid(&format!("gateway.trustedProxies[{i}]"), e);
+            }
+        }
+        if gw.auth.allow_tailscale == Some(true) {
+            return invalid(
+                "gateway.auth.allowTailscale",
+                "Tailscale identity auth is not supported by this gateway (it cannot verify Tailscale Serve identities); remove the key or set it to false, and use the gateway token".to_string(),
+            );
+        }
+
         let rl = &gw.auth.rate_limit;
         if rl.max_attempts == 0 {
             return invalid(

@@ -65,6 +65,53 @@ pub fn peer_ip(extensions: &Extensions) -> IpAddr {
         .unwrap_or(IpAddr::from([127, 0, 0, 1]))
 }
 
+/// The client's address: the peer, or, when the peer is one of `gateway.trustedProxies`,
+/// the address that proxy forwarded. This is the address limits, logs and presence use.
+pub fn client_ip(state: &AppState, extensions: &Extensions, headers: &HeaderMap) -> IpAddr {
+    let peer = peer_ip(extensions);
+    let live = state.live();
+    forwarded_client(&live.resolved.gateway.trusted_proxies, peer, headers)
+}
+
+/// `peer` unless it is a trusted proxy; then the rightmost `X-Forwarded-For` hop that is
+/// not itself a trusted proxy (the leftmost hops are whatever the client claimed), else
+/// `X-Real-IP`, else `peer`. Headers from an untrusted peer are ignored: anyone can send
+/// them.
+pub fn forwarded_client(trusted: &[String], peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+    if trusted.is_empty() {
+        return peer;
+    }
+    let ranges: Vec<openclaw_config::net::IpRange> = trusted
+        .iter()
+        .filter_map(|s| openclaw_config::net::IpRange::parse(s).ok())
+        .collect();
+    let is_trusted = |ip: IpAddr| ranges.iter().any(|r| r.contains(ip));
+    if !is_trusted(peer) {
+        return peer;
+    }
+    let hops = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect::<Vec<_>>();
+    for hop in hops.iter().rev() {
+        match hop.parse::<IpAddr>() {
+            Ok(ip) if is_trusted(ip) => continue,
+            Ok(ip) => return ip.to_canonical(),
+            // A malformed hop: nothing to its left can be trusted either.
+            Err(_) => break,
+        }
+    }
+    headers
+        .get("x-real-ip")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<IpAddr>().ok())
+        .map(|ip| ip.to_canonical())
+        .unwrap_or(peer)
+}
+
 /// Extractor: the request passed [`require_bearer`]. Put it first among a handler's
 /// arguments: extractors run in order and the body comes last, so nothing of an
 /// unauthenticated request is read.
@@ -77,7 +124,48 @@ impl FromRequestParts<Arc<AppState>> for Authorized {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, ApiError> {
-        require_bearer(state, &parts.headers, peer_ip(&parts.extensions))?;
+        require_bearer(
+            state,
+            &parts.headers,
+            client_ip(state, &parts.extensions, &parts.headers),
+        )?;
         Ok(Authorized)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn forwarded_addresses_count_only_from_trusted_proxies() {
+        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
+        let stranger: IpAddr = "203.0.113.9".parse().unwrap();
+        let trusted = vec!["10.0.0.0/24".to_owned()];
+        let h = headers(&[("x-forwarded-for", "1.2.3.4, 198.51.100.7, 10.0.0.2")]);
+        // Rightmost untrusted hop (the left ones are the client's own claims).
+        assert_eq!(
+            forwarded_client(&trusted, proxy, &h),
+            "198.51.100.7".parse::<IpAddr>().unwrap()
+        );
+        // From a peer that is not a trusted proxy, the header is ignored.
+        assert_eq!(forwarded_client(&trusted, stranger, &h), stranger);
+        // No proxies configured: the peer, whatever the headers say.
+        assert_eq!(forwarded_client(&[], proxy, &h), proxy);
+        // X-Real-IP when there is no usable X-Forwarded-For.
+        let h = headers(&[("x-real-ip", "198.51.100.8")]);
+        assert_eq!(
+            forwarded_client(&trusted, proxy, &h),
+            "198.51.100.8".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(forwarded_client(&trusted, proxy, &HeaderMap::new()), proxy);
     }
 }

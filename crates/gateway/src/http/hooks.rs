@@ -21,7 +21,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
-use super::auth::{bearer_token, peer_ip};
+use super::auth::{bearer_token, client_ip};
 use super::error::read_json_object;
 use super::{ApiError, json_response};
 use crate::agents::Turn;
@@ -81,7 +81,7 @@ async fn handle(
             "hook tokens are not accepted in the query string; send Authorization: Bearer <token> or x-openclaw-token",
         ));
     }
-    let ip = peer_ip(req.extensions()).to_canonical();
+    let ip = client_ip(state, req.extensions(), req.headers()).to_canonical();
     let origin = req
         .headers()
         .get(header::ORIGIN)

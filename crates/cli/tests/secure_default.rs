@@ -281,15 +281,24 @@ async fn trusted_proxies_name_the_client_for_the_limiter() {
     for _ in 0..3 {
         invoke(&gw, "wrong", "198.51.100.7").await.unwrap();
     }
-    assert_eq!(invoke(&gw, TOKEN, "198.51.100.7").await.unwrap().status(), 429);
-    assert_eq!(invoke(&gw, TOKEN, "198.51.100.8").await.unwrap().status(), 200);
+    assert_eq!(
+        invoke(&gw, TOKEN, "198.51.100.7").await.unwrap().status(),
+        429
+    );
+    assert_eq!(
+        invoke(&gw, TOKEN, "198.51.100.8").await.unwrap().status(),
+        200
+    );
     drop(gw);
     // Without it, the header is ignored: everyone is the peer, and shares its lockout.
     let gw = start(Spec::default().config(&cfg("")));
     for _ in 0..3 {
         invoke(&gw, "wrong", "198.51.100.7").await.unwrap();
     }
-    assert_eq!(invoke(&gw, TOKEN, "198.51.100.8").await.unwrap().status(), 429);
+    assert_eq!(
+        invoke(&gw, TOKEN, "198.51.100.8").await.unwrap().status(),
+        429
+    );
 }
 
 #[tokio::test]

@@ -17,9 +17,11 @@ impl IpRange {
             Some((ip, p)) => (ip, Some(p)),
             None => (s, None),
         };
-        let addr: IpAddr = ip
-            .parse()
-            .map_err(|_| format!("{s:?} is not an IP address or CIDR block (e.g. \"10.0.0.1\" or \"10.0.0.0/8\")"))?;
+        let addr: IpAddr = ip.parse().map_err(|_| {
+            format!(
+                "{s:?} is not an IP address or CIDR block (e.g. \"10.0.0.1\" or \"10.0.0.0/8\")"
+            )
+        })?;
         let addr = addr.to_canonical();
         let max = if addr.is_ipv4() { 32 } else { 128 };
         let prefix = match prefix {
@@ -36,11 +38,15 @@ impl IpRange {
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.addr, ip.to_canonical()) {
             (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u32::from(net) & mask == u32::from(ip) & mask
             }
             (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u128::from(net) & mask == u128::from(ip) & mask
             }
             _ => false,
@@ -61,7 +67,11 @@ mod tests {
         let one = IpRange::parse("192.168.1.5").unwrap();
         assert!(one.contains("192.168.1.5".parse().unwrap()));
         assert!(!one.contains("192.168.1.6".parse().unwrap()));
-        assert!(IpRange::parse("0.0.0.0/0").unwrap().contains("8.8.8.8".parse().unwrap()));
+        assert!(
+            IpRange::parse("0.0.0.0/0")
+                .unwrap()
+                .contains("8.8.8.8".parse().unwrap())
+        );
         let v6 = IpRange::parse("fd00::/8").unwrap();
         assert!(v6.contains("fd12::1".parse().unwrap()));
         assert!(!v6.contains("fe80::1".parse().unwrap()));

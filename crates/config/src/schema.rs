@@ -166,14 +166,33 @@ impl LogLevel {
     }
 }
 
-/// Console log format.
+/// Console log format (`logging.consoleStyle`); unset means `pretty` when stderr is a
+/// terminal and `compact` otherwise.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ConsoleStyle {
-    /// Human-readable, coloured when on a terminal.
+    /// `HH:MM:SS level [subsystem] message key=value…`, coloured on a terminal (unless
+    /// `NO_COLOR` is set).
     Pretty,
-    /// One JSON object per line, for log shippers.
+    /// The same without the time and never coloured, for supervisors and journals that
+    /// stamp lines themselves.
+    Compact,
+    /// One JSON object per line, the same record as the log file, for log shippers.
     Json,
+}
+
+/// What `logging.redactSensitive` scrubs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RedactSensitive {
+    /// Log field values are written as they are, even for fields named like secrets
+    /// (`token`, `apiKey`, …). `logging.redactPatterns` still applies, and `config.get`,
+    /// `openclaw config get` and other surfaces that show secrets stay redacted
+    /// regardless.
+    Off,
+    /// The values of log fields whose names look secret are written as `[redacted]`.
+    #[default]
+    Tools,
 }
 
 /// A secret (token, password, API key): either the value itself or a [`SecretRef`]
@@ -553,16 +572,20 @@ pub struct LoggingConfig {
     pub file: Option<PathBuf>,
     /// Size at which the log file is rotated.
     pub max_file_bytes: u64,
-    /// Console level; unset means the same as `level`.
+    /// Console level; unset means `info` (`--verbose` raises it to `debug`). Independent
+    /// of `level`, which only governs the file.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub console_level: Option<LogLevel>,
-    /// Console format; unset means pretty on a terminal.
+    /// Console format; unset means pretty on a terminal, compact otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub console_style: Option<ConsoleStyle>,
-    /// Which log content to scrub of sensitive data (e.g. `"tools"` or `"off"`).
+    /// Which log content to scrub of sensitive data by field name; unset means `tools`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub redact_sensitive: Option<String>,
-    /// Extra regular expressions whose matches are scrubbed from logs.
+    pub redact_sensitive: Option<RedactSensitive>,
+    /// Regular expressions whose matches are replaced by `[redacted]` in the message and
+    /// every field value of each log record (file, console and `logs.tail`). A plain
+    /// string is case-insensitive; `/pattern/flags` picks the flags. With capture groups
+    /// only the last group that matched is replaced. Checked when the config is loaded.
     pub redact_patterns: Vec<String>,
 }
 
@@ -670,6 +693,16 @@ impl Config {
 
         crate::channels::validate(self.channels.as_ref(), self.hooks.as_ref())?;
 
+        if let Err(e) = openclaw_logs::RedactPatterns::compile(&self.logging.redact_patterns) {
+            return invalid(
+                &format!("logging.redactPatterns[{}]", e.index),
+                format!(
+                    "{:?} is not a valid regular expression: {}",
+                    e.pattern, e.message
+                ),
+            );
+        }
+
         if self.logging.max_file_bytes < MIN_LOG_FILE_BYTES {
             return invalid(
                 "logging.maxFileBytes",
@@ -718,6 +751,12 @@ mod tests {
         assert_eq!(serde_json::to_value(ReloadMode::Hybrid).unwrap(), "hybrid");
         assert_eq!(serde_json::to_value(LogLevel::Warn).unwrap(), "warn");
         assert_eq!(serde_json::to_value(ConsoleStyle::Json).unwrap(), "json");
+        assert_eq!(
+            serde_json::to_value(ConsoleStyle::Compact).unwrap(),
+            "compact"
+        );
+        assert_eq!(serde_json::to_value(RedactSensitive::Off).unwrap(), "off");
+        assert_eq!(RedactSensitive::default(), RedactSensitive::Tools);
         assert_eq!(serde_json::to_value(GatewayMode::Remote).unwrap(), "remote");
         assert_eq!(LogLevel::Debug.as_str(), "debug");
         assert!(LogLevel::Trace > LogLevel::Info);
@@ -780,6 +819,22 @@ mod tests {
         assert!(c.validate().is_ok());
 
         let mut c = Config::default();
+        c.logging.redact_patterns = vec!["sk-[a-z]+".into(), "(unclosed".into()];
+        match c.validate() {
+            Err(ConfigError::Invalid { path, message }) => {
+                assert_eq!(path, "logging.redactPatterns[1]");
+                assert!(message.contains("(unclosed"), "{message}");
+                assert!(
+                    message.contains("not a valid regular expression"),
+                    "{message}"
+                );
+            }
+            other => panic!("expected an invalid pattern, got {other:?}"),
+        }
+        c.logging.redact_patterns.pop();
+        assert!(c.validate().is_ok());
+
+        let mut c = Config::default();
         c.gateway.reload.debounce_ms = 60_001;
         assert!(c.validate().is_err());
         c.gateway.reload.debounce_ms = 60_000;
@@ -794,6 +849,41 @@ mod tests {
             }
             assert!(c.validate().is_err());
         }
+    }
+
+    #[test]
+    fn logging_keys_parse_and_refuse_unknown_values() {
+        let none = |_: &str| None;
+        let c = crate::parse_str(
+            r#"{ logging: { consoleLevel: "warn", consoleStyle: "compact", redactSensitive: "off", redactPatterns: ["/x/i"] } }"#,
+            &none,
+        )
+        .unwrap();
+        assert_eq!(c.logging.console_level, Some(LogLevel::Warn));
+        assert_eq!(c.logging.console_style, Some(ConsoleStyle::Compact));
+        assert_eq!(c.logging.redact_sensitive, Some(RedactSensitive::Off));
+        for (raw, key, allowed) in [
+            (
+                r#"{ logging: { redactSensitive: "all" } }"#,
+                "logging.redactSensitive",
+                ["`off`", "`tools`"].as_slice(),
+            ),
+            (
+                r#"{ logging: { consoleStyle: "fancy" } }"#,
+                "logging.consoleStyle",
+                ["`pretty`", "`compact`", "`json`"].as_slice(),
+            ),
+        ] {
+            let err = crate::parse_str(raw, &none).unwrap_err().to_string();
+            assert!(err.contains(key), "{err}");
+            for value in allowed {
+                assert!(err.contains(value), "{err}");
+            }
+        }
+        let err = crate::parse_str(r#"{ logging: { redactPatterns: ["a(b"] } }"#, &none)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("logging.redactPatterns[0]"), "{err}");
     }
 
     #[test]

@@ -183,6 +183,19 @@ fn apply(state: &Arc<AppState>, trigger: Trigger, mut next: Activation) -> Outco
         (ReloadMode::Hot, true) => Applied::HotPending,
         _ => Applied::Hot,
     };
+    // Logging lives in the process, not in a listener generation, so it is applied here
+    // whichever way the rest goes: levels, console style and redaction (patterns already
+    // compiled once when the file was validated).
+    if changed
+        .iter()
+        .any(|p| p == "logging" || p.starts_with("logging."))
+        && let Err(e) = state
+            .shared
+            .log
+            .reconfigure(&next.log_options(state.shared.run_options.verbose))
+    {
+        tracing::warn!(target: "gateway/reload", error = %e, "cannot apply the logging settings");
+    }
     if applied == Applied::Restart {
         state.shared.request_restart(next);
     } else {
@@ -196,17 +209,6 @@ fn apply(state: &Arc<AppState>, trigger: Trigger, mut next: Activation) -> Outco
         state
             .limiter
             .set_config(next.resolved.gateway.auth.rate_limit.clone());
-        if next.resolved.logging.level != current.resolved.logging.level
-            && let Ok(level) = next
-                .resolved
-                .logging
-                .level
-                .as_str()
-                .parse::<openclaw_logs::Level>()
-            && let Err(e) = state.shared.log.set_level(level)
-        {
-            tracing::warn!(target: "gateway/reload", error = %e, "cannot change the log level");
-        }
         if changed
             .iter()
             .any(|p| p.starts_with("logging.file") || p.starts_with("logging.maxFileBytes"))

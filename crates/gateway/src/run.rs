@@ -41,17 +41,13 @@ async fn start_generation(
         .local_addr()
         .map_err(|e| GatewayError::io("cannot read the bound address", e))?
         .port();
-    // The file level follows `logging.level` of the generation's config (a change applied
-    // by a restart, not in place, must take effect too).
-    if let Ok(level) = live
-        .resolved
-        .logging
-        .level
-        .as_str()
-        .parse::<openclaw_logs::Level>()
-        && let Err(e) = shared.log.set_level(level)
+    // Logging follows the generation's `logging.*` (levels, console style, redaction): a
+    // change applied by a restart, or a fallback to the previous config, takes effect too.
+    if let Err(e) = shared
+        .log
+        .reconfigure(&live.log_options(shared.run_options.verbose))
     {
-        tracing::warn!(target: "gateway", error = %e, "cannot change the log level");
+        tracing::warn!(target: "gateway", error = %e, "cannot apply the logging settings");
     }
     let state = AppState::new(shared.clone(), live);
     state.bound_port.store(u64::from(port), Ordering::Relaxed);

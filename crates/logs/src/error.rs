@@ -43,6 +43,9 @@ pub enum LogError {
         /// The rejected input, kept verbatim for the message.
         value: String,
     },
+    /// A `logging.redactPatterns` entry does not compile.
+    #[error("invalid logging.redactPatterns entry: {0}")]
+    InvalidPattern(#[from] crate::PatternError),
     /// [`crate::init`] was called while a global subscriber was already set.
     #[error("a global tracing subscriber is already installed")]
     AlreadyInstalled(#[source] tracing::subscriber::SetGlobalDefaultError),

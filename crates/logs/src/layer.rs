@@ -3,8 +3,11 @@
 use std::fmt::{self, Write as _};
 use std::io::Write as _;
 use std::marker::PhantomData;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::SystemTime;
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Number, Value};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
@@ -13,12 +16,117 @@ use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::redact::{REDACTED, is_sensitive_field};
+use crate::redact::{REDACTED, Redaction, is_sensitive_field};
 use crate::time::UtcTime;
 
 /// Keys the file format reserves for itself; event fields with these names
 /// are written as `field.<name>` so no JSON object ever has duplicate keys.
-const RESERVED_KEYS: [&str; 4] = ["time", "level", "subsystem", "message"];
+pub(crate) const RESERVED_KEYS: [&str; 4] = ["time", "level", "subsystem", "message"];
+
+/// How the console layer prints events (`logging.consoleStyle`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConsoleStyle {
+    /// `HH:MM:SS level [subsystem] message key=value…`, the level and subsystem
+    /// coloured when colours are on (a terminal without `NO_COLOR`).
+    #[default]
+    Pretty,
+    /// `level [subsystem] message key=value…`: no time (a supervisor or journal adds
+    /// its own) and never coloured.
+    Compact,
+    /// The same JSON object per line as the log file.
+    Json,
+}
+
+impl ConsoleStyle {
+    /// The config spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConsoleStyle::Pretty => "pretty",
+            ConsoleStyle::Compact => "compact",
+            ConsoleStyle::Json => "json",
+        }
+    }
+
+    fn to_u8(self) -> u8 {
+        match self {
+            ConsoleStyle::Pretty => 0,
+            ConsoleStyle::Compact => 1,
+            ConsoleStyle::Json => 2,
+        }
+    }
+
+    fn from_u8(value: u8) -> Self {
+        match value {
+            1 => ConsoleStyle::Compact,
+            2 => ConsoleStyle::Json,
+            _ => ConsoleStyle::Pretty,
+        }
+    }
+}
+
+/// Settings both layers read on every event and [`crate::LogHandle`] changes at run
+/// time (hot reload of `logging.*`).
+#[derive(Debug)]
+pub(crate) struct Live {
+    redaction: RwLock<Redaction>,
+    style: AtomicU8,
+    color: AtomicBool,
+}
+
+impl Live {
+    pub(crate) fn new(redaction: Redaction, style: ConsoleStyle, color: bool) -> Arc<Live> {
+        Arc::new(Live {
+            redaction: RwLock::new(redaction),
+            style: AtomicU8::new(style.to_u8()),
+            color: AtomicBool::new(color),
+        })
+    }
+
+    /// A snapshot (cheap: the compiled patterns are shared).
+    pub(crate) fn redaction(&self) -> Redaction {
+        self.redaction
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(crate) fn set_redaction(&self, redaction: Redaction) {
+        *self
+            .redaction
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = redaction;
+    }
+
+    pub(crate) fn style(&self) -> ConsoleStyle {
+        ConsoleStyle::from_u8(self.style.load(Ordering::Relaxed))
+    }
+
+    pub(crate) fn set_style(&self, style: ConsoleStyle, color: bool) {
+        self.style.store(style.to_u8(), Ordering::Relaxed);
+        self.color.store(color, Ordering::Relaxed);
+    }
+
+    fn color(&self) -> bool {
+        self.color.load(Ordering::Relaxed)
+    }
+
+    /// Redacts an event's message and fields in place.
+    fn scrub(&self, fields: &mut Fields) {
+        let redaction = self
+            .redaction
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(message) = &mut fields.message
+            && let std::borrow::Cow::Owned(changed) = redaction.text(message)
+        {
+            *message = changed;
+        }
+        for (name, value) in &mut fields.pairs {
+            redaction.field(name, value);
+        }
+    }
+}
 
 /// Collected key/value pairs of an event or span, in recording order.
 #[derive(Debug, Default, Clone)]
@@ -44,6 +152,8 @@ impl Fields {
         }
     }
 
+    /// Records values as they are; redaction happens when an event is written
+    /// ([`Live::scrub`]), so it follows the settings of that moment.
     fn record_value(&mut self, field: &Field, value: Value) {
         let name = field.name();
         if name == "message" {
@@ -51,8 +161,6 @@ impl Fields {
                 Value::String(s) => s,
                 other => other.to_string(),
             });
-        } else if is_sensitive_field(name) {
-            self.set(name, Value::String(REDACTED.to_owned()));
         } else {
             self.set(name, value);
         }
@@ -181,18 +289,62 @@ fn level_name(level: &tracing::Level) -> &'static str {
     }
 }
 
+/// Renders one event as a JSON line (with trailing newline): the file format, and
+/// the console's `json` style.
+fn render_json(meta: &tracing::Metadata<'_>, fields: &Fields) -> String {
+    // Key order matters to human readers, so the object is built by hand
+    // (serde_json's map would sort the keys).
+    let mut line = String::with_capacity(128);
+    line.push('{');
+    push_json_pair(
+        &mut line,
+        "time",
+        &Value::String(UtcTime::from_system(SystemTime::now()).rfc3339_millis()),
+        true,
+    );
+    push_json_pair(
+        &mut line,
+        "level",
+        &Value::String(level_name(meta.level()).to_owned()),
+        false,
+    );
+    push_json_pair(
+        &mut line,
+        "subsystem",
+        &Value::String(meta.target().to_owned()),
+        false,
+    );
+    push_json_pair(
+        &mut line,
+        "message",
+        &Value::String(fields.message.clone().unwrap_or_default()),
+        false,
+    );
+    for (name, value) in &fields.pairs {
+        if RESERVED_KEYS.contains(&name.as_str()) {
+            push_json_pair(&mut line, &format!("field.{name}"), value, false);
+        } else {
+            push_json_pair(&mut line, name, value, false);
+        }
+    }
+    line.push_str("}\n");
+    line
+}
+
 /// Writes JSON-lines log records to a [`MakeWriter`] (normally a
 /// [`crate::SharedRotatingFile`]).
 ///
 /// Each event becomes one object `{"time","level","subsystem","message",
 /// ...fields}` — the format `logs.tail` clients and `openclaw logs` expect.
 /// It is a hand-written layer because the built-in JSON formatter nests
-/// fields and names keys differently. Sensitive fields are redacted and
-/// fields of enclosing spans are included (event fields win on conflicts).
-/// Filtering is left to the caller (`.with_filter(...)`).
+/// fields and names keys differently. Fields are redacted as [`Redaction`]
+/// says (by default: sensitive field names) and fields of enclosing spans are
+/// included (event fields win on conflicts). Filtering is left to the caller
+/// (`.with_filter(...)`).
 #[derive(Debug, Clone)]
 pub struct JsonFileLayer<W> {
     writer: W,
+    live: Arc<Live>,
 }
 
 impl<W> JsonFileLayer<W>
@@ -200,55 +352,27 @@ where
     W: for<'w> MakeWriter<'w> + 'static,
 {
     /// Creates a layer writing to `writer`; one `make_writer` call (and thus
-    /// one whole-line record) per event.
+    /// one whole-line record) per event. Redacts with [`Redaction::default`].
     pub fn new(writer: W) -> Self {
-        JsonFileLayer { writer }
+        Self::with_live(
+            writer,
+            Live::new(Redaction::default(), ConsoleStyle::Json, false),
+        )
     }
 
-    /// Renders one event as a JSON line (with trailing newline).
-    fn render(&self, meta: &tracing::Metadata<'_>, fields: &Fields) -> String {
-        // Key order matters to human readers, so the object is built by hand
-        // (serde_json's map would sort the keys).
-        let mut line = String::with_capacity(128);
-        line.push('{');
-        push_json_pair(
-            &mut line,
-            "time",
-            &Value::String(UtcTime::from_system(SystemTime::now()).rfc3339_millis()),
-            true,
-        );
-        push_json_pair(
-            &mut line,
-            "level",
-            &Value::String(level_name(meta.level()).to_owned()),
-            false,
-        );
-        push_json_pair(
-            &mut line,
-            "subsystem",
-            &Value::String(meta.target().to_owned()),
-            false,
-        );
-        push_json_pair(
-            &mut line,
-            "message",
-            &Value::String(fields.message.clone().unwrap_or_default()),
-            false,
-        );
-        for (name, value) in &fields.pairs {
-            if RESERVED_KEYS.contains(&name.as_str()) {
-                push_json_pair(&mut line, &format!("field.{name}"), value, false);
-            } else {
-                push_json_pair(&mut line, name, value, false);
-            }
-        }
-        line.push_str("}\n");
-        line
+    /// The layer with fixed redaction settings instead of the default.
+    pub fn with_redaction(self, redaction: Redaction) -> Self {
+        self.live.set_redaction(redaction);
+        self
+    }
+
+    pub(crate) fn with_live(writer: W, live: Arc<Live>) -> Self {
+        JsonFileLayer { writer, live }
     }
 }
 
 /// Appends `"key":value` (with a leading comma unless first) to `out`.
-fn push_json_pair(out: &mut String, key: &str, value: &Value, first: bool) {
+pub(crate) fn push_json_pair(out: &mut String, key: &str, value: &Value, first: bool) {
     if !first {
         out.push(',');
     }
@@ -272,33 +396,57 @@ where
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        let fields = collect_event_fields::<S, Self>(event, &ctx);
-        let line = self.render(event.metadata(), &fields);
+        let mut fields = collect_event_fields::<S, Self>(event, &ctx);
+        self.live.scrub(&mut fields);
+        let line = render_json(event.metadata(), &fields);
         let mut writer = self.writer.make_writer_for(event.metadata());
         // Errors are handled (reported once) by the rotating writer itself.
         let _ = writer.write_all(line.as_bytes());
     }
 }
 
-/// Writes short human-readable lines, `HH:MM:SS level [subsystem] message
-/// key=value…`, to a [`MakeWriter`] (normally stderr).
+/// Writes one line per event to a [`MakeWriter`] (normally stderr), in the
+/// [`ConsoleStyle`] of the moment: `HH:MM:SS level [subsystem] message
+/// key=value…` (pretty), the same without the time (compact), or the file's
+/// JSON object (json).
 ///
 /// This is what an operator watching `openclaw gateway` in a terminal sees;
 /// the JSON file remains the complete record. Times are UTC because the
-/// crate avoids platform time-zone code. Sensitive fields are redacted here
-/// as well. Filtering is left to the caller (`.with_filter(...)`).
+/// crate avoids platform time-zone code. Redaction is the same as in the
+/// file. Filtering is left to the caller (`.with_filter(...)`).
 #[derive(Debug, Clone)]
 pub struct ConsoleLayer<W> {
     writer: W,
+    live: Arc<Live>,
 }
 
 impl<W> ConsoleLayer<W>
 where
     W: for<'w> MakeWriter<'w> + 'static,
 {
-    /// Creates a layer writing one line per event to `writer`.
+    /// Creates a layer writing one line per event to `writer`: pretty style
+    /// without colours, default redaction.
     pub fn new(writer: W) -> Self {
-        ConsoleLayer { writer }
+        Self::with_live(
+            writer,
+            Live::new(Redaction::default(), ConsoleStyle::Pretty, false),
+        )
+    }
+
+    /// The layer with another style; `color` adds ANSI colours to the pretty style.
+    pub fn with_style(self, style: ConsoleStyle, color: bool) -> Self {
+        self.live.set_style(style, color);
+        self
+    }
+
+    /// The layer with fixed redaction settings instead of the default.
+    pub fn with_redaction(self, redaction: Redaction) -> Self {
+        self.live.set_redaction(redaction);
+        self
+    }
+
+    pub(crate) fn with_live(writer: W, live: Arc<Live>) -> Self {
+        ConsoleLayer { writer, live }
     }
 }
 
@@ -316,33 +464,71 @@ where
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        let fields = collect_event_fields::<S, Self>(event, &ctx);
+        let mut fields = collect_event_fields::<S, Self>(event, &ctx);
+        self.live.scrub(&mut fields);
         let meta = event.metadata();
-        let mut line = String::with_capacity(96);
-        write_console_line(
-            &mut line,
-            &UtcTime::from_system(SystemTime::now()).hms(),
-            level_name(meta.level()),
-            meta.target(),
-            fields.message.as_deref().unwrap_or_default(),
-            fields.pairs.iter().map(|(k, v)| (k.as_str(), v)),
-        );
+        let line = match self.live.style() {
+            ConsoleStyle::Json => render_json(meta, &fields),
+            style => {
+                let mut line = String::with_capacity(96);
+                let hms = UtcTime::from_system(SystemTime::now()).hms();
+                let pretty = style == ConsoleStyle::Pretty;
+                write_console_line(
+                    &mut line,
+                    pretty.then_some(hms.as_str()),
+                    level_name(meta.level()),
+                    meta.target(),
+                    fields.message.as_deref().unwrap_or_default(),
+                    fields.pairs.iter().map(|(k, v)| (k.as_str(), v)),
+                    pretty && self.live.color(),
+                );
+                line
+            }
+        };
         let mut writer = self.writer.make_writer_for(meta);
         // A closed stderr must not bring the gateway down.
         let _ = writer.write_all(line.as_bytes());
     }
 }
 
-/// Formats one console line (with trailing newline) into `out`.
+/// ANSI colour of a level name.
+fn level_color(level: &str) -> &'static str {
+    match level {
+        "error" | "fatal" => "\x1b[31m",
+        "warn" => "\x1b[33m",
+        "info" => "\x1b[32m",
+        "debug" => "\x1b[34m",
+        _ => "\x1b[90m",
+    }
+}
+
+/// Formats one console line (with trailing newline) into `out`; `hms` is
+/// left out when `None` (compact style), `color` adds ANSI colours.
 fn write_console_line<'a>(
     out: &mut String,
-    hms: &str,
+    hms: Option<&str>,
     level: &str,
     subsystem: &str,
     message: &str,
     fields: impl Iterator<Item = (&'a str, &'a Value)>,
+    color: bool,
 ) {
-    let _ = write!(out, "{hms} {level} [{subsystem}]");
+    if let Some(hms) = hms {
+        if color {
+            let _ = write!(out, "\x1b[2m{hms}\x1b[0m ");
+        } else {
+            let _ = write!(out, "{hms} ");
+        }
+    }
+    if color {
+        let _ = write!(
+            out,
+            "{}{level}\x1b[0m \x1b[36m[{subsystem}]\x1b[0m",
+            level_color(level)
+        );
+    } else {
+        let _ = write!(out, "{level} [{subsystem}]");
+    }
     if !message.is_empty() {
         out.push(' ');
         out.push_str(message);
@@ -402,11 +588,12 @@ pub fn pretty_line(line: &str) -> String {
     let mut out = String::with_capacity(line.len());
     write_console_line(
         &mut out,
-        &hms,
+        Some(&hms),
         &text("level"),
         &text("subsystem"),
         &text("message"),
         rest,
+        false,
     );
     out.pop(); // callers print it with their own newline
     out

@@ -14,11 +14,14 @@
 //! * [`tail`] — read recent lines, or follow the file with a byte cursor.
 //! * [`pretty_line`] — turn a stored JSON line back into a console line, so
 //!   offline readers show the same format as the live daemon.
+//! * [`Redaction`] / [`RedactPatterns`] — what is scrubbed (`logging.redactSensitive`,
+//!   `logging.redactPatterns`) from every record written and every line read back.
 
 mod error;
 mod init;
 mod layer;
 mod level;
+mod patterns;
 mod redact;
 mod tail;
 mod time;
@@ -28,9 +31,10 @@ pub use error::LogError;
 pub use init::{
     DEFAULT_MAX_FILE_BYTES, LogHandle, LogOptions, init, subscriber, subscriber_with_console,
 };
-pub use layer::{ConsoleLayer, JsonFileLayer, pretty_line};
+pub use layer::{ConsoleLayer, ConsoleStyle, JsonFileLayer, pretty_line};
 pub use level::Level;
-pub use redact::{REDACTED, is_sensitive_field};
+pub use patterns::{PatternError, RedactPatterns};
+pub use redact::{REDACTED, Redaction, is_sensitive_field};
 pub use tail::{
     DEFAULT_TAIL_LIMIT, DEFAULT_TAIL_MAX_BYTES, MAX_TAIL_LIMIT, MAX_TAIL_MAX_BYTES, TailRequest,
     TailResult, tail,

@@ -7,7 +7,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use openclaw_logs::{
-    Level, LogOptions, TailRequest, pretty_line, subscriber, subscriber_with_console, tail,
+    ConsoleStyle, Level, LogOptions, TailRequest, pretty_line, subscriber, subscriber_with_console,
+    tail,
 };
 use serde_json::Value;
 use tracing_subscriber::fmt::MakeWriter;
@@ -56,10 +57,10 @@ impl<'a> MakeWriter<'a> for Capture {
 
 fn options(dir: &tempfile::TempDir, level: Level, verbose: bool) -> LogOptions {
     LogOptions {
-        file: dir.path().join("logs/gateway.log"),
         level,
         max_file_bytes: 1024 * 1024,
         verbose,
+        ..LogOptions::new(dir.path().join("logs/gateway.log"))
     }
 }
 
@@ -314,4 +315,214 @@ fn unusable_log_path_is_an_error() {
         .err()
         .expect("must fail");
     assert!(err.to_string().contains("blocker"), "{err}");
+}
+
+#[test]
+fn patterns_scrub_file_console_and_tail() {
+    let dir = temp_dir("patterns");
+    let mut opts = options(&dir, Level::Info, false);
+    opts.redact_patterns = vec![
+        r#"\bTOKEN\b\s*[=:]\s*(["']?)([^\s"']+)\1"#.to_owned(),
+        "sk-[a-z0-9]{6,}".to_owned(),
+    ];
+    // A line written before the patterns existed (e.g. by an earlier run).
+    fs::create_dir_all(dir.path().join("logs")).expect("mkdir");
+    fs::write(
+        &opts.file,
+        "{\"time\":\"t\",\"level\":\"info\",\"subsystem\":\"old\",\"message\":\"old sk-abcdef123\"}\n",
+    )
+    .expect("seed");
+    let console = Capture::default();
+    let (sub, handle) = subscriber_with_console(&opts, console.clone()).expect("subscriber");
+    tracing::subscriber::with_default(sub, || {
+        let span = tracing::info_span!("conn", client = "agent sk-spanvalue9");
+        let _g = span.enter();
+        tracing::info!(target: "gateway/ws", detail = %"TOKEN='q1w2e3'", count = 3, "sent TOKEN=abc123 to sk-qwerty99");
+    });
+    let raw = fs::read_to_string(handle.file()).expect("read");
+    for secret in ["abc123", "q1w2e3", "sk-qwerty99", "sk-spanvalue9"] {
+        assert!(!raw.contains(secret), "{secret} in file: {raw}");
+        assert!(
+            !console.text().contains(secret),
+            "{secret} on console: {}",
+            console.text()
+        );
+    }
+    let line = file_lines(handle.file()).pop().expect("a line");
+    assert_eq!(line["message"], "sent TOKEN=[redacted] to [redacted]");
+    assert_eq!(line["detail"], "TOKEN='[redacted]'");
+    assert_eq!(line["client"], "agent [redacted]");
+    assert_eq!(line["count"], 3);
+    assert!(
+        console
+            .text()
+            .contains("sent TOKEN=[redacted] to [redacted]"),
+        "{}",
+        console.text()
+    );
+    // The seeded line still holds its secret on disk, but not when read back.
+    assert!(raw.contains("sk-abcdef123"));
+    let tailed = handle.tail(&TailRequest::default()).expect("tail");
+    assert_eq!(tailed.lines.len(), 2);
+    assert!(
+        tailed.lines.iter().all(|l| !l.contains("sk-")),
+        "{:?}",
+        tailed.lines
+    );
+    assert_eq!(
+        tailed.lines[0],
+        r#"{"time":"t","level":"info","subsystem":"old","message":"old [redacted]"}"#
+    );
+    // A raw tail of the same file gives the same cursor: only the text changed.
+    assert_eq!(
+        tail(handle.file(), &TailRequest::default())
+            .expect("tail")
+            .cursor,
+        tailed.cursor
+    );
+}
+
+#[test]
+fn redact_sensitive_off_keeps_field_values_but_not_pattern_matches() {
+    let dir = temp_dir("redact-off");
+    let mut opts = options(&dir, Level::Info, false);
+    opts.redact_fields = false;
+    opts.redact_patterns = vec!["hunter\\d".to_owned()];
+    let (sub, handle) = subscriber_with_console(&opts, io::sink).expect("subscriber");
+    tracing::subscriber::with_default(sub, || {
+        tracing::info!(token = "visible-token", password = "hunter2", "login");
+    });
+    let line = file_lines(handle.file()).pop().expect("a line");
+    assert_eq!(line["token"], "visible-token");
+    assert_eq!(line["password"], "[redacted]", "the pattern still applies");
+    assert!(!handle.redaction().field_names);
+}
+
+#[test]
+fn console_level_is_separate_from_the_file_and_reloads() {
+    let dir = temp_dir("console-level");
+    let mut opts = options(&dir, Level::Debug, false);
+    opts.console_level = Level::Warn;
+    let console = Capture::default();
+    let (sub, handle) = subscriber_with_console(&opts, console.clone()).expect("subscriber");
+    tracing::subscriber::with_default(sub, || {
+        tracing::info!("info one");
+        tracing::warn!("warn one");
+        handle
+            .set_console_level(Level::Debug)
+            .expect("console level");
+        tracing::debug!("debug two");
+        handle.set_console_level(Level::Silent).expect("silent");
+        tracing::error!("error three");
+    });
+    let text = console.text();
+    assert!(!text.contains("info one"), "{text}");
+    assert!(text.contains("warn one"), "{text}");
+    assert!(text.contains("debug two"), "{text}");
+    assert!(!text.contains("error three"), "{text}");
+    let messages: Vec<String> = file_lines(handle.file())
+        .iter()
+        .map(|v| v["message"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        messages,
+        ["info one", "warn one", "debug two", "error three"]
+    );
+
+    // --verbose raises a quieter console level to debug, but never lowers trace.
+    let mut opts = options(&dir, Level::Info, true);
+    opts.console_level = Level::Warn;
+    assert_eq!(
+        opts.console_filter(),
+        tracing::level_filters::LevelFilter::DEBUG
+    );
+    opts.console_level = Level::Trace;
+    assert_eq!(
+        opts.console_filter(),
+        tracing::level_filters::LevelFilter::TRACE
+    );
+}
+
+#[test]
+fn console_styles() {
+    let dir = temp_dir("styles");
+    let mut opts = options(&dir, Level::Info, false);
+    opts.console_style = ConsoleStyle::Compact;
+    let console = Capture::default();
+    let (sub, handle) = subscriber_with_console(&opts, console.clone()).expect("subscriber");
+    tracing::subscriber::with_default(sub, || {
+        tracing::info!(target: "gateway", port = 1, "compact line");
+        handle.set_console_style(ConsoleStyle::Json, false);
+        tracing::info!(target: "gateway", token = "x", "json line");
+        handle.set_console_style(ConsoleStyle::Pretty, true);
+        tracing::warn!(target: "gateway", "pretty line");
+    });
+    let text = console.text();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert_eq!(lines[0], "info [gateway] compact line port=1");
+    let json: Value = serde_json::from_str(lines[1]).expect("a JSON console line");
+    let file = file_lines(handle.file());
+    let mut from_file = file[1].clone();
+    // Same record as the file line (the time is taken per layer).
+    from_file["time"] = json["time"].clone();
+    assert_eq!(json, from_file);
+    assert_eq!(json["token"], "[redacted]");
+    assert!(
+        lines[2].contains("\u{1b}[33mwarn\u{1b}[0m"),
+        "coloured level: {:?}",
+        lines[2]
+    );
+    assert!(lines[2].ends_with("pretty line"), "{:?}", lines[2]);
+}
+
+#[test]
+fn reconfigure_swaps_patterns_and_refuses_bad_ones() {
+    let dir = temp_dir("reconfigure");
+    let opts = options(&dir, Level::Info, false);
+    let console = Capture::default();
+    let (sub, handle) = subscriber_with_console(&opts, console.clone()).expect("subscriber");
+    tracing::subscriber::with_default(sub, || {
+        tracing::info!("before zebra-1");
+        let mut next = opts.clone();
+        next.redact_patterns = vec!["zebra-\\d".to_owned()];
+        next.console_level = Level::Warn;
+        handle.reconfigure(&next).expect("reconfigure");
+        tracing::info!("hidden on console zebra-2");
+        tracing::warn!("after zebra-3");
+        let mut bad = next.clone();
+        bad.redact_patterns = vec!["(".to_owned()];
+        bad.console_level = Level::Info;
+        let err = handle.reconfigure(&bad).expect_err("invalid pattern");
+        assert!(
+            matches!(err, openclaw_logs::LogError::InvalidPattern(ref e) if e.index == 0),
+            "{err}"
+        );
+        tracing::info!("still hidden zebra-4");
+    });
+    let text = console.text();
+    assert!(text.contains("before zebra-1"), "{text}");
+    assert!(text.contains("after [redacted]"), "{text}");
+    assert!(!text.contains("hidden"), "{text}");
+    let tailed = handle.tail(&TailRequest::default()).expect("tail");
+    assert!(
+        tailed.lines.iter().all(|l| !l.contains("zebra-")),
+        "{:?}",
+        tailed.lines
+    );
+    assert_eq!(tailed.lines.len(), 4);
+}
+
+#[test]
+fn invalid_pattern_fails_setup() {
+    let dir = temp_dir("bad-pattern");
+    let mut opts = options(&dir, Level::Info, false);
+    opts.redact_patterns = vec!["ok".to_owned(), "[unclosed".to_owned()];
+    let err = subscriber_with_console(&opts, io::sink)
+        .err()
+        .expect("must fail");
+    let text = err.to_string();
+    assert!(text.contains("logging.redactPatterns"), "{text}");
+    assert!(text.contains("pattern 1"), "{text}");
+    assert!(!opts.file.exists(), "nothing was opened");
 }

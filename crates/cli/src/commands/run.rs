@@ -41,7 +41,13 @@ pub fn run(global: &Global, args: RunArgs) -> anyhow::Result<ExitCode> {
                 "Error: cannot set up logging at {}: {e}",
                 log_opts.file.display()
             );
-            return Ok(ExitCode::from(1));
+            // A pattern is a config problem (normally refused by validation already).
+            let code = if matches!(e, openclaw_logs::LogError::InvalidPattern(_)) {
+                78
+            } else {
+                1
+            };
+            return Ok(ExitCode::from(code));
         }
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -28,7 +28,7 @@ struct TailParams {
     max_bytes: Option<usize>,
 }
 
-/// `logs.tail {cursor?, limit?, maxBytes?}` over the gateway's log file.
+/// `logs.tail {cursor?, limit?, maxBytes?}` over the gateway's log file, redacted.
 pub async fn logs_tail(state: &Arc<AppState>, params: &Value) -> Result<Value, ErrorShape> {
     let p: TailParams = parse_params(methods::LOGS_TAIL, params)?;
     if let Some(limit) = p.limit
@@ -44,8 +44,10 @@ pub async fn logs_tail(state: &Arc<AppState>, params: &Value) -> Result<Value, E
         limit: p.limit.unwrap_or(openclaw_logs::DEFAULT_TAIL_LIMIT),
         max_bytes: p.max_bytes.unwrap_or(openclaw_logs::DEFAULT_TAIL_MAX_BYTES),
     };
-    let path = state.shared.log.file().to_path_buf();
-    let result = tokio::task::spawn_blocking(move || openclaw_logs::tail(&path, &req))
+    // Through the handle: lines are scrubbed with the redaction in force now, so lines
+    // written before a `logging.redactPatterns` entry was added do not leak either.
+    let log = state.shared.log.clone();
+    let result = tokio::task::spawn_blocking(move || log.tail(&req))
         .await
         .map_err(|e| ErrorShape::unavailable(format!("log reader failed: {e}")))?
         .map_err(|e| ErrorShape::unavailable(format!("cannot read the log file: {e}")))?;

@@ -105,18 +105,45 @@ impl Activation {
     }
 
     /// How the process should log under this config: `logging.file` (else
-    /// `<state>/logs/gateway.log`), `logging.level`, `logging.maxFileBytes`; `verbose`
-    /// mirrors debug lines to the console (`--verbose`).
+    /// `<state>/logs/gateway.log`), `logging.level`, `logging.maxFileBytes`, the console's
+    /// `logging.consoleLevel` (default `info`; `verbose`, i.e. `--verbose`, raises it to
+    /// `debug`) and `logging.consoleStyle` (default `pretty` when stderr is a terminal,
+    /// `compact` otherwise; colours only in pretty style on a terminal without
+    /// `NO_COLOR`), and redaction: `logging.redactSensitive` (`tools` redacts fields by
+    /// name, `off` does not) and `logging.redactPatterns` (validated when the config was
+    /// loaded, compiled by the logging set-up).
     pub fn log_options(&self, verbose: bool) -> openclaw_logs::LogOptions {
+        use openclaw_config::ConsoleStyle;
+        use openclaw_config::schema::RedactSensitive;
+        use std::io::IsTerminal as _;
+
         let logging = &self.loaded.config.logging;
+        let level = |l: openclaw_config::LogLevel| l.as_str().parse().unwrap_or_default();
+        let terminal = std::io::stderr().is_terminal();
+        let console_style = match logging.console_style {
+            Some(ConsoleStyle::Pretty) => openclaw_logs::ConsoleStyle::Pretty,
+            Some(ConsoleStyle::Compact) => openclaw_logs::ConsoleStyle::Compact,
+            Some(ConsoleStyle::Json) => openclaw_logs::ConsoleStyle::Json,
+            None if terminal => openclaw_logs::ConsoleStyle::Pretty,
+            None => openclaw_logs::ConsoleStyle::Compact,
+        };
         openclaw_logs::LogOptions {
             file: logging
                 .file
                 .clone()
                 .unwrap_or_else(|| self.paths.default_log_file()),
-            level: logging.level.as_str().parse().unwrap_or_default(),
+            level: level(logging.level),
             max_file_bytes: logging.max_file_bytes,
             verbose,
+            console_level: logging
+                .console_level
+                .map_or(openclaw_logs::Level::Info, level),
+            console_style,
+            console_color: console_style == openclaw_logs::ConsoleStyle::Pretty
+                && terminal
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+            redact_fields: logging.redact_sensitive.unwrap_or_default() == RedactSensitive::Tools,
+            redact_patterns: logging.redact_patterns.clone(),
         }
     }
 

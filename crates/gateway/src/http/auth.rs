@@ -67,6 +67,7 @@ impl FromRequestParts<Arc<AppState>> for Authorized {
         state: &Arc<AppState>,
     ) -> Result<Self, ApiError> {
         require_bearer(state, &parts.headers, peer_ip(&parts.extensions))?;
+        crate::serve::Ticket::mark(&parts.extensions);
         Ok(Authorized)
     }
 }

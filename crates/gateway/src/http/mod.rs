@@ -129,6 +129,7 @@ async fn fallback(State(state): State<Arc<AppState>>, req: Request) -> Response 
             .get(header::ORIGIN)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
+        let ticket = req.extensions().get::<crate::serve::Ticket>().cloned();
         let (mut parts, _body) = req.into_parts();
         let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
             Ok(u) => u,
@@ -142,7 +143,9 @@ async fn fallback(State(state): State<Arc<AppState>>, req: Request) -> Response 
             .write_buffer_size(0)
             .max_message_size(openclaw_protocol::MAX_PAYLOAD_BYTES)
             .max_frame_size(openclaw_protocol::MAX_PAYLOAD_BYTES)
-            .on_upgrade(move |socket| crate::ws::serve_socket(state, socket, peer, origin));
+            .on_upgrade(move |socket| {
+                crate::ws::serve_socket(state, socket, peer, origin, ticket)
+            });
     }
     let req = match hooks::route(&state, req).await {
         Ok(res) => return res,

@@ -25,12 +25,14 @@ use crate::rpc::{self, CallContext};
 use crate::state::{AppState, VERSION};
 use crate::sys::now_ms;
 
-/// Serves one upgraded socket until it closes.
+/// Serves one upgraded socket until it closes. `ticket` is the accept loop's handle on the
+/// connection (absent when the router is called directly, as in tests).
 pub async fn serve_socket(
     state: Arc<AppState>,
     mut socket: WebSocket,
     peer: SocketAddr,
     origin: Option<String>,
+    ticket: Option<crate::serve::Ticket>,
 ) {
     let challenge = json!({
         "type": "event",
@@ -60,6 +62,10 @@ pub async fn serve_socket(
             return;
         }
     };
+    // Off the unauthenticated counts of the accept loop (`serve.rs`).
+    if let Some(t) = &ticket {
+        t.authenticated();
+    }
     run_connection(state, socket, accepted).await;
 }
 

@@ -104,6 +104,7 @@ impl<E: Endpoint> FromRequestParts<Arc<AppState>> for Admitted<E> {
             ));
         }
         require_bearer(state, &parts.headers, peer_ip(&parts.extensions))?;
+        crate::serve::Ticket::mark(&parts.extensions);
         Ok(Admitted {
             live,
             _endpoint: PhantomData,

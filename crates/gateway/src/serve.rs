@@ -190,16 +190,15 @@ impl Table {
     }
 
     fn shed_oldest_preauth(&mut self) -> bool {
-        let Some(id) = self.preauth.first().copied() else {
-            return false;
-        };
-        match self.conns.get(&id).cloned() {
-            Some(e) => self.shed(&e),
-            None => {
-                self.preauth.remove(&id);
-                false
+        while let Some(id) = self.preauth.first().copied() {
+            match self.conns.get(&id).cloned() {
+                Some(e) if self.shed(&e) => return true,
+                _ => {
+                    self.preauth.remove(&id);
+                }
             }
         }
+        false
     }
 
     /// The oldest unauthenticated connection, else the oldest idle keep-alive one.
@@ -364,6 +363,13 @@ impl Sockets {
     fn shed_for_descriptors(&self, n: usize) -> usize {
         let mut t = self.lock();
         (0..n).take_while(|_| t.shed_oldest()).count()
+    }
+
+    /// At shutdown: closes `e` unless a request is in flight or it was upgraded.
+    fn shed_if_idle(&self, e: &Entry) {
+        if e.flags() & UPGRADED == 0 && e.in_flight.load(Ordering::Acquire) == 0 {
+            self.lock().shed(e);
+        }
     }
 
     fn remove(&self, e: &Entry) {
@@ -709,7 +715,9 @@ impl std::error::Error for BodyStalled {}
 struct ProgressBody {
     inner: Incoming,
     timeout: Duration,
-    sleep: Pin<Box<tokio::time::Sleep>>,
+    /// Armed (created or reset) when a wait for data begins; created on the first wait,
+    /// so a request without a body never allocates a timer.
+    sleep: Option<Pin<Box<tokio::time::Sleep>>>,
     armed: bool,
     stalled: Arc<AtomicBool>,
 }
@@ -731,12 +739,18 @@ impl hyper::body::Body for ProgressBody {
                 Poll::Ready(frame.map(|r| r.map_err(Into::into)))
             }
             Poll::Pending => {
-                if !self.armed {
-                    self.armed = true;
-                    let deadline = tokio::time::Instant::now() + self.timeout;
-                    self.sleep.as_mut().reset(deadline);
-                }
-                if self.sleep.as_mut().poll(cx).is_ready() {
+                let deadline = tokio::time::Instant::now() + self.timeout;
+                let rearm = !std::mem::replace(&mut self.armed, true);
+                let sleep = match &mut self.sleep {
+                    Some(sleep) => {
+                        if rearm {
+                            sleep.as_mut().reset(deadline);
+                        }
+                        sleep
+                    }
+                    empty => empty.insert(Box::pin(tokio::time::sleep_until(deadline))),
+                };
+                if sleep.as_mut().poll(cx).is_ready() {
                     self.stalled.store(true, Ordering::Relaxed);
                     return Poll::Ready(Some(Err(Box::new(BodyStalled(self.timeout)))));
                 }
@@ -797,7 +811,7 @@ async fn handle(
     let body = Body::new(ProgressBody {
         inner: body,
         timeout,
-        sleep: Box::pin(tokio::time::sleep(timeout)),
+        sleep: None,
         armed: false,
         stalled: stalled.clone(),
     });
@@ -929,10 +943,11 @@ fn spawn_connection(
     let io = TrackedIo {
         reg: Registered {
             sockets: sockets.clone(),
-            entry,
+            entry: entry.clone(),
         },
         stream,
     };
+    let sockets = sockets.clone();
     let signal_tx = signal_tx.clone();
     let close_rx = close_rx.clone();
     tokio::spawn(async move {
@@ -955,6 +970,9 @@ fn spawn_connection(
                 _ = signal_tx.closed(), if !signalled => {
                     signalled = true;
                     conn.as_mut().graceful_shutdown();
+                    // hyper waits for a request head that has begun; nothing is in flight
+                    // yet, so there is nothing to finish.
+                    sockets.shed_if_idle(&entry);
                 }
             }
         }

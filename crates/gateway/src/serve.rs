@@ -854,9 +854,10 @@ fn stalled_response(timeout: Duration) -> Response<Body> {
     res
 }
 
-/// Serves `router` on `listener` until `shutdown` completes, then stops accepting, lets
-/// each connection finish its request in flight (hyper's graceful shutdown; upgraded
-/// sockets are closed by their own code), and returns when they are gone.
+/// Serves `router` on `listener` until `shutdown` completes, then stops accepting, closes
+/// connections with no request in flight (a half-sent head included), lets the others
+/// finish theirs (hyper's graceful shutdown; upgraded sockets are closed by their own
+/// code), and returns when they are gone.
 pub async fn serve_listener(
     listener: TcpListener,
     router: Router,

@@ -463,7 +463,9 @@ pub struct RateLimitConfig {
     pub window_ms: u64,
     /// How long a locked-out client is refused, in milliseconds.
     pub lockout_ms: u64,
-    /// Whether loopback clients are exempt (local tools should not lock themselves out).
+    /// Whether loopback clients are exempt (local tools should not lock themselves out):
+    /// from lockout (never a request with an `Origin`), and from the per-address cap on
+    /// unauthenticated connections (a local reverse proxy puts every client on loopback).
     pub exempt_loopback: bool,
 }
 

@@ -14,7 +14,7 @@
 //! * [`agents`] — running turns (runner, background runs and their events).
 //! * [`state`] — [`AppState`], [`state::Shared`], [`Activation`].
 //! * [`catalog`], [`runs`], [`idempotency`], [`conns`], [`auth`], [`presence`],
-//!   [`settings`], [`listener`], [`lock`], [`error`], [`sys`], [`token`] — leaves.
+//!   [`settings`], [`listener`], [`serve`], [`lock`], [`error`], [`sys`], [`token`] — leaves.
 
 pub mod agents;
 pub mod auth;
@@ -31,6 +31,7 @@ pub mod reload;
 pub mod rpc;
 pub mod run;
 pub mod runs;
+pub mod serve;
 pub mod settings;
 pub mod state;
 pub mod sys;

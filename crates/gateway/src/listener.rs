@@ -12,6 +12,23 @@ use crate::error::GatewayError;
 /// be releasing it).
 const BIND_RETRY_FOR: Duration = Duration::from_secs(3);
 const BIND_RETRY_EVERY: Duration = Duration::from_millis(250);
+/// Connections the kernel completes and queues before `accept`. The usual default of 128
+/// drops the SYN of the 129th client of a burst (it retries after a second); the accept
+/// loop drains a long queue quickly, shedding what it has no room for (`serve.rs`).
+const BACKLOG: u32 = 1024;
+
+/// Binds and listens on one address, with [`BACKLOG`] and `SO_REUSEADDR` (a restarted
+/// gateway must not wait for the previous one's connections in TIME_WAIT).
+fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
+}
 
 /// Binds the first host (required) and then the others (best-effort, on the port the
 /// first one got, so that port 0 yields one port for every address).
@@ -26,7 +43,7 @@ pub async fn bind_all(hosts: &[IpAddr], port: u16) -> Result<Vec<TcpListener>, G
         .port();
     let mut out = vec![primary];
     for host in rest {
-        match TcpListener::bind(SocketAddr::new(*host, port)).await {
+        match bind(SocketAddr::new(*host, port)) {
             Ok(l) => out.push(l),
             Err(e) => {
                 tracing::debug!(target: "gateway", host = %host, error = %e, "optional listen address unavailable");
@@ -39,7 +56,7 @@ pub async fn bind_all(hosts: &[IpAddr], port: u16) -> Result<Vec<TcpListener>, G
 async fn bind_with_retry(host: IpAddr, port: u16) -> Result<TcpListener, GatewayError> {
     let deadline = tokio::time::Instant::now() + BIND_RETRY_FOR;
     loop {
-        match TcpListener::bind(SocketAddr::new(host, port)).await {
+        match bind(SocketAddr::new(host, port)) {
             Ok(l) => return Ok(l),
             Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
                 if tokio::time::Instant::now() >= deadline {

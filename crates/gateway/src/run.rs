@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
 use openclaw_protocol::{close, methods};
 use serde_json::json;
 
@@ -61,23 +60,22 @@ async fn start_generation(
             tracing::info!(target: "gateway", path = %stored.path.display(), "using the gateway token stored in the state dir");
         }
     }
+    // One socket table for all of the generation's listeners: the unauthenticated caps and
+    // the fd reserve are per process, not per address family.
+    let sockets = {
+        let st = state.clone();
+        crate::serve::Sockets::new(state.live().settings.limits.clone(), move || {
+            st.live().resolved.gateway.auth.rate_limit.exempt_loopback
+        })
+    };
     let mut servers = Vec::new();
     for l in listeners {
-        let addr = l.local_addr().ok();
-        let app =
-            crate::http::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        let app = crate::http::router(state.clone());
         let st = state.clone();
+        let sockets = sockets.clone();
         servers.push(tokio::spawn(async move {
-            // Small frames (challenge, hello-ok, deltas) must not wait for Nagle + delayed ACK.
-            let l = l.tap_io(|tcp| {
-                let _ = tcp.set_nodelay(true);
-            });
-            let r = axum::serve(l, app)
-                .with_graceful_shutdown(async move { st.shutdown_signal().await })
-                .await;
-            if let Err(e) = r {
-                tracing::error!(target: "gateway", addr = ?addr, error = %e, "listener failed");
-            }
+            let stop = async move { st.shutdown_signal().await };
+            crate::serve::serve_listener(l, app, sockets, stop).await;
         }));
     }
     tokio::spawn(tick_task(state.clone()));
@@ -139,13 +137,14 @@ pub async fn serve(
         tracing::info!(target: "gateway", path = %activation.paths.config_path.display(), "no config file; using defaults");
     }
     let (shared, mut restarts) = shared_state(&activation, opts, log);
-    let config_path = activation.paths.config_path.clone();
+    // Watch before listening: an edit made as soon as "listening" is logged must not be
+    // missed (the watcher reloads whichever generation is current when it fires).
+    crate::reload::spawn_watcher(shared.subscribe(), activation.paths.config_path.clone()).await;
     let mut generation = start_generation(&shared, Arc::new(activation)).await?;
     if let Some(tx) = bound {
         let port = generation.state.bound_port.load(Ordering::Relaxed) as u16;
         let _ = tx.send(SocketAddr::from(([127, 0, 0, 1], port)));
     }
-    crate::reload::spawn_watcher(shared.subscribe(), config_path).await;
 
     loop {
         tokio::select! {

@@ -10,6 +10,7 @@ use std::time::Duration;
 use openclaw_config::{AuthMode, BindMode, Config, Paths};
 
 use crate::error::GatewayError;
+use crate::serve::Limits;
 
 /// Port used by `--dev` when nothing else names one.
 pub const DEV_PORT: u16 = 19001;
@@ -64,6 +65,9 @@ pub struct Settings {
     pub shutdown_grace: Duration,
     /// Set when the token is the one stored in the state dir (see [`crate::token`]).
     pub stored_token: Option<StoredToken>,
+    /// Connection timeouts and caps of the accept loop ([`crate::serve::Limits`]; each
+    /// field has an `OPENCLAW_*` override, named in its doc).
+    pub limits: Limits,
 }
 
 /// A token read from (or just generated into) `<state>/gateway.token`.
@@ -205,6 +209,7 @@ impl Settings {
                 ms_env(env, "OPENCLAW_SHUTDOWN_GRACE_MS")?.unwrap_or(30_000),
             ),
             stored_token: None,
+            limits: limits(env)?,
         };
         if !settings.is_loopback() && settings.secret.is_none() {
             return Err(GatewayError::RefusedBind {
@@ -250,14 +255,42 @@ pub fn auth_mode_name(mode: AuthMode) -> &'static str {
     }
 }
 
+/// The accept loop's limits: the defaults of [`crate::serve`], each overridable from the
+/// environment (for tests that must not wait ten seconds, and for operators who need to).
+fn limits(env: &dyn Fn(&str) -> Option<String>) -> Result<Limits, GatewayError> {
+    let d = Limits::default();
+    let ms = |key: &str, default: Duration| -> Result<Duration, GatewayError> {
+        Ok(ms_env(env, key)?.map_or(default, Duration::from_millis))
+    };
+    let count = |key: &str, default: usize| -> Result<usize, GatewayError> {
+        Ok(positive_env(env, key, "connections")?.map_or(default, |n| n as usize))
+    };
+    Ok(Limits {
+        header_timeout: ms("OPENCLAW_HTTP_HEADER_TIMEOUT_MS", d.header_timeout)?,
+        idle_timeout: ms("OPENCLAW_HTTP_IDLE_TIMEOUT_MS", d.idle_timeout)?,
+        body_timeout: ms("OPENCLAW_HTTP_BODY_TIMEOUT_MS", d.body_timeout)?,
+        preauth_per_ip: count("OPENCLAW_PREAUTH_PER_IP", d.preauth_per_ip)?,
+        preauth_total: count("OPENCLAW_PREAUTH_MAX", d.preauth_total)?,
+    })
+}
+
 /// A positive millisecond count from the environment, if set.
 fn ms_env(env: &dyn Fn(&str) -> Option<String>, key: &str) -> Result<Option<u64>, GatewayError> {
+    positive_env(env, key, "milliseconds")
+}
+
+/// A positive whole number of `unit` from the environment, if set.
+fn positive_env(
+    env: &dyn Fn(&str) -> Option<String>,
+    key: &str,
+    unit: &str,
+) -> Result<Option<u64>, GatewayError> {
     match env(key).filter(|v| !v.trim().is_empty()) {
         None => Ok(None),
         Some(raw) => match raw.trim().parse::<u64>() {
-            Ok(ms) if ms > 0 => Ok(Some(ms)),
+            Ok(n) if n > 0 => Ok(Some(n)),
             _ => Err(GatewayError::Setting(format!(
-                "{key}={raw:?} is not a positive number of milliseconds; fix or unset it"
+                "{key}={raw:?} is not a positive number of {unit}; fix or unset it"
             ))),
         },
     }
@@ -333,6 +366,32 @@ mod tests {
                 .unwrap_err()
                 .exit_code(),
             78
+        );
+    }
+
+    #[test]
+    fn connection_limits_from_the_environment() {
+        let cfg = Config::default();
+        let d = resolve(RunOptions::default(), &cfg, &[]).unwrap().limits;
+        assert_eq!(d, Limits::default());
+        let env = [
+            ("OPENCLAW_HTTP_HEADER_TIMEOUT_MS", "1500"),
+            ("OPENCLAW_HTTP_IDLE_TIMEOUT_MS", "2500"),
+            ("OPENCLAW_HTTP_BODY_TIMEOUT_MS", "3500"),
+            ("OPENCLAW_PREAUTH_PER_IP", "4"),
+            ("OPENCLAW_PREAUTH_MAX", "40"),
+        ];
+        let l = resolve(RunOptions::default(), &cfg, &env).unwrap().limits;
+        assert_eq!(l.header_timeout, Duration::from_millis(1500));
+        assert_eq!(l.idle_timeout, Duration::from_millis(2500));
+        assert_eq!(l.body_timeout, Duration::from_millis(3500));
+        assert_eq!((l.preauth_per_ip, l.preauth_total), (4, 40));
+        let bad = [("OPENCLAW_PREAUTH_PER_IP", "0")];
+        let err = resolve(RunOptions::default(), &cfg, &bad).unwrap_err();
+        assert_eq!(err.exit_code(), 78);
+        assert!(
+            err.to_string().contains("positive number of connections"),
+            "{err}"
         );
     }
 

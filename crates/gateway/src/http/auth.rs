@@ -129,6 +129,7 @@ impl FromRequestParts<Arc<AppState>> for Authorized {
             &parts.headers,
             client_ip(state, &parts.extensions, &parts.headers),
         )?;
+        crate::serve::Ticket::mark(&parts.extensions);
         Ok(Authorized)
     }
 }

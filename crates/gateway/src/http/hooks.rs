@@ -98,6 +98,7 @@ async fn handle(
         return Err(error(StatusCode::UNAUTHORIZED, "Unauthorized"));
     }
     state.limiter.record_success(&attempt);
+    crate::serve::Ticket::mark(req.extensions());
     if state.is_draining() {
         return Err(error(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -46,11 +46,14 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Io for T {}
 
 /// Serves one upgraded connection until it closes. `origin` is the upgrade's `Origin`
 /// header (already checked against the allowlist): browsers are rate-limited apart.
+/// `ticket` is the accept loop's handle on the connection (absent when the router is
+/// called directly, as in tests).
 pub async fn serve_socket<S: Io>(
     state: Arc<AppState>,
     io: S,
     peer: SocketAddr,
     origin: Option<String>,
+    ticket: Option<crate::serve::Ticket>,
 ) {
     let mut socket = PreAuth::new(io);
     let challenge = json!({
@@ -77,6 +80,10 @@ pub async fn serve_socket<S: Io>(
             return;
         }
     };
+    // Off the unauthenticated counts of the accept loop (`serve.rs`).
+    if let Some(t) = &ticket {
+        t.authenticated();
+    }
     run_connection(state, socket.into_websocket().await, accepted).await;
 }
 

@@ -42,9 +42,12 @@ pub fn upgrade(state: Arc<AppState>, mut req: Request, peer: SocketAddr) -> Resp
         .get(header::ORIGIN)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    let ticket = req.extensions().get::<crate::serve::Ticket>().cloned();
     tokio::spawn(async move {
         match on_upgrade.await {
-            Ok(upgraded) => super::serve_socket(state, TokioIo::new(upgraded), peer, origin).await,
+            Ok(upgraded) => {
+                super::serve_socket(state, TokioIo::new(upgraded), peer, origin, ticket).await
+            }
             Err(e) => {
                 tracing::debug!(target: "gateway/ws", error = %e, "upgrade failed");
             }

@@ -108,6 +108,7 @@ impl<E: Endpoint> FromRequestParts<Arc<AppState>> for Admitted<E> {
             &parts.headers,
             client_ip(state, &parts.extensions, &parts.headers),
         )?;
+        crate::serve::Ticket::mark(&parts.extensions);
         Ok(Admitted {
             live,
             _endpoint: PhantomData,

@@ -385,6 +385,11 @@ impl Sockets {
     }
 
     fn authenticate(&self, e: &Entry) {
+        // Every authenticated request of a keep-alive connection lands here: after the
+        // first, a flag check instead of the table lock.
+        if e.flags() & (AUTHENTICATED | SHED) != 0 {
+            return;
+        }
         let mut t = self.lock();
         if e.flags() & (AUTHENTICATED | SHED) == 0 {
             t.uncount_preauth(e);
@@ -804,22 +809,28 @@ async fn handle(
 ) -> Result<Response<TrackedBody>, Infallible> {
     let in_flight = ticket.begin_request();
     let timeout = ticket.sockets.limits.body_timeout;
-    let stalled = Arc::new(AtomicBool::new(false));
     let (mut parts, body) = req.into_parts();
     parts.extensions.insert(ConnectInfo(peer));
     parts.extensions.insert(ticket.clone());
-    let body = Body::new(ProgressBody {
-        inner: body,
-        timeout,
-        sleep: None,
-        armed: false,
-        stalled: stalled.clone(),
-    });
+    // A request without a body (most GETs) has nothing to stall on: no watch, no
+    // allocation for it.
+    let stalled =
+        (!hyper::body::Body::is_end_stream(&body)).then(|| Arc::new(AtomicBool::new(false)));
+    let body = match &stalled {
+        Some(flag) => Body::new(ProgressBody {
+            inner: body,
+            timeout,
+            sleep: None,
+            armed: false,
+            stalled: flag.clone(),
+        }),
+        None => Body::new(body),
+    };
     let res = match router.oneshot(Request::from_parts(parts, body)).await {
         Ok(res) => res,
         Err(never) => match never {},
     };
-    let res = if stalled.load(Ordering::Relaxed) {
+    let res = if stalled.as_ref().is_some_and(|s| s.load(Ordering::Relaxed)) {
         tracing::debug!(target: "gateway", conn = ticket.entry.id, "request body stalled; answering 408");
         stalled_response(timeout)
     } else {

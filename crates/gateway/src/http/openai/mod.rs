@@ -21,7 +21,6 @@ use openclaw_sessions::SessionKey;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use super::auth::{client_ip, require_bearer};
 use super::sse::{CancelOnDrop, SseFrame, sse_response};
 use super::{ApiError, JsonObject, json_response};
 use crate::agents::{GenParams, Outcome, RunError, RunEvent, Turn, run_turn};
@@ -103,12 +102,7 @@ impl<E: Endpoint> FromRequestParts<Arc<AppState>> for Admitted<E> {
                 "this endpoint is disabled; enable it with gateway.http.endpoints.chatCompletions.enabled or .responses.enabled".into(),
             ));
         }
-        require_bearer(
-            state,
-            &parts.headers,
-            client_ip(state, &parts.extensions, &parts.headers),
-        )?;
-        crate::serve::Ticket::mark(&parts.extensions);
+        super::auth::Authorized::from_request_parts(parts, state).await?;
         Ok(Admitted {
             live,
             _endpoint: PhantomData,

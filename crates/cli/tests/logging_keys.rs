@@ -5,10 +5,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -154,82 +151,9 @@ async fn redact_patterns_scrub_file_console_and_logs_tail() {
     );
 }
 
-/// A gateway whose console is quiet at info: started without waiting for the console's
-/// "listening" line (the harness needs it); the port is read from the log file instead.
-struct Quiet {
-    child: Child,
-    port: u16,
-    state: TempDir,
-    output: Arc<Mutex<String>>,
-}
-
-impl Drop for Quiet {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_quiet(cfg: &str) -> Quiet {
-    let state = TempDir::new("gw-quiet");
-    std::fs::write(state.path().join("openclaw.json"), cfg).unwrap();
-    let mut child = Command::new(bin())
-        .args(["gateway", "--port", "0"])
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", state.path())
-        .env("OPENCLAW_STATE_DIR", state.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn openclaw");
-    let output = Arc::new(Mutex::new(String::new()));
-    for stream in [
-        Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
-        Box::new(child.stderr.take().unwrap()),
-    ] {
-        let out = output.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                let mut o = out.lock().unwrap();
-                o.push_str(&line);
-                o.push('\n');
-            }
-        });
-    }
-    let marker = "listening on ws://127.0.0.1:";
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let file = log_file(state.path());
-        if let Some(i) = file.find(marker) {
-            let port = file[i + marker.len()..]
-                .chars()
-                .take_while(char::is_ascii_digit)
-                .collect::<String>()
-                .parse()
-                .unwrap();
-            return Quiet {
-                child,
-                port,
-                state,
-                output,
-            };
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!(
-                "gateway exited early ({status}):\n{}",
-                output.lock().unwrap()
-            );
-        }
-        assert!(Instant::now() < deadline, "gateway did not start");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 #[tokio::test]
 async fn console_level_warn_hides_info_but_the_file_keeps_it() {
-    let gw = start_quiet(&config(r#"consoleLevel: "warn""#, ""));
+    let gw = start(Spec::default().config(&config(r#"consoleLevel: "warn""#, "")));
     // A warn line: a failed connect.
     let (mut ws, _) = open(&format!("ws://127.0.0.1:{}", gw.port)).await;
     send(
@@ -239,21 +163,21 @@ async fn console_level_warn_hides_info_but_the_file_keeps_it() {
     .await;
     let _ = next_res(&mut ws, "c1").await;
     let deadline = Instant::now() + Duration::from_secs(5);
-    while !gw.output.lock().unwrap().contains("authentication failed") {
+    while !gw.output().contains("authentication failed") {
         assert!(
             Instant::now() < deadline,
             "the warn line never reached the console: {}",
-            gw.output.lock().unwrap()
+            gw.output()
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let console = gw.output.lock().unwrap().clone();
+    let console = gw.output();
     assert!(
         !console.contains("listening on"),
         "info on console: {console}"
     );
     assert!(!console.contains(" info ["), "info on console: {console}");
-    let file = log_file(gw.state.path());
+    let file = log_file(&gw.state);
     assert!(file.contains("listening on"), "{file}");
     assert!(file.contains("authentication failed"), "{file}");
 }

@@ -245,6 +245,7 @@ async fn restart(old: Generation, shared: &Arc<Shared>, mut next: Activation) ->
                     },
                     agents: previous.agents.clone(),
                     http_client: previous.http_client.clone(),
+                    trusted_proxies: previous.trusted_proxies.clone(),
                 })
             };
             start_or_die(shared, fallback).await

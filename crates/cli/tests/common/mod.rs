@@ -90,8 +90,18 @@ pub fn start(spec: Spec) -> Gateway {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let text = output.lock().unwrap().clone();
-        if let Some(i) = text.find("listening on ws://127.0.0.1:") {
-            let rest = &text[i + "listening on ws://127.0.0.1:".len()..];
+        // The console line, or (for a config whose console is quieter than info) the same
+        // line in the default log file; this child's line only (the state dir may be
+        // shared with another gateway).
+        let log = std::fs::read_to_string(state.join("logs/gateway.log")).unwrap_or_default();
+        let mine = format!("(PID {})", child.id());
+        let found = [&text, &log].into_iter().find_map(|s| {
+            s.lines()
+                .filter(|l| l.contains(&mine))
+                .find_map(|l| l.find("listening on ws://127.0.0.1:").map(|i| &l[i..]))
+        });
+        if let Some(line) = found {
+            let rest = &line["listening on ws://127.0.0.1:".len()..];
             let port: u16 = rest
                 .chars()
                 .take_while(|c| c.is_ascii_digit())

@@ -8,7 +8,10 @@ use axum::http::request::Parts;
 use axum::http::{Extensions, HeaderMap, header};
 
 use super::ApiError;
+use openclaw_config::net::IpRange;
+
 use crate::auth::{Attempt, Presented};
+use crate::state::Activation;
 use crate::state::AppState;
 
 /// Checks `Authorization: Bearer <token|password>`: 401 on a wrong or missing credential,
@@ -67,25 +70,19 @@ pub fn peer_ip(extensions: &Extensions) -> IpAddr {
 
 /// The client's address: the peer, or, when the peer is one of `gateway.trustedProxies`,
 /// the address that proxy forwarded. This is the address limits, logs and presence use.
-pub fn client_ip(state: &AppState, extensions: &Extensions, headers: &HeaderMap) -> IpAddr {
-    let peer = peer_ip(extensions);
-    let live = state.live();
-    forwarded_client(&live.resolved.gateway.trusted_proxies, peer, headers)
+pub fn client_ip(live: &Activation, extensions: &Extensions, headers: &HeaderMap) -> IpAddr {
+    forwarded_client(&live.trusted_proxies, peer_ip(extensions), headers)
 }
 
 /// `peer` unless it is a trusted proxy; then the rightmost `X-Forwarded-For` hop that is
 /// not itself a trusted proxy (the leftmost hops are whatever the client claimed), else
 /// `X-Real-IP`, else `peer`. Headers from an untrusted peer are ignored: anyone can send
 /// them.
-pub fn forwarded_client(trusted: &[String], peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+pub fn forwarded_client(trusted: &[IpRange], peer: IpAddr, headers: &HeaderMap) -> IpAddr {
     if trusted.is_empty() {
         return peer;
     }
-    let ranges: Vec<openclaw_config::net::IpRange> = trusted
-        .iter()
-        .filter_map(|s| openclaw_config::net::IpRange::parse(s).ok())
-        .collect();
-    let is_trusted = |ip: IpAddr| ranges.iter().any(|r| r.contains(ip));
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|r| r.contains(ip));
     if !is_trusted(peer) {
         return peer;
     }
@@ -124,11 +121,8 @@ impl FromRequestParts<Arc<AppState>> for Authorized {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, ApiError> {
-        require_bearer(
-            state,
-            &parts.headers,
-            client_ip(state, &parts.extensions, &parts.headers),
-        )?;
+        let ip = client_ip(&state.live(), &parts.extensions, &parts.headers);
+        require_bearer(state, &parts.headers, ip)?;
         crate::serve::Ticket::mark(&parts.extensions);
         Ok(Authorized)
     }
@@ -150,7 +144,7 @@ mod tests {
     fn forwarded_addresses_count_only_from_trusted_proxies() {
         let proxy: IpAddr = "10.0.0.1".parse().unwrap();
         let stranger: IpAddr = "203.0.113.9".parse().unwrap();
-        let trusted = vec!["10.0.0.0/24".to_owned()];
+        let trusted = vec![IpRange::parse("10.0.0.0/24").unwrap()];
         let h = headers(&[("x-forwarded-for", "1.2.3.4, 198.51.100.7, 10.0.0.2")]);
         // Rightmost untrusted hop (the left ones are the client's own claims).
         assert_eq!(

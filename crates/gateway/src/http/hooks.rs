@@ -81,7 +81,7 @@ async fn handle(
             "hook tokens are not accepted in the query string; send Authorization: Bearer <token> or x-openclaw-token",
         ));
     }
-    let ip = client_ip(state, req.extensions(), req.headers()).to_canonical();
+    let ip = client_ip(&state.live(), req.extensions(), req.headers()).to_canonical();
     let origin = req
         .headers()
         .get(header::ORIGIN)

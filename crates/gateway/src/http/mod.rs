@@ -124,11 +124,7 @@ async fn fallback(State(state): State<Arc<AppState>>, req: Request) -> Response 
             .map(|c| c.0)
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
         // Behind a trusted proxy, the client is the address it forwarded.
-        let ip = auth::forwarded_client(
-            &state.live().resolved.gateway.trusted_proxies,
-            peer.ip(),
-            req.headers(),
-        );
+        let ip = auth::forwarded_client(&state.live().trusted_proxies, peer.ip(), req.headers());
         let peer = SocketAddr::new(ip, peer.port());
         return crate::ws::upgrade(state, req, peer);
     }

@@ -65,20 +65,27 @@ pub fn allowed(state: &AppState, origin: &str) -> bool {
     {
         return true;
     }
-    let port = state.bound_port.load(Ordering::Relaxed);
-    let mut own: Vec<String> = ["localhost", "127.0.0.1", "[::1]"]
-        .iter()
-        .map(|h| format!("http://{h}:{port}"))
-        .collect();
-    for host in &live.settings.hosts {
-        if !host.is_unspecified() {
-            own.push(match host {
-                IpAddr::V4(a) => format!("http://{a}:{port}"),
-                IpAddr::V6(a) => format!("http://[{a}]:{port}"),
-            });
-        }
+    // The gateway's own origins: plain http, the bound port, a loopback name or an address
+    // it listens on.
+    let Some((host, port)) = origin
+        .strip_prefix("http://")
+        .and_then(|rest| rest.rsplit_once(':'))
+    else {
+        return false;
+    };
+    if port.parse::<u64>().ok() != Some(state.bound_port.load(Ordering::Relaxed)) {
+        return false;
     }
-    own.contains(&origin)
+    if matches!(host, "localhost" | "127.0.0.1" | "[::1]") {
+        return true;
+    }
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.parse::<IpAddr>().is_ok_and(|ip| {
+        live.settings
+            .hosts
+            .iter()
+            .any(|h| !h.is_unspecified() && *h == ip)
+    })
 }
 
 /// `scheme://host[:port]` in lower case, the default port spelled out; `None` for
@@ -113,6 +120,11 @@ fn json_route(state: &AppState, path: &str) -> bool {
     ) {
         return true;
     }
+    is_hook_path(state, path)
+}
+
+/// Whether `path` is under the configured hooks base path.
+fn is_hook_path(state: &AppState, path: &str) -> bool {
     let live = state.live();
     live.resolved.hooks.as_ref().is_some_and(|h| {
         path.strip_prefix(h.base_path().as_str())
@@ -148,12 +160,7 @@ fn error_for(
     if path == "/tools/invoke" {
         return ApiError::tool(status, kind, message);
     }
-    let live = state.live();
-    let hook = live.resolved.hooks.as_ref().is_some_and(|h| {
-        path.strip_prefix(h.base_path().as_str())
-            .is_some_and(|rest| rest.starts_with('/'))
-    });
-    if hook {
+    if is_hook_path(state, path) {
         return ApiError::hook(status, message);
     }
     ApiError::Refused {

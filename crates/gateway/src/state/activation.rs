@@ -31,6 +31,9 @@ pub struct Activation {
     /// every later activation: building one loads the system's root certificates, which
     /// is most of the start-up time if done more than once.
     pub http_client: reqwest::Client,
+    /// `gateway.trustedProxies`, parsed once (the config validation already refused any
+    /// entry that is not an address or CIDR block).
+    pub trusted_proxies: Vec<openclaw_config::net::IpRange>,
 }
 
 /// Why an activation could not be built; each names the file or setting to fix.
@@ -94,6 +97,12 @@ impl Activation {
             });
         }
         let agents = AgentTable::build(&resolved, &env, client).map_err(ActivationError::Agents)?;
+        let trusted_proxies = resolved
+            .gateway
+            .trusted_proxies
+            .iter()
+            .filter_map(|s| openclaw_config::net::IpRange::parse(s).ok())
+            .collect();
         Ok(Activation {
             paths: paths.clone(),
             loaded,
@@ -101,6 +110,7 @@ impl Activation {
             settings,
             agents,
             http_client: client.clone(),
+            trusted_proxies,
         })
     }
 

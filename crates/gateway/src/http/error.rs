@@ -266,8 +266,11 @@ fn last_status(e: &openclaw_providers::ProviderError) -> Option<u16> {
 }
 
 /// A JSON response with the given status.
-pub fn json_response(status: StatusCode, body: Value) -> Response {
-    let mut res = Response::new(Body::from(body.to_string()));
+pub fn json_response(status: StatusCode, body: impl serde::Serialize) -> Response {
+    // Serializing a typed body straight to bytes skips building a `Value` tree first;
+    // neither a `Value` nor our derived types can fail to serialize.
+    let bytes = serde_json::to_vec(&body).unwrap_or_default();
+    let mut res = Response::new(Body::from(bytes));
     *res.status_mut() = status;
     res.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -150,7 +150,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PreAuth<S> {
             .write_buffer_size(0)
             .max_message_size(Some(MAX_PAYLOAD_BYTES))
             .max_frame_size(Some(MAX_PAYLOAD_BYTES));
-        WebSocketStream::from_partially_read(self.io, self.buf, Role::Server, Some(config)).await
+        // The handshake buffer grew to hold the connect frame; an idle socket should not
+        // keep that capacity for its whole life (it is usually empty by now).
+        let mut rest = self.buf;
+        if rest.is_empty() {
+            rest = Vec::new();
+        } else {
+            rest.shrink_to_fit();
+        }
+        WebSocketStream::from_partially_read(self.io, rest, Role::Server, Some(config)).await
     }
 
     async fn send_close(&mut self, code: u16, reason: &'static str) -> std::io::Result<()> {

@@ -116,11 +116,15 @@ pub async fn list_models(
     State(state): State<Arc<AppState>>,
 ) -> Response {
     let created = state.started_at_secs();
-    let data: Vec<Value> = model_ids(&live)
-        .into_iter()
-        .map(|id| json!({"id": id, "object": "model", "created": created, "owned_by": "openclaw"}))
-        .collect();
-    json_response(StatusCode::OK, json!({"object": "list", "data": data}))
+    let ids = model_ids(&live);
+    let data: Vec<ModelObject<'_>> = ids.iter().map(|id| ModelObject::new(id, created)).collect();
+    json_response(
+        StatusCode::OK,
+        ModelList {
+            object: "list",
+            data,
+        },
+    )
 }
 
 /// `GET /v1/models/{id}` (the id may contain `/`, raw or as `%2F`).
@@ -134,8 +138,35 @@ pub async fn get_model(
     }
     Ok(json_response(
         StatusCode::OK,
-        json!({"id": id, "object": "model", "created": state.started_at_secs(), "owned_by": "openclaw"}),
+        ModelObject::new(&id, state.started_at_secs()),
     ))
+}
+
+/// One entry of the OpenAI model list. A typed body (rather than a `json!` tree) because
+/// `/v1/models` is what clients poll: it serializes without building a map per request.
+#[derive(serde::Serialize)]
+struct ModelObject<'a> {
+    id: &'a str,
+    object: &'static str,
+    created: u64,
+    owned_by: &'static str,
+}
+
+impl<'a> ModelObject<'a> {
+    fn new(id: &'a str, created: u64) -> Self {
+        Self {
+            id,
+            object: "model",
+            created,
+            owned_by: "openclaw",
+        }
+    }
+}
+
+#[derive(serde::Serialize)]
+struct ModelList<'a> {
+    object: &'static str,
+    data: Vec<ModelObject<'a>>,
 }
 
 fn model_ids(live: &Live) -> Vec<String> {

@@ -33,6 +33,11 @@
 //!   (provider sockets, transcripts, logs). When `accept` fails for lack of descriptors
 //!   anyway, connections are shed the same way and the loop backs off (5 ms to 1 s) instead
 //!   of spinning.
+//! * **Declared chunk sizes**: each connection's inbound bytes are followed by a small
+//!   framing scanner ([`framing`]) that sees what chunked bodies announce, which hyper does
+//!   not expose. A handler that gives its cap ([`Ticket::limit_body`]) gets the body ended
+//!   with [`DeclaredTooLarge`] (answered `413`) on the size line that passes it, not when
+//!   the announced data has arrived or the body-progress timeout fires.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::convert::Infallible;
@@ -58,6 +63,8 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tower::ServiceExt;
+
+mod framing;
 
 /// Default [`Limits::header_timeout`].
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -136,6 +143,17 @@ struct Entry {
     write_blocked: AtomicU64,
     read_waker: AtomicWaker,
     write_waker: AtomicWaker,
+    /// Requests begun on this connection (the one in flight is number `requests`).
+    requests: AtomicU64,
+    /// The cap the current request's handler reads its body under (0: none given);
+    /// [`Ticket::limit_body`].
+    body_limit: AtomicU64,
+    /// Which request the last chunk declaration ([`framing::Declared`]) belongs to, and
+    /// its total.
+    declared_request: AtomicU64,
+    declared: AtomicU64,
+    /// The body wrapper waiting for data, woken when a declaration passes the cap.
+    body_waker: AtomicWaker,
 }
 
 impl Entry {
@@ -146,7 +164,50 @@ impl Entry {
     fn is_shed(&self) -> bool {
         self.flags() & SHED != 0
     }
+
+    /// Records what the body being received has declared (from the read path).
+    fn declare(&self, d: framing::Declared) {
+        self.declared.store(d.total, Ordering::Relaxed);
+        self.declared_request.store(d.request, Ordering::Release);
+        let limit = self.body_limit.load(Ordering::Acquire);
+        if limit != 0 && d.total > limit && self.requests.load(Ordering::Acquire) == d.request {
+            self.body_waker.wake();
+        }
+    }
+
+    /// The declaration of request `request`, when it passes the cap its handler gave.
+    fn declared_past_cap(&self, request: u64) -> Option<DeclaredTooLarge> {
+        if self.declared_request.load(Ordering::Acquire) != request {
+            return None;
+        }
+        let limit = self.body_limit.load(Ordering::Acquire);
+        let declared = self.declared.load(Ordering::Relaxed);
+        (limit != 0 && declared > limit).then_some(DeclaredTooLarge { declared, limit })
+    }
 }
+
+/// The error a request body ends with when its chunks declare more than the cap its
+/// handler reads under ([`Ticket::limit_body`]): the body is refused on the size line,
+/// before the data the client announced is sent. Handlers answer `413`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeclaredTooLarge {
+    /// Body bytes the chunk-size lines announced so far.
+    pub declared: u64,
+    /// The handler's cap.
+    pub limit: u64,
+}
+
+impl std::fmt::Display for DeclaredTooLarge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "request body declares {} bytes in its chunks; the limit is {}",
+            self.declared, self.limit
+        )
+    }
+}
+
+impl std::error::Error for DeclaredTooLarge {}
 
 #[derive(Default)]
 struct Table {
@@ -349,6 +410,11 @@ impl Sockets {
             write_blocked: AtomicU64::new(0),
             read_waker: AtomicWaker::new(),
             write_waker: AtomicWaker::new(),
+            requests: AtomicU64::new(0),
+            body_limit: AtomicU64::new(0),
+            declared_request: AtomicU64::new(0),
+            declared: AtomicU64::new(0),
+            body_waker: AtomicWaker::new(),
         });
         t.conns.insert(id, entry.clone());
         t.preauth.insert(id);
@@ -548,15 +614,30 @@ impl Ticket {
         }
     }
 
-    fn begin_request(&self) -> InFlight {
+    /// The handler of the request these extensions belong to reads at most `limit` bytes
+    /// of its body: from now on a chunked body whose size lines declare more ends at once
+    /// with [`DeclaredTooLarge`], whether or not the announced data has arrived. No-op for
+    /// a request that did not come through the accept loop.
+    pub fn limit_body(extensions: &Extensions, limit: usize) {
+        if let Some(t) = extensions.get::<Ticket>() {
+            let e = &t.entry;
+            e.body_limit.store(limit.max(1) as u64, Ordering::Release);
+        }
+    }
+
+    /// Starts a request; returns its guard and its number on the connection.
+    fn begin_request(&self) -> (InFlight, u64) {
         let e = &self.entry;
         e.served.store(true, Ordering::Release);
         e.head_at.store(0, Ordering::Release);
+        e.body_limit.store(0, Ordering::Release);
+        let request = e.requests.fetch_add(1, Ordering::AcqRel) + 1;
         e.in_flight.fetch_add(1, Ordering::AcqRel);
-        InFlight {
+        let guard = InFlight {
             sockets: self.sockets.clone(),
             entry: self.entry.clone(),
-        }
+        };
+        (guard, request)
     }
 }
 
@@ -595,6 +676,8 @@ impl Drop for Registered {
 struct TrackedIo {
     reg: Registered,
     stream: TcpStream,
+    /// Follows the request framing for chunk-size declarations (off once upgraded).
+    framing: framing::Framing,
 }
 
 fn shed_error() -> io::Error {
@@ -648,12 +731,15 @@ impl AsyncRead for TrackedIo {
                 Poll::Pending
             }
             Poll::Ready(r) => {
-                if f & UPGRADED == 0
-                    && buf.filled().len() > before
-                    && e.in_flight.load(Ordering::Acquire) == 0
-                    && e.head_at.load(Ordering::Relaxed) == 0
-                {
-                    e.head_at.store(this.reg.sockets.now(), Ordering::Release);
+                if f & UPGRADED == 0 && buf.filled().len() > before {
+                    if e.in_flight.load(Ordering::Acquire) == 0
+                        && e.head_at.load(Ordering::Relaxed) == 0
+                    {
+                        e.head_at.store(this.reg.sockets.now(), Ordering::Release);
+                    }
+                    if !this.framing.is_off() {
+                        this.framing.feed(&buf.filled()[before..], |d| e.declare(d));
+                    }
                 }
                 Poll::Ready(r)
             }
@@ -719,6 +805,10 @@ impl std::error::Error for BodyStalled {}
 /// `timeout` for data that does not come; `stalled` tells the service to answer `408`.
 struct ProgressBody {
     inner: Incoming,
+    /// The connection's entry and this request's number on it, for chunk declarations
+    /// past the handler's cap ([`Ticket::limit_body`]).
+    entry: Arc<Entry>,
+    request: u64,
     timeout: Duration,
     /// Armed (created or reset) when a wait for data begins; created on the first wait,
     /// so a request without a body never allocates a timer.
@@ -738,12 +828,20 @@ impl hyper::body::Body for ProgressBody {
         if self.stalled.load(Ordering::Relaxed) {
             return Poll::Ready(Some(Err(Box::new(BodyStalled(self.timeout)))));
         }
+        if let Some(e) = self.entry.declared_past_cap(self.request) {
+            return Poll::Ready(Some(Err(Box::new(e))));
+        }
         match Pin::new(&mut self.inner).poll_frame(cx) {
             Poll::Ready(frame) => {
                 self.armed = false;
                 Poll::Ready(frame.map(|r| r.map_err(Into::into)))
             }
             Poll::Pending => {
+                // The read that just returned nothing new may have carried a size line.
+                self.entry.body_waker.register(cx.waker());
+                if let Some(e) = self.entry.declared_past_cap(self.request) {
+                    return Poll::Ready(Some(Err(Box::new(e))));
+                }
                 let deadline = tokio::time::Instant::now() + self.timeout;
                 let rearm = !std::mem::replace(&mut self.armed, true);
                 let sleep = match &mut self.sleep {
@@ -807,7 +905,7 @@ async fn handle(
     ticket: Ticket,
     peer: SocketAddr,
 ) -> Result<Response<TrackedBody>, Infallible> {
-    let in_flight = ticket.begin_request();
+    let (in_flight, request) = ticket.begin_request();
     let timeout = ticket.sockets.limits.body_timeout;
     let (mut parts, body) = req.into_parts();
     parts.extensions.insert(ConnectInfo(peer));
@@ -819,6 +917,8 @@ async fn handle(
     let body = match &stalled {
         Some(flag) => Body::new(ProgressBody {
             inner: body,
+            entry: ticket.entry.clone(),
+            request,
             timeout,
             sleep: None,
             armed: false,
@@ -958,6 +1058,7 @@ fn spawn_connection(
             entry: entry.clone(),
         },
         stream,
+        framing: framing::Framing::default(),
     };
     let sockets = sockets.clone();
     let signal_tx = signal_tx.clone();

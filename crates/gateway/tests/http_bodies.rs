@@ -1,5 +1,6 @@
 //! Request bodies over real sockets, written as raw HTTP/1.1: a declared length past the
-//! cap is refused before anything is sent, a malformed chunked body is a 400 (not a 413),
+//! cap is refused before anything is sent, so is a chunk whose size line declares past it,
+//! a malformed chunked body is a 400 (not a 413),
 //! an undeclared body stops at the cap, and large bodies in flight are bounded (503).
 //!
 //! The large-body permits are process-wide, so every test that takes one is in
@@ -107,6 +108,88 @@ async fn a_malformed_chunked_body_is_a_400() {
         let (status, _, body) = response(&mut s, Duration::from_secs(5)).await;
         assert_eq!(status, 400, "{path}: {body}");
     }
+}
+
+#[tokio::test]
+async fn a_declared_chunk_past_the_cap_is_refused_at_once() {
+    let gw = gateway();
+    // Each body starts with a small chunk, then announces one past the route's cap and
+    // sends a few bytes of it: the 413 must come on the size line, long before the 30 s
+    // body-progress timeout, and without the announced data.
+    let cases = [
+        ("/v1/chat/completions", TOKEN, 21 * MIB),
+        ("/tools/invoke", TOKEN, 3 * MIB),
+        ("/hooks/wake", HOOK_TOKEN, 300 * 1024),
+    ];
+    for (path, token, size) in cases {
+        let mut s = post_head(gw.port, path, Some(token), "Transfer-Encoding: chunked\r\n").await;
+        s.write_all(format!("1\r\n{{\r\n{size:x}\r\nxyz").as_bytes())
+            .await
+            .unwrap();
+        let (status, head, body) = response(&mut s, Duration::from_secs(5)).await;
+        assert_eq!(status, 413, "{path}: {body}");
+        assert!(!head.contains("connection: keep-alive"), "{head}");
+        match path {
+            "/v1/chat/completions" => assert_eq!(
+                body["error"]["message"],
+                "Request body too large: the limit is 20 MB"
+            ),
+            "/tools/invoke" => assert_eq!(body["error"]["type"], "payload_too_large", "{body}"),
+            _ => assert_eq!(status, 413),
+        }
+    }
+
+    // The size line arrives after the handler has begun waiting for the body, cut in two
+    // reads: the wait is woken by the declaration itself.
+    let mut s = post_head(
+        gw.port,
+        "/tools/invoke",
+        Some(TOKEN),
+        "Transfer-Encoding: chunked\r\n",
+    )
+    .await;
+    s.write_all(b"1\r\n{\r\n").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    s.write_all(b"4000").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    s.write_all(b"00").await.unwrap();
+    let (status, _, body) = response(&mut s, Duration::from_secs(5)).await;
+    assert_eq!(status, 413, "{body}");
+
+    // Declarations within the cap, on a keep-alive connection: the first request's
+    // chunks do not count against the second's, which is refused on its own size line.
+    let mut s = TcpStream::connect(("127.0.0.1", gw.port)).await.unwrap();
+    let body = r#"{"tool":"no_such_tool","args":{}}"#;
+    let (a, b) = body.split_at(10);
+    let first = format!(
+        "POST /tools/invoke HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\n\
+         Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n\
+         {:x}\r\n{a}\r\n{:x}\r\n{b}\r\n0\r\n\r\n",
+        a.len(),
+        b.len()
+    );
+    s.write_all(first.as_bytes()).await.unwrap();
+    let (status, head, reply) = response(&mut s, Duration::from_secs(5)).await;
+    assert_eq!(
+        status, 404,
+        "a chunked body within the cap reaches the handler: {reply}"
+    );
+    assert!(!head.contains("connection: close"), "{head}");
+    let second = format!(
+        "POST /tools/invoke HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\n\
+         Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n\
+         a\r\n{{\"tool\":12\r\n"
+    );
+    s.write_all(second.as_bytes()).await.unwrap();
+    // 10 bytes, then a chunk one byte short of the cap: the sum passes it.
+    s.write_all(format!("{:x}\r\n", 2 * MIB - 9).as_bytes())
+        .await
+        .unwrap();
+    let (status, _, reply) = response(&mut s, Duration::from_secs(5)).await;
+    assert_eq!(
+        status, 413,
+        "10 B + (2 MiB - 9 B) declared past the 2 MiB cap: {reply}"
+    );
 }
 
 #[tokio::test]

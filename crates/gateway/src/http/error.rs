@@ -289,16 +289,17 @@ impl<S: Send + Sync, const LIMIT: usize> FromRequest<S> for JsonObject<LIMIT> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, _state: &S) -> Result<Self, ApiError> {
-        read_json_object(req.into_body(), LIMIT)
-            .await
-            .map(JsonObject)
+        read_json_object(req, LIMIT).await.map(JsonObject)
     }
 }
 
-/// Reads `body` as a JSON object of at most `limit` bytes (what [`JsonObject`] does, for
-/// routes that must check something before the body is read).
-pub async fn read_json_object(body: Body, limit: usize) -> Result<Value, ApiError> {
-    let (bytes, _permit) = read_body(body, limit).await?;
+/// Reads the body of `req` as a JSON object of at most `limit` bytes (what [`JsonObject`]
+/// does, for routes that must check something before the body is read). The cap is also
+/// given to the accept loop, so a chunked body that declares more is refused on its size
+/// line ([`crate::serve::Ticket::limit_body`]).
+pub async fn read_json_object(req: Request, limit: usize) -> Result<Value, ApiError> {
+    crate::serve::Ticket::limit_body(req.extensions(), limit);
+    let (bytes, _permit) = read_body(req.into_body(), limit).await?;
     // The permit, if any, is held while parsing too: that is when a large body costs most.
     let v: Value = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::bad_request(format!("Invalid JSON body: {e}")))?;
@@ -339,8 +340,17 @@ async fn read_body(
     }
     let mut out = Vec::with_capacity(declared);
     while let Some(frame) = frames.next().await {
-        let frame =
-            frame.map_err(|e| ApiError::bad_request(format!("Invalid request body: {e}")))?;
+        let frame = match frame {
+            Ok(frame) => frame,
+            Err(e) => {
+                let e = e.into_inner();
+                if e.is::<crate::serve::DeclaredTooLarge>() {
+                    // Nothing of it is worth reading: the connection closes after the 413.
+                    return Err(ApiError::TooLarge { limit });
+                }
+                return Err(ApiError::bad_request(format!("Invalid request body: {e}")));
+            }
+        };
         let len = out.len() + frame.len();
         if len > limit {
             discard(frames);
@@ -383,6 +393,10 @@ fn large_body_permit() -> Result<SemaphorePermit<'static>, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    async fn read(body: Body, limit: usize) -> Result<Value, ApiError> {
+        read_json_object(Request::new(body), limit).await
+    }
 
     async fn body_json(res: Response) -> Value {
         let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
@@ -446,15 +460,13 @@ mod tests {
 
     #[tokio::test]
     async fn json_object_extractor_caps_and_checks() {
-        let ok = read_json_object(Body::from(r#"{"a":1}"#), 64)
-            .await
-            .unwrap();
+        let ok = read(Body::from(r#"{"a":1}"#), 64).await.unwrap();
         assert_eq!(ok, json!({"a": 1}));
-        let big = read_json_object(Body::from(vec![b' '; 65]), 64).await;
+        let big = read(Body::from(vec![b' '; 65]), 64).await;
         assert!(matches!(big, Err(ApiError::TooLarge { limit: 64 })));
-        let arr = read_json_object(Body::from("[1]"), 64).await.unwrap_err();
+        let arr = read(Body::from("[1]"), 64).await.unwrap_err();
         assert_eq!(arr.to_string(), "Invalid JSON body: expected an object");
-        let bad = read_json_object(Body::from("{"), 64).await.unwrap_err();
+        let bad = read(Body::from("{"), 64).await.unwrap_err();
         assert!(bad.to_string().starts_with("Invalid JSON body:"), "{bad}");
     }
 
@@ -465,16 +477,16 @@ mod tests {
     #[tokio::test]
     async fn undeclared_bodies_stop_at_the_cap_and_broken_ones_are_bad_requests() {
         // No declared length: read until the cap is passed, then 413.
-        let r = read_json_object(streamed(vec![Ok("{\"a\":"), Ok("\"xxxxxxxxxxxx\"}")]), 16).await;
+        let r = read(streamed(vec![Ok("{\"a\":"), Ok("\"xxxxxxxxxxxx\"}")]), 16).await;
         assert!(matches!(r, Err(ApiError::TooLarge { limit: 16 })), "{r:?}");
-        let ok = read_json_object(streamed(vec![Ok("{\"a\":"), Ok("1}")]), 16).await;
+        let ok = read(streamed(vec![Ok("{\"a\":"), Ok("1}")]), 16).await;
         assert_eq!(ok.unwrap(), json!({"a": 1}));
         // A body that fails mid-way (bad chunked framing, a reset) is not "too large".
         let broken = streamed(vec![
             Ok("{"),
             Err(std::io::Error::other("invalid chunk size")),
         ]);
-        let r = read_json_object(broken, 64).await.unwrap_err();
+        let r = read(broken, 64).await.unwrap_err();
         assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{r}");
         assert!(r.to_string().contains("Invalid request body"), "{r}");
     }

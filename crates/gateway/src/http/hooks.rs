@@ -105,7 +105,7 @@ async fn handle(
             "gateway is shutting down",
         ));
     }
-    let body = read_json_object(req.into_body(), MAX_BODY_BYTES)
+    let body = read_json_object(req, MAX_BODY_BYTES)
         .await
         .map_err(|e| match e {
             ApiError::TooLarge { .. } => error(

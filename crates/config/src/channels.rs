@@ -25,6 +25,19 @@ pub const DEFAULT_POLL_TIMEOUT_SECONDS: u64 = 30;
 pub const MAX_POLL_TIMEOUT_SECONDS: u64 = 50;
 /// Account id of the bot configured by the top-level keys.
 pub const DEFAULT_ACCOUNT_ID: &str = "default";
+/// Path Telegram webhooks are received on when neither `webhookPath` nor the path of
+/// `webhookUrl` gives one.
+pub const DEFAULT_TELEGRAM_WEBHOOK_PATH: &str = "/telegram-webhook";
+/// Paths a Telegram webhook may not take: the gateway's own routes.
+const RESERVED_PATHS: &[&str] = &[
+    "/health",
+    "/healthz",
+    "/ready",
+    "/readyz",
+    "/startup",
+    "/startupz",
+    "/tools/invoke",
+];
 /// Webhook base path used when `hooks.path` is not set.
 pub const DEFAULT_HOOKS_PATH: &str = "/hooks";
 
@@ -133,6 +146,28 @@ pub struct TelegramConfig {
     /// Display name shown in `channels status`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// Public HTTPS URL Telegram delivers updates to; setting it switches the account from
+    /// long polling to webhook mode (`setWebhook`). The gateway receives them on its own
+    /// port under `webhookPath`; a reverse proxy maps the URL there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_url: Option<String>,
+    /// Secret Telegram sends in `X-Telegram-Bot-Api-Secret-Token` with every delivery
+    /// (1-256 of `A-Z a-z 0-9 _ -`; a string or a SecretRef); required with `webhookUrl`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_secret: Option<Secret>,
+    /// Path on the gateway port the deliveries arrive on (default: the path of
+    /// `webhookUrl`, else `/telegram-webhook`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_path: Option<String>,
+    /// The original's separate webhook listener address; refused here (see `validate`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_host: Option<String>,
+    /// The original's separate webhook listener port; refused here (see `validate`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_port: Option<u16>,
+    /// A self-signed certificate for Telegram; refused here (see `validate`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_cert_path: Option<String>,
     /// More bots by account id; each inherits unset keys from the top level.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub accounts: BTreeMap<String, TelegramAccountConfig>,
@@ -178,6 +213,28 @@ pub struct TelegramAccountConfig {
     /// Display name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// Public HTTPS URL Telegram delivers updates to; setting it switches the account from
+    /// long polling to webhook mode (`setWebhook`). The gateway receives them on its own
+    /// port under `webhookPath`; a reverse proxy maps the URL there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_url: Option<String>,
+    /// Secret Telegram sends in `X-Telegram-Bot-Api-Secret-Token` with every delivery
+    /// (1-256 of `A-Z a-z 0-9 _ -`; a string or a SecretRef); required with `webhookUrl`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_secret: Option<Secret>,
+    /// Path on the gateway port the deliveries arrive on (default: the path of
+    /// `webhookUrl`, else `/telegram-webhook`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_path: Option<String>,
+    /// The original's separate webhook listener address; refused here (see `validate`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_host: Option<String>,
+    /// The original's separate webhook listener port; refused here (see `validate`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_port: Option<u16>,
+    /// A self-signed certificate for Telegram; refused here (see `validate`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_cert_path: Option<String>,
 }
 
 /// One Telegram account with inheritance and defaults applied: what the gateway runs.
@@ -209,6 +266,53 @@ pub struct TelegramAccount {
     pub poll_timeout_seconds: u64,
     /// Display name.
     pub name: Option<String>,
+    /// Webhook mode, when `webhookUrl` is set (long polling otherwise).
+    pub webhook: Option<TelegramWebhook>,
+}
+
+/// A Telegram account's webhook settings, resolved.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TelegramWebhook {
+    /// The URL registered with `setWebhook`.
+    pub url: String,
+    /// The secret deliveries must carry (resolved when the config went through
+    /// `resolve_secrets`).
+    pub secret: Option<Secret>,
+    /// The gateway path deliveries arrive on, starting with `/`.
+    pub path: String,
+}
+
+/// The path of an http(s) URL (`/` when it has none), without query or fragment.
+fn url_path(url: &str) -> &str {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .unwrap_or(url);
+    match rest.find('/') {
+        Some(i) => {
+            let p = &rest[i..];
+            let end = p.find(['?', '#']).unwrap_or(p.len());
+            &p[..end]
+        }
+        None => "/",
+    }
+}
+
+/// The receiving path for a webhook: `webhookPath`, else the URL's path, else the default.
+fn webhook_path(path: Option<&str>, url: &str) -> String {
+    let p = match path.map(str::trim) {
+        Some(p) if !p.is_empty() => p.to_owned(),
+        _ => match url_path(url).trim_end_matches('/') {
+            "" => DEFAULT_TELEGRAM_WEBHOOK_PATH.to_owned(),
+            p => p.to_owned(),
+        },
+    };
+    let p = p.trim_end_matches('/');
+    if p.starts_with('/') {
+        p.to_owned()
+    } else {
+        format!("/{p}")
+    }
 }
 
 impl TelegramAccount {
@@ -239,6 +343,12 @@ impl TelegramConfig {
             required: self.required,
             poll_timeout_seconds: self.poll_timeout_seconds,
             name: self.name.clone(),
+            webhook_url: self.webhook_url.clone(),
+            webhook_secret: self.webhook_secret.clone(),
+            webhook_path: self.webhook_path.clone(),
+            webhook_host: self.webhook_host.clone(),
+            webhook_port: self.webhook_port,
+            webhook_cert_path: self.webhook_cert_path.clone(),
         }
     }
 
@@ -290,6 +400,18 @@ impl TelegramConfig {
                         .or(base.poll_timeout_seconds)
                         .unwrap_or(DEFAULT_POLL_TIMEOUT_SECONDS),
                     name: a.name.or_else(|| base.name.clone()),
+                    webhook: a
+                        .webhook_url
+                        .or_else(|| base.webhook_url.clone())
+                        .filter(|u| !u.trim().is_empty())
+                        .map(|url| TelegramWebhook {
+                            path: webhook_path(
+                                a.webhook_path.as_deref().or(base.webhook_path.as_deref()),
+                                &url,
+                            ),
+                            secret: a.webhook_secret.or_else(|| base.webhook_secret.clone()),
+                            url,
+                        }),
                     id,
                 }
             })
@@ -302,11 +424,23 @@ impl TelegramConfig {
             "channels.telegram.botToken".to_owned(),
             self.bot_token.as_ref(),
         )];
+        if self.webhook_secret.is_some() {
+            out.push((
+                "channels.telegram.webhookSecret".to_owned(),
+                self.webhook_secret.as_ref(),
+            ));
+        }
         for (id, a) in &self.accounts {
             if a.bot_token.is_some() {
                 out.push((
                     format!("channels.telegram.accounts.{id}.botToken"),
                     a.bot_token.as_ref(),
+                ));
+            }
+            if a.webhook_secret.is_some() {
+                out.push((
+                    format!("channels.telegram.accounts.{id}.webhookSecret"),
+                    a.webhook_secret.as_ref(),
                 ));
             }
         }
@@ -316,11 +450,23 @@ impl TelegramConfig {
     /// [`TelegramConfig::token_slots`], mutably.
     pub(crate) fn token_slots_mut(&mut self) -> Vec<(String, &mut Option<Secret>)> {
         let mut out = vec![("channels.telegram.botToken".to_owned(), &mut self.bot_token)];
+        if self.webhook_secret.is_some() {
+            out.push((
+                "channels.telegram.webhookSecret".to_owned(),
+                &mut self.webhook_secret,
+            ));
+        }
         for (id, a) in &mut self.accounts {
             if a.bot_token.is_some() {
                 out.push((
                     format!("channels.telegram.accounts.{id}.botToken"),
                     &mut a.bot_token,
+                ));
+            }
+            if a.webhook_secret.is_some() {
+                out.push((
+                    format!("channels.telegram.accounts.{id}.webhookSecret"),
+                    &mut a.webhook_secret,
                 ));
             }
         }
@@ -372,6 +518,34 @@ impl HooksConfig {
     }
 }
 
+/// The original's separate webhook listener keys, refused with what to do instead.
+fn validate_webhook_keys(path: &str, a: &TelegramAccountConfig) -> Result<(), ConfigError> {
+    let refuse = |key: &str, message: &str| {
+        Err(ConfigError::Invalid {
+            path: format!("{path}.{key}"),
+            message: message.to_owned(),
+        })
+    };
+    if a.webhook_host.is_some() || a.webhook_port.is_some() {
+        let key = if a.webhook_host.is_some() {
+            "webhookHost"
+        } else {
+            "webhookPort"
+        };
+        return refuse(
+            key,
+            "this gateway receives Telegram webhooks on its own port (gateway.port) under webhookPath, not on a second listener; remove the key and point the reverse proxy behind webhookUrl at the gateway port",
+        );
+    }
+    if a.webhook_cert_path.is_some() {
+        return refuse(
+            "webhookCertPath",
+            "uploading a self-signed certificate to Telegram is not supported; terminate HTTPS for webhookUrl in a reverse proxy with a CA-issued certificate, or use long polling (remove webhookUrl)",
+        );
+    }
+    Ok(())
+}
+
 /// Semantic checks serde cannot express, run by [`crate::Config::validate`].
 pub(crate) fn validate(
     channels: Option<&ChannelsConfig>,
@@ -420,6 +594,75 @@ pub(crate) fn validate(
                 return invalid(
                     format!("{path}.agentId"),
                     format!("{agent:?} is not a valid agent id (lower case, [a-z0-9][a-z0-9_-]*)"),
+                );
+            }
+            validate_webhook_keys(&path, &a)?;
+        }
+        let hooks_base = hooks.filter(|h| h.enabled).map(HooksConfig::base_path);
+        let mut seen: BTreeMap<String, String> = BTreeMap::new();
+        for acct in tg.resolved_accounts() {
+            let Some(w) = &acct.webhook else { continue };
+            let path =
+                if acct.id == DEFAULT_ACCOUNT_ID && !tg.accounts.contains_key(DEFAULT_ACCOUNT_ID) {
+                    "channels.telegram".to_owned()
+                } else {
+                    format!("channels.telegram.accounts.{}", acct.id)
+                };
+            if !(w.url.starts_with("https://") || w.url.starts_with("http://")) {
+                return invalid(
+                    format!("{path}.webhookUrl"),
+                    format!(
+                        "{:?} is not an http(s) URL; Telegram needs the public HTTPS address that reaches this gateway, e.g. \"https://bot.example.com/telegram-webhook\"",
+                        w.url
+                    ),
+                );
+            }
+            match &w.secret {
+                None => {
+                    return invalid(
+                        format!("{path}.webhookSecret"),
+                        "webhook mode needs a secret so forged deliveries can be refused; set webhookSecret (1-256 of A-Z a-z 0-9 _ -)".to_owned(),
+                    );
+                }
+                Some(s) if s.as_ref_source().is_none() => {
+                    let v = s.expose();
+                    if v.is_empty()
+                        || v.len() > 256
+                        || !v
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+                    {
+                        return invalid(
+                            format!("{path}.webhookSecret"),
+                            "Telegram accepts 1-256 characters of A-Z, a-z, 0-9, '_' and '-'; generate one with `openssl rand -hex 32`".to_owned(),
+                        );
+                    }
+                }
+                Some(_) => {}
+            }
+            let reserved = RESERVED_PATHS.contains(&w.path.as_str())
+                || w.path == "/"
+                || w.path == "/v1"
+                || w.path.starts_with("/v1/")
+                || hooks_base
+                    .as_deref()
+                    .is_some_and(|b| w.path == b || w.path.starts_with(&format!("{b}/")));
+            if reserved {
+                return invalid(
+                    format!("{path}.webhookPath"),
+                    format!(
+                        "{:?} is a gateway route; choose a path of its own such as \"/telegram-webhook\" (and map the webhookUrl there)",
+                        w.path
+                    ),
+                );
+            }
+            if let Some(other) = seen.insert(w.path.clone(), acct.id.clone()) {
+                return invalid(
+                    format!("{path}.webhookPath"),
+                    format!(
+                        "{:?} is also the webhook path of account {other:?}; give each account its own webhookPath",
+                        w.path
+                    ),
                 );
             }
         }
@@ -495,6 +738,113 @@ mod tests {
         ] {
             assert!(crate::parse_str(raw, &|_| None).is_err(), "{raw}");
         }
+    }
+
+    #[test]
+    fn webhook_mode_resolves_its_path() {
+        let c = parse(
+            r#"{ channels: { telegram: { botToken: "1:a", webhookUrl: "https://bot.example.com/tg/in?x=1", webhookSecret: "s3cret_-A",
+                 accounts: { work: { botToken: "2:b", webhookUrl: "https://bot.example.com", webhookSecret: "w" },
+                             plain: { botToken: "3:c", webhookUrl: "" } } } } }"#,
+        );
+        let accts = c.channels.unwrap().telegram.unwrap().resolved_accounts();
+        let by = |id: &str| accts.iter().find(|a| a.id == id).unwrap().clone();
+        let d = by("default").webhook.unwrap();
+        assert_eq!(d.path, "/tg/in");
+        assert_eq!(d.secret.unwrap().expose(), "s3cret_-A");
+        // An account inherits webhookUrl unless it sets its own; "" means long polling.
+        assert_eq!(
+            by("work").webhook.unwrap().path,
+            DEFAULT_TELEGRAM_WEBHOOK_PATH
+        );
+        assert!(by("plain").webhook.is_none());
+        let c = parse(
+            r#"{ channels: { telegram: { botToken: "1:a", webhookUrl: "https://x/y", webhookSecret: "s", webhookPath: "hook" } } }"#,
+        );
+        let a = c.channels.unwrap().telegram.unwrap().resolved_accounts();
+        assert_eq!(a[0].webhook.as_ref().unwrap().path, "/hook");
+    }
+
+    #[test]
+    fn bad_webhook_settings_are_refused_with_the_fix() {
+        let cases = [
+            (
+                r#"{ botToken: "1:a", webhookUrl: "https://x/tg" }"#,
+                "webhookSecret",
+                "needs a secret",
+            ),
+            (
+                r#"{ botToken: "1:a", webhookUrl: "https://x/tg", webhookSecret: "has space" }"#,
+                "webhookSecret",
+                "1-256",
+            ),
+            (
+                r#"{ botToken: "1:a", webhookUrl: "ftp://x/tg", webhookSecret: "s" }"#,
+                "webhookUrl",
+                "http(s)",
+            ),
+            (
+                r#"{ botToken: "1:a", webhookUrl: "https://x/healthz", webhookSecret: "s" }"#,
+                "webhookPath",
+                "gateway route",
+            ),
+            (
+                r#"{ botToken: "1:a", webhookUrl: "https://x/", webhookSecret: "s", webhookPath: "/v1/chat" }"#,
+                "webhookPath",
+                "gateway route",
+            ),
+            (
+                r#"{ botToken: "1:a", webhookUrl: "https://x/a", webhookSecret: "s", webhookPort: 8787 }"#,
+                "webhookPort",
+                "own port",
+            ),
+            (
+                r#"{ botToken: "1:a", webhookUrl: "https://x/a", webhookSecret: "s", webhookHost: "0.0.0.0" }"#,
+                "webhookHost",
+                "own port",
+            ),
+            (
+                r#"{ botToken: "1:a", webhookUrl: "https://x/a", webhookSecret: "s", webhookCertPath: "/c.pem" }"#,
+                "webhookCertPath",
+                "reverse proxy",
+            ),
+            (
+                r#"{ webhookUrl: "https://x/a", webhookSecret: "s", accounts: { a: { botToken: "1:a" }, b: { botToken: "2:b" } } }"#,
+                "webhookPath",
+                "also the webhook path",
+            ),
+        ];
+        for (tg, key, words) in cases {
+            let raw = format!("{{ channels: {{ telegram: {tg} }} }}");
+            let e = crate::parse_str(&raw, &|_| None).unwrap_err().to_string();
+            assert!(e.contains(key) && e.contains(words), "{tg}: {e}");
+        }
+        let raw = r#"{ hooks: { enabled: true, token: "t" }, channels: { telegram: { botToken: "1:a", webhookUrl: "https://x/hooks/tg", webhookSecret: "s" } } }"#;
+        let e = crate::parse_str(raw, &|_| None).unwrap_err().to_string();
+        assert!(e.contains("gateway route"), "{e}");
+    }
+
+    #[test]
+    fn webhook_secrets_are_secret_slots() {
+        let c = parse(
+            r#"{ channels: { telegram: { botToken: "1:a", webhookUrl: "https://x/a", webhookSecret: "topsecret",
+                 accounts: { b: { botToken: "2:b", webhookSecret: "other", webhookPath: "/b" } } } } }"#,
+        );
+        let tg = c.channels.as_ref().unwrap().telegram.as_ref().unwrap();
+        let paths: Vec<String> = tg.token_slots().into_iter().map(|(p, _)| p).collect();
+        assert!(
+            paths.contains(&"channels.telegram.webhookSecret".to_owned()),
+            "{paths:?}"
+        );
+        assert!(
+            paths.contains(&"channels.telegram.accounts.b.webhookSecret".to_owned()),
+            "{paths:?}"
+        );
+        let shown = crate::redacted_json(&c).to_string();
+        assert!(
+            !shown.contains("topsecret") && !shown.contains("other"),
+            "{shown}"
+        );
     }
 
     #[test]

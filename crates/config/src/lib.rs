@@ -39,8 +39,9 @@ pub use agents::{
     valid_agent_id,
 };
 pub use channels::{
-    ChannelsConfig, DEFAULT_ACCOUNT_ID, DEFAULT_HOOKS_PATH, DEFAULT_TELEGRAM_API_ROOT, DmPolicy,
-    GroupPolicy, HooksConfig, TelegramAccount, TelegramAccountConfig, TelegramConfig, TelegramId,
+    ChannelsConfig, DEFAULT_ACCOUNT_ID, DEFAULT_HOOKS_PATH, DEFAULT_TELEGRAM_API_ROOT,
+    DEFAULT_TELEGRAM_WEBHOOK_PATH, DmPolicy, GroupPolicy, HooksConfig, TelegramAccount,
+    TelegramAccountConfig, TelegramConfig, TelegramId, TelegramWebhook,
 };
 pub use edit::{
     EditError, PathSeg, diff_paths, format_path, get_path, merge_patch, parse_path,

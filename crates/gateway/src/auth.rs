@@ -116,6 +116,8 @@ pub enum Credential {
     Gateway,
     /// The hooks token (`/hooks/*`).
     Hook,
+    /// A channel's webhook secret (e.g. Telegram's `X-Telegram-Bot-Api-Secret-Token`).
+    ChannelWebhook,
 }
 
 /// Who is attempting: the address, the browser origin if the request carried one, and the
@@ -137,6 +139,15 @@ impl<'a> Attempt<'a> {
             ip,
             origin,
             credential: Credential::Gateway,
+        }
+    }
+
+    /// An attempt at a channel's webhook secret.
+    pub fn channel_webhook(ip: IpAddr, origin: Option<&'a str>) -> Self {
+        Attempt {
+            ip,
+            origin,
+            credential: Credential::ChannelWebhook,
         }
     }
 

@@ -10,7 +10,12 @@
 //! * `getUpdates` with `offset`, `timeout` (long poll) and `limit`: updates with an id below
 //!   `offset` are confirmed and dropped for good, exactly like Telegram;
 //! * `sendMessage` (rejects text over 4,096 characters like the real API) and
-//!   `sendChatAction`.
+//!   `sendChatAction`;
+//! * `setWebhook` (`url`, `secret_token`, `max_connections`), `deleteWebhook`
+//!   (`drop_pending_updates`) and `getWebhookInfo`: while a webhook is set, queued updates
+//!   are POSTed to it one at a time with `X-Telegram-Bot-Api-Secret-Token`, an update is
+//!   dropped only when the webhook answers 2xx (otherwise it is retried and the failure
+//!   shows as `last_error_message`), and `getUpdates` fails with 409 like Telegram's.
 //!
 //! Parameters are read from the query string, a JSON body or a form body. Every answer
 //! uses the real envelope: `{ok:true,result}` or `{ok:false,error_code,description,
@@ -52,6 +57,19 @@ struct Inner {
     get_updates_calls: AtomicU64,
     failing_sends: AtomicU64,
     changed: Notify,
+    webhook: Mutex<Option<Webhook>>,
+    /// `setWebhook`/`deleteWebhook` calls in order, as `"setWebhook <url>"` / `"deleteWebhook"`.
+    webhook_calls: Mutex<Vec<String>>,
+    /// Updates the webhook took (answered 2xx), oldest first.
+    delivered: Mutex<Vec<Value>>,
+    last_webhook_error: Mutex<Option<(u64, String)>>,
+}
+
+/// The registered webhook.
+#[derive(Clone, Debug)]
+struct Webhook {
+    url: String,
+    secret: Option<String>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -86,14 +104,21 @@ pub async fn spawn(token: &str) -> std::io::Result<MockTelegram> {
         get_updates_calls: AtomicU64::new(0),
         failing_sends: AtomicU64::new(0),
         changed: Notify::new(),
+        webhook: Mutex::new(None),
+        webhook_calls: Mutex::new(Vec::new()),
+        delivered: Mutex::new(Vec::new()),
+        last_webhook_error: Mutex::new(None),
     });
     let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
     let addr = listener.local_addr()?;
     let app = Router::new()
         .route("/{bot}/{method}", any(handle))
         .with_state(inner.clone());
+    let deliverer = inner.clone();
     let task = tokio::spawn(async move {
+        let delivery = tokio::spawn(deliver_webhooks(deliverer));
         let _ = axum::serve(listener, app).await;
+        delivery.abort();
     });
     Ok(MockTelegram { addr, inner, task })
 }
@@ -192,6 +217,51 @@ impl MockTelegram {
     pub fn force_429(&self, retry_after: u64) {
         *lock(&self.inner.rate_limit) = Some(retry_after);
         self.inner.changed.notify_waiters();
+    }
+
+    /// The webhook URL currently set, if any.
+    pub fn webhook_url(&self) -> Option<String> {
+        lock(&self.inner.webhook).as_ref().map(|w| w.url.clone())
+    }
+
+    /// Every `setWebhook` (`"setWebhook <url>"`) and `deleteWebhook` call, in order.
+    pub fn webhook_calls(&self) -> Vec<String> {
+        lock(&self.inner.webhook_calls).clone()
+    }
+
+    /// Updates the webhook accepted (answered 2xx), oldest first.
+    pub fn webhook_deliveries(&self) -> Vec<Value> {
+        lock(&self.inner.delivered).clone()
+    }
+
+    /// Sets a webhook as if another program had called `setWebhook` (no secret).
+    pub fn set_webhook_externally(&self, url: &str) {
+        *lock(&self.inner.webhook) = Some(Webhook {
+            url: url.to_owned(),
+            secret: None,
+        });
+        self.inner.changed.notify_waiters();
+    }
+
+    /// Removes the webhook as if another program had called `deleteWebhook` (not counted
+    /// in [`MockTelegram::webhook_calls`]).
+    pub fn remove_webhook_externally(&self) {
+        *lock(&self.inner.webhook) = None;
+        self.inner.changed.notify_waiters();
+    }
+
+    /// Polls `check` every 20 ms until it holds or `within` passes; returns whether it held.
+    pub async fn wait_for(&self, within: Duration, check: impl Fn(&MockTelegram) -> bool) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            if check(self) {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Waits until at least `n` messages were sent, or `within` passes; returns them.
@@ -353,6 +423,74 @@ async fn handle(
                 "chat": {"id": chat}, "text": text,
             }))
         }
+        "setWebhook" => {
+            let url = p
+                .get("url")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned();
+            if url.is_empty() {
+                // Telegram treats an empty URL as "remove the webhook".
+                *lock(&inner.webhook) = None;
+                lock(&inner.webhook_calls).push("deleteWebhook".to_owned());
+                return ok(json!(true));
+            }
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return fail(
+                    400,
+                    "Bad Request: bad webhook: An HTTPS URL must be provided for webhook",
+                    None,
+                );
+            }
+            let secret = p
+                .get("secret_token")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            if secret.as_deref().is_some_and(|s| {
+                s.is_empty()
+                    || s.len() > 256
+                    || !s
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            }) {
+                return fail(
+                    400,
+                    "Bad Request: secret token contains unallowed characters",
+                    None,
+                );
+            }
+            lock(&inner.webhook_calls).push(format!("setWebhook {url}"));
+            *lock(&inner.webhook) = Some(Webhook { url, secret });
+            *lock(&inner.last_webhook_error) = None;
+            inner.changed.notify_waiters();
+            ok(json!(true))
+        }
+        "deleteWebhook" => {
+            lock(&inner.webhook_calls).push("deleteWebhook".to_owned());
+            *lock(&inner.webhook) = None;
+            if p.get("drop_pending_updates") == Some(&json!(true)) {
+                lock(&inner.updates).clear();
+            }
+            inner.changed.notify_waiters();
+            ok(json!(true))
+        }
+        "getWebhookInfo" => {
+            let hook = lock(&inner.webhook).clone();
+            let pending = lock(&inner.updates).len();
+            let mut info = json!({
+                "url": hook.as_ref().map_or("", |h| h.url.as_str()),
+                "has_custom_certificate": false,
+                "pending_update_count": pending,
+            });
+            if hook.is_some() {
+                info["max_connections"] = json!(1);
+                if let Some((at, msg)) = lock(&inner.last_webhook_error).clone() {
+                    info["last_error_date"] = json!(at);
+                    info["last_error_message"] = json!(msg);
+                }
+            }
+            ok(info)
+        }
         "sendChatAction" => {
             if p.get("chat_id").is_none() {
                 return fail(400, "Bad Request: chat_id is empty", None);
@@ -365,6 +503,13 @@ async fn handle(
 }
 
 async fn get_updates(inner: &Arc<Inner>, p: &Map<String, Value>) -> Response {
+    if lock(&inner.webhook).is_some() {
+        return fail(
+            409,
+            "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first",
+            None,
+        );
+    }
     if inner
         .conflicts
         .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
@@ -405,6 +550,54 @@ async fn get_updates(inner: &Arc<Inner>, p: &Map<String, Value>) -> Response {
             return ok(Value::Array(batch));
         }
         let _ = tokio::time::timeout_at(deadline, notified).await;
+    }
+}
+
+/// While a webhook is set, POSTs the oldest queued update to it; drops the update when
+/// the webhook answers 2xx, else records the failure and retries after a pause, as
+/// Telegram does.
+async fn deliver_webhooks(inner: Arc<Inner>) {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap_or_default();
+    loop {
+        let notified = inner.changed.notified();
+        let hook = lock(&inner.webhook).clone();
+        let next = lock(&inner.updates).front().cloned();
+        let (Some(hook), Some(update)) = (hook, next) else {
+            let _ = tokio::time::timeout(Duration::from_millis(200), notified).await;
+            continue;
+        };
+        let mut req = client.post(&hook.url).json(&update);
+        if let Some(s) = &hook.secret {
+            req = req.header("X-Telegram-Bot-Api-Secret-Token", s);
+        }
+        let outcome = match req.send().await {
+            Ok(r) if r.status().is_success() => Ok(()),
+            Ok(r) => Err(format!(
+                "Wrong response from the webhook: {} {}",
+                r.status().as_u16(),
+                r.status().canonical_reason().unwrap_or("")
+            )),
+            Err(e) if e.is_connect() => Err("Connection refused".to_owned()),
+            Err(e) => Err(format!("Failed to deliver: {}", e.without_url())),
+        };
+        match outcome {
+            Ok(()) => {
+                let id = update["update_id"].as_i64();
+                let mut q = lock(&inner.updates);
+                if q.front().and_then(|u| u["update_id"].as_i64()) == id {
+                    q.pop_front();
+                }
+                drop(q);
+                lock(&inner.delivered).push(update);
+            }
+            Err(msg) => {
+                *lock(&inner.last_webhook_error) = Some((now_secs(), msg));
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
     }
 }
 

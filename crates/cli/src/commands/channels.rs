@@ -109,6 +109,9 @@ async fn status(global: &Global, opts: &ClientOpts, probe: bool) -> Result<ExitC
             if let Some(p) = a.get("probe") {
                 if p.get("ok").and_then(Value::as_bool) == Some(true) {
                     line.push_str("; probe ok");
+                    if let Some(w) = p.pointer("/bot/webhook") {
+                        line.push_str(&webhook_summary(w));
+                    }
                 } else {
                     let why = p.get("error").and_then(Value::as_str).unwrap_or("failed");
                     line.push_str(&format!("; probe failed: {why}"));
@@ -118,6 +121,34 @@ async fn status(global: &Global, opts: &ClientOpts, probe: bool) -> Result<ExitC
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `; webhook registered (URL, N pending)` and the like, from the probe's webhook state.
+fn webhook_summary(w: &Value) -> String {
+    let text = |k: &str| w.get(k).and_then(Value::as_str).unwrap_or("");
+    let pending = w
+        .get("pendingUpdateCount")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    let mut out = match text("state") {
+        "not configured" => "; long polling (webhook not configured)".to_owned(),
+        "conflict" => format!("; long polling, but a webhook is set: {}", text("url")),
+        "registered" => format!("; webhook registered ({}, {pending} pending)", text("url")),
+        "not registered" => format!("; webhook not registered (wants {})", text("configuredUrl")),
+        "mismatch" => format!(
+            "; webhook mismatch (Telegram has {}, config wants {})",
+            text("url"),
+            text("configuredUrl")
+        ),
+        other => format!("; webhook state {other}: {}", text("error")),
+    };
+    if !text("lastErrorMessage").is_empty() {
+        out.push_str(&format!(
+            "; Telegram's last webhook error: {}",
+            text("lastErrorMessage")
+        ));
+    }
+    out
 }
 
 async fn toggle(global: &Global, opts: &ClientOpts, name: &str, enabled: bool) -> Result<ExitCode> {

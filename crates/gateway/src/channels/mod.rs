@@ -15,7 +15,7 @@
 
 pub mod telegram;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
@@ -29,8 +29,7 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 
 use crate::agents::TurnHost;
-use crate::state::ChannelControl;
-use crate::state::ChannelError;
+use crate::state::{ChannelControl, ChannelError, WebhookTarget};
 use crate::sys::now_ms;
 
 /// Channels in display order.
@@ -126,6 +125,54 @@ pub struct AccountCtx {
     pub dir: PathBuf,
     /// What the account may do with agents and transcripts.
     pub host: TurnHost,
+    /// Where a webhook-mode account registers the path it receives on.
+    pub webhooks: WebhookRegistry,
+}
+
+/// The webhook paths accounts listen on now, shared by the supervisor (which the HTTP
+/// transport asks) and the running accounts (which register while they listen).
+#[derive(Clone, Default)]
+pub struct WebhookRegistry(Arc<Mutex<HashMap<String, WebhookTarget>>>);
+
+impl WebhookRegistry {
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, WebhookTarget>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Routes `path` to `target` until the returned guard is dropped.
+    pub fn register(&self, path: &str, target: WebhookTarget) -> Registration {
+        self.lock().insert(path.to_owned(), target.clone());
+        Registration {
+            registry: self.clone(),
+            path: path.to_owned(),
+            account: target.account,
+        }
+    }
+
+    /// The target listening on `path`.
+    pub fn get(&self, path: &str) -> Option<WebhookTarget> {
+        self.lock().get(path).cloned()
+    }
+}
+
+/// A registered webhook path; unregisters it when dropped (the account stopped).
+pub struct Registration {
+    registry: WebhookRegistry,
+    path: String,
+    account: String,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let mut map = self.registry.lock();
+        // A restarted account may have registered the path again already.
+        if map
+            .get(&self.path)
+            .is_some_and(|t| t.account == self.account)
+        {
+            map.remove(&self.path);
+        }
+    }
 }
 
 /// A messaging channel adapter (one instance per account).
@@ -194,6 +241,7 @@ pub struct Supervisor {
     http: OnceLock<reqwest::Client>,
     host: TurnHost,
     accounts: Mutex<BTreeMap<(String, String), Running>>,
+    webhooks: WebhookRegistry,
 }
 
 impl Supervisor {
@@ -204,6 +252,7 @@ impl Supervisor {
             http: OnceLock::new(),
             host,
             accounts: Mutex::new(BTreeMap::new()),
+            webhooks: WebhookRegistry::default(),
         }
     }
 
@@ -230,7 +279,11 @@ impl Supervisor {
             s.configured = account.configured();
             s.enabled = account.enabled;
             s.required = account.required;
-            s.mode = "polling";
+            s.mode = if account.webhook.is_some() {
+                "webhook"
+            } else {
+                "polling"
+            };
         });
         let channel: Arc<dyn Channel> =
             Arc::new(telegram::Telegram::new(account.clone(), self.http_client()));
@@ -245,6 +298,7 @@ impl Supervisor {
                 account: account.clone(),
                 status: status.clone(),
                 host: self.host.clone(),
+                webhooks: self.webhooks.clone(),
             };
             status.update(|s| s.running = true);
             Some(tokio::spawn(supervise(channel.clone(), ctx, stop_rx)))
@@ -410,6 +464,10 @@ impl ChannelControl for Supervisor {
             }
             json!({"ts": now_ms(), "channels": snap, "channelOrder": self.order()})
         })
+    }
+
+    fn webhook(&self, path: &str) -> Option<WebhookTarget> {
+        self.webhooks.get(path)
     }
 
     /// Sends a message through a channel account (the `send` RPC).

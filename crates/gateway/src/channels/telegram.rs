@@ -1,4 +1,13 @@
-//! Telegram over the Bot API: long polling in, `sendMessage` out.
+//! Telegram over the Bot API: long polling or a webhook in, `sendMessage` out.
+//!
+//! Webhook mode (`webhookUrl` set): the account registers its path with the HTTP
+//! transport, calls `setWebhook` (with the secret and `max_connections: 1`, so updates
+//! arrive one at a time and in order), and records each delivered update exactly as a
+//! polled one before the HTTP request is answered 200: Telegram redelivers anything not
+//! answered 2xx, so an update is acknowledged only once it is recorded. Replies run in a
+//! worker beside the intake so the 200 never waits for the model. A polling account
+//! removes a webhook this gateway set (the offset file remembers it) and, once per start,
+//! one it meets as `getUpdates`' 409; so switching modes by hot reload needs nothing else.
 //!
 //! Durability: an update is acknowledged to Telegram (by asking for the next `offset`)
 //! only after the offset file says so, and the offset file is advanced only after the
@@ -17,7 +26,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
-use openclaw_config::{DmPolicy, GroupPolicy, TelegramAccount};
+use openclaw_config::{DmPolicy, GroupPolicy, TelegramAccount, TelegramWebhook};
 use openclaw_sessions::{Entry, SessionKey};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -25,6 +34,7 @@ use serde_json::{Value, json};
 use super::{AccountCtx, Channel, ChannelError, backoff};
 use crate::agents::Turn;
 use crate::runs::RunStatus;
+use crate::state::{WebhookDelivery, WebhookTarget};
 use crate::sys::now_ms;
 
 /// Longest text Telegram accepts in one message.
@@ -171,7 +181,9 @@ impl Telegram {
         Ok(ids)
     }
 
-    async fn poll(self: Arc<Self>, ctx: AccountCtx) -> Result<(), ChannelError> {
+    /// Connects: `getMe`, the offset file (reset when the token now names another bot),
+    /// the status. Shared by both modes.
+    async fn open(&self, ctx: &AccountCtx) -> Result<(BotInfo, OffsetStore), ChannelError> {
         let me = self.get_me().await?;
         let mut store = OffsetStore::load(&ctx.dir).await?;
         if store.state.bot_id.is_some_and(|id| id != me.id) {
@@ -179,16 +191,45 @@ impl Telegram {
             store.state = OffsetState::default();
         }
         store.state.bot_id = Some(me.id);
+        Ok((me, store))
+    }
+
+    fn connected(&self, ctx: &AccountCtx, me: &BotInfo, mode: &str) {
         ctx.status.connected(Some(
             json!({"id": me.id, "username": format!("@{}", me.username)}),
         ));
-        tracing::info!(target: "channels", account = %ctx.account.id, bot = %me.username, "telegram connected");
+        tracing::info!(target: "channels", account = %ctx.account.id, bot = %me.username, mode, "telegram connected");
+    }
+
+    /// `deleteWebhook`, keeping the updates Telegram holds (polling picks them up).
+    async fn delete_webhook(&self) -> Result<(), ChannelError> {
+        self.call(
+            "deleteWebhook",
+            &json!({"drop_pending_updates": false}),
+            Duration::from_secs(15),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn poll(self: Arc<Self>, ctx: AccountCtx) -> Result<(), ChannelError> {
+        let (me, mut store) = self.open(&ctx).await?;
+        // Switching from webhook mode: remove the webhook this gateway registered, or
+        // Telegram refuses `getUpdates`.
+        if store.state.webhook_url.is_some() {
+            self.delete_webhook().await?;
+            tracing::info!(target: "channels", account = %ctx.account.id, "telegram webhook removed; long polling");
+            store.state.webhook_url = None;
+            store.save().await?;
+        }
+        self.connected(&ctx, &me, "polling");
         // Answer what a previous run accepted but did not get to answer.
         for p in store.state.pending.clone() {
             self.answer(&ctx, &p).await;
             store.finish(&p.run_id).await?;
         }
         let timeout = ctx.account.poll_timeout_seconds;
+        let mut removed_foreign_webhook = false;
         loop {
             let params = json!({
                 "offset": store.state.offset,
@@ -212,6 +253,18 @@ impl Telegram {
                     tokio::time::sleep(Duration::from_secs(wait)).await;
                     continue;
                 }
+                Err(ChannelError::Api {
+                    code: 409,
+                    description,
+                    ..
+                }) if description.contains("webhook") && !removed_foreign_webhook => {
+                    // A webhook set elsewhere (or before this gateway kept track): this
+                    // account is configured for polling, so the webhook goes.
+                    tracing::warn!(target: "channels", account = %ctx.account.id, "a telegram webhook is set but this account polls; removing it (set webhookUrl for webhook mode)");
+                    removed_foreign_webhook = true;
+                    self.delete_webhook().await?;
+                    continue;
+                }
                 Err(e @ ChannelError::Api { code: 409, .. }) => {
                     return Err(ChannelError::Api {
                         code: 409,
@@ -225,27 +278,119 @@ impl Telegram {
             };
             ctx.status.connected(None);
             for u in updates.as_array().into_iter().flatten() {
-                self.handle_update(&ctx, &me, &mut store, u).await?;
+                if let Some(p) = self.record(&ctx, &me, &mut store, u).await? {
+                    self.answer(&ctx, &p).await;
+                    store.finish(&p.run_id).await?;
+                }
             }
         }
     }
 
-    async fn handle_update(
+    /// Webhook mode: registers the path, `setWebhook`, then records each delivery before
+    /// acknowledging it; replies are made by a worker in delivery order.
+    async fn webhook(
+        self: Arc<Self>,
+        ctx: AccountCtx,
+        hook: TelegramWebhook,
+    ) -> Result<(), ChannelError> {
+        let secret = hook
+            .secret
+            .clone()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| ChannelError::Config("webhookSecret is not set".into()))?;
+        let (me, mut store) = self.open(&ctx).await?;
+        let (tx, mut intake) = tokio::sync::mpsc::channel::<WebhookDelivery>(16);
+        // Listening before Telegram is told, so its first delivery finds the path.
+        let _registration = ctx.webhooks.register(
+            &hook.path,
+            WebhookTarget {
+                channel: CHANNEL,
+                account: ctx.account.id.clone(),
+                secret: secret.clone(),
+                tx,
+            },
+        );
+        self.call(
+            "setWebhook",
+            &json!({
+                "url": hook.url,
+                "secret_token": secret.expose(),
+                "allowed_updates": ["message"],
+                "max_connections": 1,
+            }),
+            Duration::from_secs(15),
+        )
+        .await?;
+        store.state.webhook_url = Some(hook.url.clone());
+        store.save().await?;
+        self.connected(&ctx, &me, "webhook");
+        let earlier = store.state.pending.clone();
+        let store = Arc::new(tokio::sync::Mutex::new(store));
+        let (work, mut queue) = tokio::sync::mpsc::unbounded_channel::<Pending>();
+        for p in earlier {
+            let _ = work.send(p);
+        }
+        let worker = {
+            let me = self.clone();
+            let ctx = ctx.clone();
+            let store = store.clone();
+            AbortOnDrop(tokio::spawn(async move {
+                while let Some(p) = queue.recv().await {
+                    me.answer(&ctx, &p).await;
+                    if let Err(e) = store.lock().await.finish(&p.run_id).await {
+                        tracing::error!(target: "channels", account = %ctx.account.id, error = %e, "cannot update the telegram offset file");
+                        ctx.status.error(e.to_string());
+                    }
+                }
+            }))
+        };
+        while let Some(delivery) = intake.recv().await {
+            if worker.0.is_finished() {
+                return Err(ChannelError::Storage("the reply worker stopped".into()));
+            }
+            let recorded = {
+                let mut store = store.lock().await;
+                self.record(&ctx, &me, &mut store, &delivery.body).await
+            };
+            match recorded {
+                Ok(pending) => {
+                    let _ = delivery.ack.send(Ok(()));
+                    ctx.status.connected(None);
+                    if let Some(p) = pending {
+                        let _ = work.send(p);
+                    }
+                }
+                Err(e) => {
+                    // Not acknowledged: Telegram delivers it again.
+                    tracing::warn!(target: "channels", account = %ctx.account.id, error = %e, "telegram webhook update not recorded");
+                    ctx.status
+                        .error(format!("webhook update not recorded: {e}"));
+                    let _ = delivery.ack.send(Err(e));
+                }
+            }
+        }
+        Err(ChannelError::Unavailable)
+    }
+
+    /// Applies the policy to one update and, when accepted, records it (transcript, then
+    /// the offset file with the update pending). Returns what is left to answer. An update
+    /// at or below the saved offset was handled before and is skipped.
+    async fn record(
         &self,
         ctx: &AccountCtx,
         me: &BotInfo,
         store: &mut OffsetStore,
         update: &Value,
-    ) -> Result<(), ChannelError> {
+    ) -> Result<Option<Pending>, ChannelError> {
         let Some(update_id) = update["update_id"].as_i64() else {
-            return Ok(());
+            return Ok(None);
         };
         if store.state.offset.is_some_and(|o| update_id < o) {
-            return Ok(());
+            return Ok(None);
         }
         let Some(inbound) = accept(&ctx.account, me, update) else {
             store.advance(update_id + 1, None).await?;
-            return Ok(());
+            return Ok(None);
         };
         let host = &ctx.host;
         let default_agent = host.default_agent_id().ok_or(ChannelError::Unavailable)?;
@@ -282,8 +427,7 @@ impl Telegram {
             text: inbound.text,
         };
         store.advance(update_id + 1, Some(pending.clone())).await?;
-        self.answer(ctx, &pending).await;
-        store.finish(&run_id).await
+        Ok(Some(pending))
     }
 
     /// Runs the agent for an accepted (recorded) message and delivers the reply; a reply
@@ -398,15 +542,67 @@ fn chat_value(chat: &str) -> Value {
         .unwrap_or_else(|_| Value::from(chat))
 }
 
+/// Aborts a task when dropped (the account's reply worker ends with the account).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl Telegram {
+    /// `getWebhookInfo`, described against this account's mode: `state` is `registered`
+    /// (webhook mode, Telegram has our URL), `not registered`/`mismatch` (webhook mode,
+    /// Telegram has no or another URL), `not configured` (polling, none set) or
+    /// `conflict` (polling, but a webhook is set; the account removes it).
+    async fn webhook_info(&self) -> Result<Value, ChannelError> {
+        let info = self
+            .call("getWebhookInfo", &json!({}), Duration::from_secs(15))
+            .await?;
+        let url = info["url"].as_str().unwrap_or("").to_owned();
+        let (mode, state) = match &self.account.webhook {
+            Some(h) if url == h.url => ("webhook", "registered"),
+            Some(_) if url.is_empty() => ("webhook", "not registered"),
+            Some(_) => ("webhook", "mismatch"),
+            None if url.is_empty() => ("polling", "not configured"),
+            None => ("polling", "conflict"),
+        };
+        let mut out = json!({
+            "mode": mode,
+            "state": state,
+            "url": url,
+            "pendingUpdateCount": info["pending_update_count"].as_u64().unwrap_or(0),
+        });
+        if let Some(h) = &self.account.webhook {
+            out["configuredUrl"] = json!(h.url);
+            out["path"] = json!(h.path);
+        }
+        if let Some(m) = info["last_error_message"].as_str() {
+            out["lastErrorMessage"] = json!(m);
+            out["lastErrorDate"] = info["last_error_date"].clone();
+        }
+        Ok(out)
+    }
+}
+
 impl Channel for Telegram {
     fn run(self: Arc<Self>, ctx: AccountCtx) -> BoxFuture<'static, Result<(), ChannelError>> {
-        Box::pin(self.poll(ctx))
+        match ctx.account.webhook.clone() {
+            Some(hook) => Box::pin(self.webhook(ctx, hook)),
+            None => Box::pin(self.poll(ctx)),
+        }
     }
 
     fn probe(&self) -> BoxFuture<'_, Result<Value, ChannelError>> {
         Box::pin(async move {
             let me = self.get_me().await?;
-            Ok(json!({"id": me.id, "username": format!("@{}", me.username)}))
+            let mut out = json!({"id": me.id, "username": format!("@{}", me.username)});
+            out["webhook"] = match self.webhook_info().await {
+                Ok(w) => w,
+                Err(e) => json!({"state": "unknown", "error": e.to_string()}),
+            };
+            Ok(out)
         })
     }
 
@@ -550,6 +746,10 @@ struct OffsetState {
     /// Accepted, recorded, not yet answered.
     #[serde(default)]
     pending: Vec<Pending>,
+    /// The webhook this gateway registered with `setWebhook` (removed again when the
+    /// account goes back to polling).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    webhook_url: Option<String>,
 }
 
 /// `offset.json`, replaced atomically (temp file, fsync, rename, fsync of the directory).

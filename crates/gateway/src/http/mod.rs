@@ -11,6 +11,7 @@ pub mod openai;
 pub mod origin;
 pub mod sse;
 pub mod tools;
+pub mod webhook;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -128,6 +129,10 @@ async fn fallback(State(state): State<Arc<AppState>>, req: Request) -> Response 
         let peer = SocketAddr::new(ip, peer.port());
         return crate::ws::upgrade(state, req, peer);
     }
+    let req = match webhook::route(&state, req).await {
+        Ok(res) => return res,
+        Err(req) => req,
+    };
     let req = match hooks::route(&state, req).await {
         Ok(res) => return res,
         Err(req) => req,

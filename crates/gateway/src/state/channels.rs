@@ -6,8 +6,34 @@
 //! implements it; the process wires the two together at start-up.
 
 use futures_util::future::BoxFuture;
-use openclaw_config::Config;
+use openclaw_config::{Config, Secret};
 use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+
+/// One update a channel's webhook received, handed from the HTTP transport to the
+/// account that registered the path. `ack` answers once the update is recorded (or could
+/// not be), which is when the HTTP request may be answered.
+#[derive(Debug)]
+pub struct WebhookDelivery {
+    /// The request body, a JSON object.
+    pub body: Value,
+    /// Recorded durably, or why not.
+    pub ack: oneshot::Sender<Result<(), ChannelError>>,
+}
+
+/// Where a webhook path leads: the account listening there and the secret its deliveries
+/// must carry.
+#[derive(Clone, Debug)]
+pub struct WebhookTarget {
+    /// Channel name (`telegram`).
+    pub channel: &'static str,
+    /// Account id.
+    pub account: String,
+    /// The shared secret (compared in constant time by the transport).
+    pub secret: Secret,
+    /// The account's intake.
+    pub tx: mpsc::Sender<WebhookDelivery>,
+}
 
 /// Why a channel operation failed. Messages never contain credentials.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -53,6 +79,8 @@ pub trait ChannelControl: Send + Sync + 'static {
     fn failing_required(&self) -> Vec<String>;
     /// `channels.status`: every account, with a live credential check when `probe`.
     fn status(&self, probe: bool) -> BoxFuture<'_, Value>;
+    /// The account receiving webhooks on `path`, if one is listening there now.
+    fn webhook(&self, path: &str) -> Option<WebhookTarget>;
     /// Sends `text` to `to` through a channel account (the `send` RPC).
     fn send<'a>(
         &'a self,

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use tokio::sync::{Notify, mpsc, watch};
 
 pub use activation::{Activation, ActivationError};
-pub use channels::{ChannelControl, ChannelError};
+pub use channels::{ChannelControl, ChannelError, WebhookDelivery, WebhookTarget};
 
 use crate::auth::{AuthVerifier, RateLimiter};
 use crate::conns::Registry;

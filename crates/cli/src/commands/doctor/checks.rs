@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use openclaw_config::{AuthMode, Config, Paths};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::{Action, Check, PROBE_TIMEOUT, PROVIDER_TIMEOUT, Status};
 use crate::client::{Client, ClientError};
@@ -136,7 +136,11 @@ pub(super) async fn probe_gateway(local: &Local, opts: &ClientOpts) -> Probe {
     match Client::connect(&target, READ_SCOPES).await {
         Ok(mut client) => {
             let status = client.call("status", None, false).await.ok();
-            let channels = client.call("channels.status", None, false).await.ok();
+            // With a live probe: the webhook state comes from Telegram's getWebhookInfo.
+            let channels = client
+                .call("channels.status", Some(json!({"probe": true})), false)
+                .await
+                .ok();
             client.close().await;
             let detail = match &status {
                 Some(s) => format!(
@@ -594,6 +598,52 @@ fn channel_accounts(payload: &Value) -> Vec<(String, String, Value)> {
     out
 }
 
+/// The webhook state the channel probe read from the service (Telegram `getWebhookInfo`).
+fn webhook_check(ch: &str, acct: &str, w: &Value) -> Check {
+    let id = format!("channel.{ch}.{acct}.webhook");
+    let title = format!("Channel: {ch} ({acct}) webhook");
+    let text = |k: &str| w.get(k).and_then(Value::as_str).unwrap_or("");
+    let pending = w
+        .get("pendingUpdateCount")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    let last_error = text("lastErrorMessage");
+    match text("state") {
+        "registered" if !last_error.is_empty() => Check::new(id, Status::Warn, title)
+            .detail(format!(
+                "registered at {} ({pending} pending); Telegram's last delivery error: {last_error}",
+                text("url")
+            ))
+            .fix(format!(
+                "make {} reach this gateway's {} (reverse proxy, DNS, TLS), then `openclaw channels status --probe`",
+                text("url"),
+                text("path")
+            )),
+        "registered" => Check::new(id, Status::Ok, title)
+            .detail(format!("registered at {} ({pending} pending)", text("url"))),
+        "not registered" | "mismatch" => Check::new(id, Status::Fail, title)
+            .detail(format!(
+                "webhook not configured at Telegram for {} (Telegram has {:?})",
+                text("configuredUrl"),
+                text("url")
+            ))
+            .fix(format!(
+                "restart the account so it calls setWebhook again (`openclaw gateway restart`), and check channels.{ch}.webhookUrl"
+            )),
+        "not configured" => Check::new(id, Status::Ok, title)
+            .detail("long polling (webhook not configured)"),
+        "conflict" => Check::new(id, Status::Warn, title)
+            .detail(format!(
+                "a webhook is set at Telegram ({}) but this account polls",
+                text("url")
+            ))
+            .fix("the account removes it when it starts; for webhook mode set webhookUrl and webhookSecret"),
+        _ => Check::new(id, Status::Warn, title)
+            .detail(format!("webhook state unknown: {}", text("error")))
+            .fix(format!("check the {ch} credentials and `openclaw channels status --probe`")),
+    }
+}
+
 pub(super) fn check_channels(config: &Config, live: Option<&Value>) -> Vec<Check> {
     let mut out = Vec::new();
     if let Some(payload) = live {
@@ -637,6 +687,9 @@ pub(super) fn check_channels(config: &Config, live: Option<&Value>) -> Vec<Check
                 Check::new(id, Status::Ok, title).detail(state)
             };
             out.push(c);
+            if let Some(w) = s.pointer("/probe/bot/webhook") {
+                out.push(webhook_check(ch, acct, w));
+            }
         }
         if !accounts.is_empty() {
             return out;

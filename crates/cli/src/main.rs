@@ -200,8 +200,8 @@ struct CallArgs {
 
 #[derive(Args)]
 struct LogsArgs {
-    /// How many recent lines to show.
-    #[arg(long, default_value_t = 200)]
+    /// How many recent lines to show (also --tail N, --last N).
+    #[arg(long, visible_aliases = ["tail", "last"], default_value_t = 200, value_name = "N")]
     limit: usize,
     /// Keep printing new lines as they are written.
     #[arg(long, short = 'f')]
@@ -212,9 +212,20 @@ struct LogsArgs {
     /// Only entries at this level or more severe (fatal, error, warn, info, debug, trace).
     #[arg(long, value_name = "LEVEL", value_parser = commands::logs::parse_level)]
     level: Option<openclaw_logs::Level>,
-    /// Only entries newer than this: 30s, 10m, 2h, 1d.
-    #[arg(long, value_name = "DUR", value_parser = commands::logs::parse_since)]
-    since: Option<u64>,
+    /// Only entries newer than this: 30s, 10m, 2h, 1d, or a time such as "2026-12-01 10:00"
+    /// (local) or 2026-12-01T10:00:00Z.
+    #[arg(long, value_name = "WHEN", value_parser = commands::logs::parse_since)]
+    since: Option<commands::logs::Since>,
+    /// Only entries whose message or fields match TEXT (case-insensitive regex, else
+    /// substring); a level word such as `error` also matches entries at that level.
+    #[arg(long, value_name = "TEXT", value_parser = commands::logs::parse_filter)]
+    filter: Option<commands::logs::TextFilter>,
+    /// Output format: text (default) or json (same as --json).
+    #[arg(long, value_name = "FORMAT", value_parser = ["text", "json"])]
+    format: Option<String>,
+    /// Write the lines to FILE (created owner-only) instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    output: Option<std::path::PathBuf>,
     #[command(flatten)]
     client: ClientOpts,
 }
@@ -226,7 +237,10 @@ impl LogsArgs {
             follow: self.follow,
             interval_ms: self.interval,
             level: self.level,
-            since_ms: self.since,
+            since: self.since,
+            filter: self.filter.clone(),
+            json: self.client.json || self.format.as_deref() == Some("json"),
+            output: self.output.clone(),
         }
     }
 }

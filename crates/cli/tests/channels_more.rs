@@ -150,12 +150,15 @@ async fn two_bots_each_answer_their_own_chats() {
         "channels", "status", "--json", "--url", &url, "--token", TOKEN,
     ]);
     let v: Value = serde_json::from_str(&out.stdout).unwrap();
-    let ids: Vec<&String> = v["channels"]["telegram"]["accounts"]
-        .as_object()
+    let ids: Vec<&str> = v
+        .as_array()
         .unwrap()
-        .keys()
+        .iter()
+        .map(|e| e["account"].as_str().unwrap())
         .collect();
     assert_eq!(ids, ["alpha", "beta"], "{v}");
+    assert_eq!(v[0]["name"], "telegram:alpha", "{v}");
+    assert!(v[0]["latency_ms"].is_null(), "no probe, no latency: {v}");
     assert!(!gw.output().contains(BOT_A) && !gw.output().contains(BOT_B));
 
     // Sending picks the account.

@@ -159,6 +159,13 @@ pub async fn run(global: &Global, opts: &ClientOpts, o: Options) -> Result<ExitC
             "ts": ts,
             "summary": summary,
             "findings": findings.iter().map(Finding::to_json).collect::<Vec<_>>(),
+            // What needs attention (critical and warn), for runbook scripts that read
+            // `.issues[].severity`; `findings` keeps the informational ones too.
+            "issues": findings
+                .iter()
+                .filter(|f| f.severity != Severity::Info)
+                .map(Finding::to_json)
+                .collect::<Vec<_>>(),
         });
         if o.fix {
             out["fixes"] = json!(fixes);

@@ -74,7 +74,7 @@ async fn status(global: &Global, opts: &ClientOpts, probe: bool) -> Result<ExitC
         )
         .await?;
     if opts.json {
-        print_json(&res);
+        print_json(&Value::Array(entries(&res)));
         return Ok(ExitCode::SUCCESS);
     }
     let channels = res.get("channels").and_then(Value::as_object);
@@ -87,18 +87,7 @@ async fn status(global: &Global, opts: &ClientOpts, probe: bool) -> Result<ExitC
             continue;
         };
         for (id, a) in accounts {
-            let flag = |k: &str| a.get(k).and_then(Value::as_bool).unwrap_or(false);
-            let state = if !flag("configured") {
-                "not configured"
-            } else if !flag("enabled") {
-                "disabled"
-            } else if flag("connected") {
-                "connected"
-            } else if flag("running") {
-                "disconnected"
-            } else {
-                "stopped"
-            };
+            let state = account_state(a);
             let mut line = format!("{name} {id}: {state}");
             if let Some(user) = a.pointer("/identity/username").and_then(Value::as_str) {
                 line.push_str(&format!(" ({user})"));
@@ -121,6 +110,62 @@ async fn status(global: &Global, opts: &ClientOpts, probe: bool) -> Result<ExitC
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One word for an account's state: `connected`, `disconnected` (running, reconnecting),
+/// `stopped`, `disabled` or `not configured`.
+fn account_state(a: &Value) -> &'static str {
+    let flag = |k: &str| a.get(k).and_then(Value::as_bool).unwrap_or(false);
+    if !flag("configured") {
+        "not configured"
+    } else if !flag("enabled") {
+        "disabled"
+    } else if flag("connected") {
+        "connected"
+    } else if flag("running") {
+        "disconnected"
+    } else {
+        "stopped"
+    }
+}
+
+/// `channels status --json`: one entry per account, in channel order: `name` (`telegram`,
+/// or `telegram:<account>` beside the default account), `channel`, `account`, `status`
+/// (see [`account_state`]), `latency_ms` (the live probe's round trip with `--probe`,
+/// else null), then every field of the account's status as the gateway reports it.
+fn entries(res: &Value) -> Vec<Value> {
+    let mut out = Vec::new();
+    let Some(channels) = res.get("channels").and_then(Value::as_object) else {
+        return out;
+    };
+    let order: Vec<&str> = res
+        .get("channelOrder")
+        .and_then(Value::as_array)
+        .map(|o| o.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let mut names: Vec<&String> = channels.keys().collect();
+    names.sort_by_key(|n| order.iter().position(|o| o == n).unwrap_or(usize::MAX));
+    for name in names {
+        let Some(accounts) = channels[name].get("accounts").and_then(Value::as_object) else {
+            continue;
+        };
+        for (id, a) in accounts {
+            let mut e = json!({
+                "name": if id == openclaw_config::DEFAULT_ACCOUNT_ID { name.clone() } else { format!("{name}:{id}") },
+                "channel": name,
+                "account": id,
+                "status": account_state(a),
+                "latency_ms": a.pointer("/probe/elapsedMs").cloned().unwrap_or(Value::Null),
+            });
+            if let (Some(e), Some(a)) = (e.as_object_mut(), a.as_object()) {
+                for (k, v) in a {
+                    e.entry(k.clone()).or_insert_with(|| v.clone());
+                }
+            }
+            out.push(e);
+        }
+    }
+    out
 }
 
 /// `; webhook registered (URL, N pending)` and the like, from the probe's webhook state.

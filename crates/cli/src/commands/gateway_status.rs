@@ -42,7 +42,11 @@
 //!     "scopes": [string] | null,          // granted at hello-ok (admin scopes requested)
 //!     "capability": "read" | "write" | "admin" | null
 //!   },
-//!   "status":   object | null             // the gateway's status payload, with --deep
+//!   "status":   "running" | "stopped" | "unknown",   // = runtime.status (runbook scripts)
+//!   "uptime":   string | null,            // e.g. "3h 12m 5s", from the status RPC
+//!   "uptimeMs": number | null,
+//!   "version":  string | null,            // the gateway's version when reachable
+//!   "deep":     object | null             // the gateway's status payload, with --deep
 //! }
 //! ```
 
@@ -143,6 +147,7 @@ pub async fn run(global: &Global, opts: &ClientOpts, mode: Mode) -> anyhow::Resu
     let mut rpc_ok = false;
     let mut hosts: Option<Vec<String>> = None;
     let mut version = Value::Null;
+    let mut uptime_ms: Option<u64> = None;
     if mode.probe {
         let started = Instant::now();
         match Client::connect(&target, PROBE_SCOPES).await {
@@ -170,6 +175,7 @@ pub async fn run(global: &Global, opts: &ClientOpts, mode: Mode) -> anyhow::Resu
                         rpc_ok = true;
                         probe["rpc"] = json!(true);
                         hosts = listening(&status);
+                        uptime_ms = status.get("uptimeMs").and_then(Value::as_u64);
                         if mode.deep {
                             deep = status;
                         }
@@ -222,9 +228,13 @@ pub async fn run(global: &Global, opts: &ClientOpts, mode: Mode) -> anyhow::Resu
             "version": version,
         },
         "service": service_json,
+        "status": runtime["status"],
+        "uptime": uptime_ms.map(super::human_ms),
+        "uptimeMs": uptime_ms,
+        "version": version,
         "runtime": runtime,
         "probe": probe,
-        "status": deep,
+        "deep": deep,
     });
 
     if opts.json {
@@ -335,9 +345,9 @@ fn print_text(
             probe["error"].as_str().unwrap_or("unknown error")
         );
     }
-    if mode.deep && !report["status"].is_null() {
+    if mode.deep && !report["deep"].is_null() {
         println!("Gateway status:");
-        print_json(&report["status"]);
+        print_json(&report["deep"]);
     }
 }
 

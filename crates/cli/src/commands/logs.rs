@@ -1,5 +1,5 @@
 //! `openclaw logs`: tail (and follow) the gateway log, over RPC or from the file, with
-//! `--level` and `--since` filters. Following survives log rotation: the rest of the
+//! `--level`, `--since` and `--filter`, printed or written to `--output`. Following survives log rotation: the rest of the
 //! rotated file (`gateway.log.1`) is read from the last cursor before the new file.
 
 use std::path::{Path, PathBuf};
@@ -25,8 +25,104 @@ pub struct Mode {
     pub interval_ms: u64,
     /// Only entries at this level or more severe.
     pub level: Option<Level>,
-    /// Only entries newer than this many milliseconds ago.
-    pub since_ms: Option<u64>,
+    /// Only entries newer than this.
+    pub since: Option<Since>,
+    /// Only entries that match this text (see [`TextFilter`]).
+    pub filter: Option<TextFilter>,
+    /// Print JSON entries instead of pretty lines (`--json`, `--format json`).
+    pub json: bool,
+    /// Write the lines to this file instead of standard output.
+    pub output: Option<PathBuf>,
+}
+
+/// `--since`: a duration back from now, or a point in time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Since {
+    /// This many milliseconds ago.
+    Ago(u64),
+    /// This instant (Unix milliseconds).
+    At(u64),
+}
+
+impl Since {
+    fn after_ms(self) -> u64 {
+        match self {
+            Since::Ago(d) => now_ms().saturating_sub(d),
+            Since::At(t) => t,
+        }
+    }
+}
+
+/// `--filter TEXT`: a case-insensitive regular expression (or, when `TEXT` is not a valid
+/// one, a plain substring) matched against an entry's message and field values. A level
+/// word (`error`, `errors`, `warn`, `warning`, `fatal`…) also matches every entry at that
+/// level or a more severe one, so `--filter error` counts error lines whatever they say.
+#[derive(Clone, Debug)]
+pub struct TextFilter {
+    pattern: Pattern,
+    level: Option<Level>,
+}
+
+#[derive(Clone, Debug)]
+enum Pattern {
+    Regex(fancy_regex::Regex),
+    Substring(String),
+}
+
+impl TextFilter {
+    fn matches_text(&self, text: &str) -> bool {
+        match &self.pattern {
+            Pattern::Regex(r) => r.is_match(text).unwrap_or(false),
+            Pattern::Substring(s) => text.to_lowercase().contains(s),
+        }
+    }
+
+    /// Whether a log line (a JSON entry, or raw text) matches.
+    fn matches(&self, line: &str) -> bool {
+        let Ok(Value::Object(entry)) = serde_json::from_str::<Value>(line) else {
+            return self.matches_text(line);
+        };
+        if let Some(min) = self.level
+            && let Some(l) = entry
+                .get("level")
+                .and_then(Value::as_str)
+                .and_then(|l| l.parse::<Level>().ok())
+            && l != Level::Silent
+            && l <= min
+        {
+            return true;
+        }
+        entry.iter().any(|(k, v)| {
+            k != "time"
+                && k != "level"
+                && match v {
+                    Value::String(s) => self.matches_text(s),
+                    Value::Null => false,
+                    other => self.matches_text(&other.to_string()),
+                }
+        })
+    }
+}
+
+/// Parses `--filter`.
+pub fn parse_filter(raw: &str) -> Result<TextFilter, String> {
+    let text = raw.trim();
+    if text.is_empty() {
+        return Err(
+            "--filter needs some text, e.g. --filter error or --filter 'timeout|refused'".into(),
+        );
+    }
+    let level = match text.to_ascii_lowercase().as_str() {
+        "fatal" => Some(Level::Fatal),
+        "error" | "errors" | "err" => Some(Level::Error),
+        "warn" | "warning" | "warnings" => Some(Level::Warn),
+        _ => None,
+    };
+    let pattern = match fancy_regex::Regex::new(&format!("(?i){text}")) {
+        Ok(r) => Pattern::Regex(r),
+        Err(_) => Pattern::Substring(text.to_lowercase()),
+    };
+    Ok(TextFilter { pattern, level })
 }
 
 /// Parses `--level`; `silent` makes no sense as a filter.
@@ -39,9 +135,71 @@ pub fn parse_level(raw: &str) -> Result<Level, String> {
     }
 }
 
-/// Parses `--since`: a number with unit `s`, `m`, `h` or `d` (`30s`, `10m`, `2h`, `1d`),
-/// into milliseconds.
-pub fn parse_since(raw: &str) -> Result<u64, String> {
+/// Parses `--since`: a duration back from now (a number with unit `s`, `m`, `h` or `d`:
+/// `30s`, `10m`, `2h`, `1d`), or a point in time: `2026-12-01 10:00[:SS]` in local time,
+/// `2026-12-01` (local midnight), or RFC 3339 (`2026-12-01T10:00:00Z`, with any offset).
+pub fn parse_since(raw: &str) -> Result<Since, String> {
+    let t = raw.trim();
+    if t.len() >= 10 && t.as_bytes()[4] == b'-' {
+        return parse_point(t).map(Since::At).ok_or_else(|| {
+            format!(
+                "invalid time {raw:?}; use e.g. \"2026-12-01 10:00\" (local time), 2026-12-01, or 2026-12-01T10:00:00Z"
+            )
+        });
+    }
+    parse_duration(t)
+        .map(Since::Ago)
+        .map_err(|_| format!("invalid --since {raw:?}; use a duration (30s, 10m, 2h, 1d) or a time such as \"2026-12-01 10:00\""))
+}
+
+/// A point in time: RFC 3339 with an offset, or a local date and time.
+fn parse_point(t: &str) -> Option<u64> {
+    let has_offset =
+        t.len() > 19 && (t.ends_with('Z') || t.ends_with('z') || t[19..].contains(['+', '-']));
+    if has_offset {
+        return parse_rfc3339_ms(&t.replacen(' ', "T", 1));
+    }
+    let num = |s: Option<&str>| s?.parse::<i32>().ok();
+    let (date, time) = t.split_once([' ', 'T']).unwrap_or((t, "00:00"));
+    let mut d = date.split('-');
+    let (y, mo, day) = (num(d.next())?, num(d.next())?, num(d.next())?);
+    let mut hm = time.split(':');
+    let (h, mi) = (num(hm.next())?, num(hm.next())?);
+    let sec = match hm.next() {
+        Some(s) => s.parse::<i32>().ok()?,
+        None => 0,
+    };
+    if d.next().is_some()
+        || !(1..=12).contains(&mo)
+        || !(1..=31).contains(&day)
+        || h > 23
+        || mi > 59
+        || sec > 60
+    {
+        return None;
+    }
+    local_to_epoch_ms(y, mo, day, h, mi, sec)
+}
+
+/// Local civil time to Unix milliseconds, in the host's time zone (`TZ`, else
+/// `/etc/localtime`), daylight saving included.
+fn local_to_epoch_ms(y: i32, mo: i32, d: i32, h: i32, mi: i32, s: i32) -> Option<u64> {
+    let civil = jiff::civil::DateTime::new(
+        i16::try_from(y).ok()?,
+        i8::try_from(mo).ok()?,
+        i8::try_from(d).ok()?,
+        i8::try_from(h).ok()?,
+        i8::try_from(mi).ok()?,
+        i8::try_from(s.min(59)).ok()?,
+        0,
+    )
+    .ok()?;
+    let at = jiff::tz::TimeZone::system().to_timestamp(civil).ok()?;
+    u64::try_from(at.as_millisecond()).ok()
+}
+
+/// A duration with unit `s`, `m`, `h` or `d`, in milliseconds.
+pub fn parse_duration(raw: &str) -> Result<u64, String> {
     let t = raw.trim();
     let bad = || {
         format!("invalid duration {raw:?}; use a number with s, m, h or d, e.g. 30s, 10m, 2h, 1d")
@@ -129,20 +287,26 @@ pub fn parse_rfc3339_ms(s: &str) -> Option<u64> {
     u64::try_from(secs * 1000 + millis).ok()
 }
 
-/// Which lines pass `--level` and `--since`.
+/// Which lines pass `--level`, `--since` and `--filter`.
 struct Filter {
     level: Option<Level>,
     after_ms: Option<u64>,
+    text: Option<TextFilter>,
 }
 
 impl Filter {
     fn active(&self) -> bool {
-        self.level.is_some() || self.after_ms.is_some()
+        self.level.is_some() || self.after_ms.is_some() || self.text.is_some()
     }
 
-    /// Lines that are not JSON entries pass only when no filter is set.
+    /// Lines that are not JSON entries pass `--level`/`--since` only when neither is set.
     fn keep(&self, line: &str) -> bool {
-        if !self.active() {
+        if let Some(t) = &self.text
+            && !t.matches(line)
+        {
+            return false;
+        }
+        if self.level.is_none() && self.after_ms.is_none() {
             return true;
         }
         let Ok(v) = serde_json::from_str::<Value>(line) else {
@@ -212,8 +376,10 @@ pub async fn run(global: &Global, opts: &ClientOpts, mode: Mode) -> anyhow::Resu
     }
     let filter = Filter {
         level: mode.level,
-        after_ms: mode.since_ms.map(|d| now_ms().saturating_sub(d)),
+        after_ms: mode.since.map(Since::after_ms),
+        text: mode.filter.clone(),
     };
+    let mut sink = Sink::open(mode.output.as_deref(), mode.json)?;
     let local = Local::load(global)?;
     let target = local.target(opts);
     let mut source = match Client::connect(&target, READ_SCOPES).await {
@@ -247,10 +413,13 @@ pub async fn run(global: &Global, opts: &ClientOpts, mode: Mode) -> anyhow::Resu
         .await?;
     let kept: Vec<&String> = first.lines.iter().filter(|l| filter.keep(l)).collect();
     let skip = kept.len().saturating_sub(mode.limit);
-    print_lines(kept.into_iter().skip(skip), opts.json);
+    sink.lines(kept.into_iter().skip(skip))?;
+    if let Some(path) = &mode.output {
+        eprintln!("wrote {} lines to {}", sink.written, path.display());
+    }
 
     if mode.follow {
-        follow(&mut source, &first, &filter, &mode, opts.json).await?;
+        follow(&mut source, &first, &filter, &mode, &mut sink).await?;
     }
     if let Source::Rpc(c) = source {
         c.close().await;
@@ -258,12 +427,74 @@ pub async fn run(global: &Global, opts: &ClientOpts, mode: Mode) -> anyhow::Resu
     Ok(ExitCode::SUCCESS)
 }
 
+/// Where the lines go: standard output, or the `--output` file (created owner-only,
+/// truncated; logs may hold what operators would not share).
+struct Sink {
+    file: Option<std::io::BufWriter<std::fs::File>>,
+    json: bool,
+    written: usize,
+}
+
+impl Sink {
+    fn open(path: Option<&Path>, json: bool) -> anyhow::Result<Sink> {
+        let file = match path {
+            Some(p) => {
+                use std::os::unix::fs::OpenOptionsExt;
+                let f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .mode(0o600)
+                    .open(p)
+                    .with_context(|| format!("cannot write --output {}", p.display()))?;
+                Some(std::io::BufWriter::new(f))
+            }
+            None => None,
+        };
+        Ok(Sink {
+            file,
+            json,
+            written: 0,
+        })
+    }
+
+    fn lines<'a>(&mut self, lines: impl Iterator<Item = &'a String>) -> anyhow::Result<()> {
+        use std::io::Write;
+        let stdout = std::io::stdout();
+        let mut lock;
+        let out: &mut dyn Write = match &mut self.file {
+            Some(f) => f,
+            None => {
+                lock = stdout.lock();
+                &mut lock
+            }
+        };
+        for line in lines {
+            let text = if self.json {
+                match serde_json::from_str::<Value>(line) {
+                    Ok(v) => v.to_string(),
+                    Err(_) => json!({ "raw": line }).to_string(),
+                }
+            } else {
+                openclaw_logs::pretty_line(line)
+            };
+            // A closed pipe (`| head`) is not an error worth reporting.
+            if writeln!(out, "{text}").is_err() {
+                break;
+            }
+            self.written += 1;
+        }
+        out.flush().context("cannot write the log lines")?;
+        Ok(())
+    }
+}
+
 async fn follow(
     source: &mut Source,
     first: &TailResult,
     filter: &Filter,
     mode: &Mode,
-    as_json: bool,
+    sink: &mut Sink,
 ) -> anyhow::Result<()> {
     // The file as this host sees it: the gateway reports its path, and `openclaw logs`
     // normally runs on the gateway's host. Without it, rotation is noticed only through
@@ -280,7 +511,7 @@ async fn follow(
             let before = local_file.as_deref().and_then(file_id);
             let rotated_by_id = ident.is_some() && before.is_some() && before != ident;
             if rotated_by_id {
-                drain_archive(local_file.as_deref(), cursor, filter, as_json);
+                drain_archive(local_file.as_deref(), cursor, filter, sink)?;
                 cursor = 0;
                 ident = before;
             }
@@ -302,9 +533,9 @@ async fn follow(
             if result.reset {
                 // The file shrank below the cursor: rotated (or truncated). What was
                 // still unread at the old cursor is in the archive.
-                drain_archive(local_file.as_deref(), cursor, filter, as_json);
+                drain_archive(local_file.as_deref(), cursor, filter, sink)?;
             }
-            print_lines(result.lines.iter().filter(|l| filter.keep(l)), as_json);
+            sink.lines(result.lines.iter().filter(|l| filter.keep(l)))?;
             cursor = result.cursor;
             if !result.truncated {
                 break;
@@ -314,11 +545,16 @@ async fn follow(
 }
 
 /// Prints what remains of `<file>.1` from `cursor`, announcing the rotation.
-fn drain_archive(file: Option<&Path>, mut cursor: u64, filter: &Filter, as_json: bool) {
-    if !as_json {
+fn drain_archive(
+    file: Option<&Path>,
+    mut cursor: u64,
+    filter: &Filter,
+    sink: &mut Sink,
+) -> anyhow::Result<()> {
+    if !sink.json {
         eprintln!("-- log file rotated --");
     }
-    let Some(file) = file else { return };
+    let Some(file) = file else { return Ok(()) };
     let archive = crate::posture::sibling(file, ".1");
     loop {
         let Ok(r) = openclaw_logs::tail(
@@ -329,35 +565,18 @@ fn drain_archive(file: Option<&Path>, mut cursor: u64, filter: &Filter, as_json:
                 max_bytes: openclaw_logs::MAX_TAIL_MAX_BYTES,
             },
         ) else {
-            return;
+            return Ok(());
         };
         if r.reset {
             // The archive is shorter than our cursor: not the file we were reading.
-            return;
+            return Ok(());
         }
-        print_lines(r.lines.iter().filter(|l| filter.keep(l)), as_json);
+        sink.lines(r.lines.iter().filter(|l| filter.keep(l)))?;
         cursor = r.cursor;
         if !r.truncated {
-            return;
+            return Ok(());
         }
     }
-}
-
-fn print_lines<'a>(lines: impl Iterator<Item = &'a String>, as_json: bool) {
-    use std::io::Write;
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    for line in lines {
-        let _ = if as_json {
-            match serde_json::from_str::<Value>(line) {
-                Ok(v) => writeln!(out, "{v}"),
-                Err(_) => writeln!(out, "{}", json!({ "raw": line })),
-            }
-        } else {
-            writeln!(out, "{}", openclaw_logs::pretty_line(line))
-        };
-    }
-    let _ = out.flush();
 }
 
 #[cfg(test)]
@@ -365,14 +584,59 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations() {
-        assert_eq!(parse_since("30s"), Ok(30_000));
-        assert_eq!(parse_since("10m"), Ok(600_000));
-        assert_eq!(parse_since("2h"), Ok(7_200_000));
-        assert_eq!(parse_since("1d"), Ok(86_400_000));
+    fn durations_and_times() {
+        assert_eq!(parse_since("30s"), Ok(Since::Ago(30_000)));
+        assert_eq!(parse_since("10m"), Ok(Since::Ago(600_000)));
+        assert_eq!(parse_since("2h"), Ok(Since::Ago(7_200_000)));
+        assert_eq!(parse_since("1d"), Ok(Since::Ago(86_400_000)));
         assert!(parse_since("10").is_err());
         assert!(parse_since("x5m").is_err());
         assert!(parse_since("5w").is_err());
+        assert_eq!(
+            parse_since("2026-01-02T03:04:05Z"),
+            Ok(Since::At(1_767_323_045_000))
+        );
+        // Local times go through the host's zone: the same instant as mktime says, and
+        // a minute later is 60 s later.
+        let Ok(Since::At(a)) = parse_since("2026-12-01 10:00") else {
+            panic!("local time not parsed")
+        };
+        let Ok(Since::At(b)) = parse_since("2026-12-01 10:01") else {
+            panic!()
+        };
+        assert_eq!(b - a, 60_000);
+        assert_eq!(parse_since("2026-12-01"), parse_since("2026-12-01 00:00"));
+        for bad in [
+            "2026-13-01 10:00",
+            "2026-12-01 25:00",
+            "2026-12-01 10",
+            "2026-12-xx",
+        ] {
+            assert!(parse_since(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn text_filter_matches_message_fields_and_level_words() {
+        let line = |lvl: &str, msg: &str, extra: &str| {
+            format!(
+                r#"{{"time":"2026-01-02T03:04:05.678Z","level":"{lvl}","message":"{msg}"{extra}}}"#
+            )
+        };
+        let f = parse_filter("error").unwrap();
+        assert!(f.matches(&line("error", "boom", "")));
+        assert!(f.matches(&line("fatal", "down", "")));
+        assert!(f.matches(&line("info", "an error in the text", "")));
+        assert!(!f.matches(&line("warn", "slow", "")));
+        let f = parse_filter("timeout|refused").unwrap();
+        assert!(f.matches(&line("info", "x", r#","error":"connection refused""#)));
+        assert!(f.matches(&line("warn", "Provider TIMEOUT", "")));
+        assert!(!f.matches(&line("warn", "ok", "")));
+        // Not a valid regex: a substring.
+        let f = parse_filter("a(b").unwrap();
+        assert!(f.matches(&line("info", "xa(by", "")));
+        assert!(f.matches("raw a(b line"));
+        assert!(parse_filter("  ").is_err());
     }
 
     #[test]
@@ -401,6 +665,7 @@ mod tests {
         let f = Filter {
             level: Some(Level::Warn),
             after_ms: Some(1_767_323_045_000),
+            text: None,
         };
         let line =
             |lvl: &str, t: &str| format!(r#"{{"time":"{t}","level":"{lvl}","message":"m"}}"#);
@@ -412,6 +677,7 @@ mod tests {
         let none = Filter {
             level: None,
             after_ms: None,
+            text: None,
         };
         assert!(none.keep("not json"));
     }

@@ -1,8 +1,15 @@
 //! `openclaw status`.
+//!
+//! `--json` prints the gateway's `status` payload with three summaries added for runbook
+//! scripts: `runtime` (`status`, `pid`, `uptimeMs`, `uptime`), `channels.active` /
+//! `channels.configured` (accounts connected / configured, beside the per-channel
+//! entries) and `providers` (`available` and `configured` counts, and `list`: each
+//! configured provider with whether it is usable and why not).
 
 use std::process::ExitCode;
 
-use serde_json::Value;
+use openclaw_config::Config;
+use serde_json::{Value, json};
 
 use super::{Global, READ_SCOPES, human_ms, print_json};
 use crate::opts::ClientOpts;
@@ -12,8 +19,9 @@ use crate::target::Local;
 pub async fn run(global: &Global, opts: &ClientOpts) -> anyhow::Result<ExitCode> {
     let local = Local::load(global)?;
     let target = local.target(opts);
-    let status = local.call(&target, READ_SCOPES, "status", None).await?;
+    let mut status = local.call(&target, READ_SCOPES, "status", None).await?;
     if opts.json {
+        summarize(&mut status, &local.config);
         print_json(&status);
         return Ok(ExitCode::SUCCESS);
     }
@@ -33,6 +41,69 @@ pub async fn run(global: &Global, opts: &ClientOpts) -> anyhow::Result<ExitCode>
     let conns = status.get("connections").cloned().unwrap_or(Value::Null);
     println!("Connections: {}", s(&conns, "count"));
     Ok(ExitCode::SUCCESS)
+}
+
+/// Adds the `runtime`, `channels.active`/`configured` and `providers` summaries.
+fn summarize(status: &mut Value, config: &Config) {
+    let uptime = status.get("uptimeMs").and_then(Value::as_u64);
+    status["runtime"] = json!({
+        "status": "running",
+        "pid": status.get("pid").cloned().unwrap_or(Value::Null),
+        "uptimeMs": uptime,
+        "uptime": uptime.map(human_ms),
+    });
+    let (mut active, mut configured) = (0u64, 0u64);
+    if let Some(channels) = status.get("channels").and_then(Value::as_object) {
+        for ch in channels.values() {
+            for a in ch
+                .get("accounts")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flat_map(|m| m.values())
+            {
+                configured += 1;
+                if a.get("connected").and_then(Value::as_bool) == Some(true) {
+                    active += 1;
+                }
+            }
+        }
+    }
+    if !status.get("channels").is_some_and(Value::is_object) {
+        status["channels"] = json!({});
+    }
+    status["channels"]["active"] = json!(active);
+    status["channels"]["configured"] = json!(configured);
+    let list: Vec<Value> = config
+        .models
+        .iter()
+        .flat_map(|m| m.providers.iter())
+        .map(|(id, p)| {
+            let keyed = p.api_key.as_ref().is_some_and(|k| !k.is_empty());
+            let local = super::doctor::checks::host_port(&p.base_url).is_some_and(|(h, _)| {
+                h == "localhost"
+                    || h.parse::<std::net::IpAddr>()
+                        .is_ok_and(|ip| ip.is_loopback())
+            });
+            let reason = if keyed || local {
+                Value::Null
+            } else {
+                json!(format!("no apiKey: set models.providers.{id}.apiKey"))
+            };
+            json!({
+                "id": id,
+                "baseUrl": p.base_url,
+                "models": p.models.iter().map(|m| m.id.clone()).collect::<Vec<_>>(),
+                "available": reason.is_null(),
+                "reason": reason,
+            })
+        })
+        .collect();
+    let available = list.iter().filter(|p| p["available"] == true).count();
+    status["providers"] = json!({
+        "available": available,
+        "configured": list.len(),
+        "list": list,
+    });
 }
 
 fn display(v: &Value) -> String {

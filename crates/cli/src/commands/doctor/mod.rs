@@ -6,7 +6,7 @@
 //! the posture helpers shared with `openclaw security audit` (permission bits, token
 //! strength, token generation) are in [`crate::posture`].
 
-mod checks;
+pub(crate) mod checks;
 mod fix;
 
 use std::process::ExitCode;

@@ -229,6 +229,86 @@ pub fn split_model_ref(raw: &str) -> Option<(&str, &str)> {
     (!p.is_empty() && !m.is_empty()).then_some((p, m))
 }
 
+/// Rewrites bare model ids (`"gpt-4o"`, no provider) in every agent's model chain and
+/// embeddings into `"provider/model"`, by the providers whose `models` list has that id.
+/// None or several → an error listing the candidates. The file keeps what was written.
+pub(crate) fn resolve_bare_models(
+    models: Option<&ModelsConfig>,
+    agents: Option<&mut AgentsConfig>,
+) -> Result<(), ConfigError> {
+    let Some(agents) = agents else {
+        return Ok(());
+    };
+    let all: Vec<String> = models
+        .into_iter()
+        .flat_map(|m| m.providers.iter())
+        .flat_map(|(p, e)| e.models.iter().map(move |m| format!("{p}/{}", m.id)))
+        .collect();
+    let resolve = |path: &str, raw: &mut String| -> Result<(), ConfigError> {
+        if raw.contains('/') || raw.trim().is_empty() {
+            return Ok(());
+        }
+        let hits: Vec<&String> = all
+            .iter()
+            .filter(|r| r.split_once('/').is_some_and(|(_, m)| m == raw))
+            .collect();
+        match hits.as_slice() {
+            [one] => {
+                *raw = (*one).clone();
+                Ok(())
+            }
+            [] => Err(ConfigError::Invalid {
+                path: path.to_owned(),
+                message: format!(
+                    "no configured provider lists model {raw:?}; write \"<provider>/<model>\" or add it to a provider's models ({})",
+                    if all.is_empty() {
+                        "no provider lists any models".to_owned()
+                    } else {
+                        format!("listed: {}", all.join(", "))
+                    }
+                ),
+            }),
+            many => Err(ConfigError::Invalid {
+                path: path.to_owned(),
+                message: format!(
+                    "model {raw:?} is offered by several providers; pick one of: {}",
+                    many.iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            }),
+        }
+    };
+    let chain = |path: &str, r: &mut ModelRef| -> Result<(), ConfigError> {
+        match r {
+            ModelRef::Single(s) => resolve(path, s),
+            ModelRef::Chain(c) => {
+                resolve(&format!("{path}.primary"), &mut c.primary)?;
+                for (i, f) in c.fallbacks.iter_mut().enumerate() {
+                    resolve(&format!("{path}.fallbacks[{i}]"), f)?;
+                }
+                Ok(())
+            }
+        }
+    };
+    if let Some(m) = &mut agents.defaults.model {
+        chain("agents.defaults.model", m)?;
+    }
+    if let Some(e) = &mut agents.defaults.embeddings {
+        resolve("agents.defaults.embeddings.model", &mut e.model)?;
+    }
+    for (i, a) in agents.list.iter_mut().enumerate() {
+        if let Some(m) = &mut a.model {
+            chain(&format!("agents.list[{i}].model"), m)?;
+        }
+        if let Some(e) = &mut a.embeddings {
+            resolve(&format!("agents.list[{i}].embeddings.model"), &mut e.model)?;
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn validate(
     models: Option<&ModelsConfig>,
     agents: Option<&AgentsConfig>,

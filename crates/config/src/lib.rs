@@ -20,7 +20,8 @@
 //! directly (except [`Paths::from_process_env`]), so behaviour is deterministic and
 //! testable without global state.
 
-pub mod agents;
+mod agents;
+pub mod aliases;
 pub mod channels;
 pub mod edit;
 pub mod error;

@@ -111,7 +111,9 @@ pub(crate) fn finish_document(
 ) -> Result<Config, ConfigError> {
     check_root(&value)?;
     substitute_env(&mut value, String::new(), env)?;
-    let config = deserialize_config(value)?;
+    crate::aliases::normalize(&mut value)?;
+    let mut config = deserialize_config(value)?;
+    crate::agents::resolve_bare_models(config.models.as_ref(), config.agents.as_mut())?;
     config.validate()?;
     Ok(config)
 }

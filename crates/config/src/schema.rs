@@ -43,6 +43,11 @@ pub struct Config {
     /// State of the onboarding wizard; free JSON.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wizard: Option<serde_json::Value>,
+    /// Plugin settings the original OpenClaw writes on its own (e.g. on `config set`);
+    /// kept as written so its files load unchanged. This gateway runs no plugins, so
+    /// nothing reads them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plugins: Option<serde_json::Value>,
     /// Agents and their model chains.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub agents: Option<crate::agents::AgentsConfig>,
@@ -572,8 +577,10 @@ pub struct LoggingConfig {
     /// Log file; unset means [`crate::Paths::default_log_file`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<PathBuf>,
-    /// Size at which the log file is rotated.
+    /// Size at which the log file is rotated (0: never).
     pub max_file_bytes: u64,
+    /// Rotated files kept beside the active one (`<file>.1` …), 1 to 100.
+    pub max_files: u32,
     /// Console level; unset means `info` (`--verbose` raises it to `debug`). Independent
     /// of `level`, which only governs the file.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -597,6 +604,7 @@ impl Default for LoggingConfig {
             level: LogLevel::Info,
             file: None,
             max_file_bytes: 104_857_600,
+            max_files: 5,
             console_level: None,
             console_style: None,
             redact_sensitive: None,
@@ -705,12 +713,21 @@ impl Config {
             );
         }
 
-        if self.logging.max_file_bytes < MIN_LOG_FILE_BYTES {
+        if self.logging.max_file_bytes != 0 && self.logging.max_file_bytes < MIN_LOG_FILE_BYTES {
             return invalid(
                 "logging.maxFileBytes",
                 format!(
-                    "{} is too small; use at least {MIN_LOG_FILE_BYTES} bytes",
+                    "{} is too small; use at least {MIN_LOG_FILE_BYTES} bytes (or 0 to never rotate)",
                     self.logging.max_file_bytes
+                ),
+            );
+        }
+        if !(1..=100).contains(&self.logging.max_files) {
+            return invalid(
+                "logging.maxFiles",
+                format!(
+                    "{} rotated files is out of range; keep 1 to 100",
+                    self.logging.max_files
                 ),
             );
         }

@@ -29,6 +29,8 @@ pub struct LogOptions {
     pub level: Level,
     /// Rotate once the file would exceed this many bytes (0 = never).
     pub max_file_bytes: u64,
+    /// Rotated files kept beside the active one (`logging.maxFiles`).
+    pub max_files: usize,
     /// `--verbose`: the console shows at least `debug` whatever `console_level` says.
     pub verbose: bool,
     /// Minimum level printed on the console (`logging.consoleLevel`, default `info`).
@@ -55,6 +57,7 @@ impl LogOptions {
             file: file.into(),
             level: Level::default(),
             max_file_bytes: DEFAULT_MAX_FILE_BYTES,
+            max_files: crate::writer::MAX_ARCHIVES,
             verbose: false,
             console_level: Level::Info,
             console_style: ConsoleStyle::default(),
@@ -217,7 +220,9 @@ where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
     let redaction = opts.redaction()?;
-    let file = RotatingFile::open(&opts.file, opts.max_file_bytes)?.into_shared();
+    let file = RotatingFile::open(&opts.file, opts.max_file_bytes)?
+        .with_archives(opts.max_files)
+        .into_shared();
     let live = Live::new(redaction, opts.console_style, opts.console_color);
     let (level_filter, level) =
         tracing_subscriber::reload::Layer::new(opts.level.to_level_filter());

@@ -11,7 +11,8 @@ use tracing_subscriber::fmt::MakeWriter;
 
 use crate::LogError;
 
-/// How many rotated archives (`<file>.1` … `<file>.5`) are kept.
+/// How many rotated archives (`<file>.1` … `<file>.5`) are kept unless
+/// [`RotatingFile::with_archives`] says otherwise (`logging.maxFiles`).
 ///
 /// Five archives bound disk use to roughly six times `max_bytes` while still
 /// leaving enough history to diagnose a problem after the fact.
@@ -33,6 +34,8 @@ const EARLY_FLUSH_BYTES: usize = 64 * 1024;
 pub struct RotatingFile {
     path: PathBuf,
     max_bytes: u64,
+    /// Rotated files kept (`<file>.1` … `<file>.<archives>`).
+    archives: usize,
     state: Mutex<State>,
     /// Set once an IO error has been reported, cleared after the next
     /// successful write, so an outage produces one stderr line, not millions.
@@ -62,6 +65,7 @@ impl RotatingFile {
         Ok(RotatingFile {
             path,
             max_bytes,
+            archives: MAX_ARCHIVES,
             state: Mutex::new(State {
                 file: Some(file),
                 size,
@@ -79,6 +83,12 @@ impl RotatingFile {
     /// The rotation threshold given to [`RotatingFile::open`] (0 = never).
     pub fn max_bytes(&self) -> u64 {
         self.max_bytes
+    }
+
+    /// Keeps `n` rotated files (at least one) instead of [`MAX_ARCHIVES`].
+    pub fn with_archives(mut self, n: usize) -> Self {
+        self.archives = n.max(1);
+        self
     }
 
     /// Path of archive number `n` (`1` is the most recent), so readers such
@@ -167,8 +177,8 @@ impl RotatingFile {
     fn rotate(&self, state: &mut State) -> io::Result<()> {
         // Close our handle first (matters on platforms that lock open files).
         state.file = None;
-        let mut shift_error = ignore_not_found(fs::remove_file(self.archive_path(MAX_ARCHIVES)));
-        for n in (1..MAX_ARCHIVES).rev() {
+        let mut shift_error = ignore_not_found(fs::remove_file(self.archive_path(self.archives)));
+        for n in (1..self.archives).rev() {
             let moved =
                 ignore_not_found(fs::rename(self.archive_path(n), self.archive_path(n + 1)));
             shift_error = shift_error.and(moved);
@@ -389,6 +399,28 @@ mod tests {
             "0123456789\n"
         );
         assert_eq!(fs::read_to_string(&path).expect("live"), "abcdefghij\n");
+    }
+
+    #[test]
+    fn the_archive_count_is_configurable() {
+        for keep in [1usize, 2, 9] {
+            let dir = temp_dir("writer-archives");
+            let path = dir.path().join("gateway.log");
+            let file = RotatingFile::open(&path, 64)
+                .expect("open")
+                .with_archives(keep);
+            for i in 0..200 {
+                file.write_record(format!("line-{i:04}-{}\n", "y".repeat(20)).as_bytes())
+                    .expect("write");
+            }
+            for n in 1..=keep {
+                assert!(
+                    file.archive_path(n).is_file(),
+                    "keep {keep}: archive {n} missing"
+                );
+            }
+            assert!(!file.archive_path(keep + 1).exists(), "keep {keep}");
+        }
     }
 
     #[test]

@@ -45,12 +45,27 @@ const ENV_PLACEHOLDER: &str = "openclaw-cli-env-placeholder";
 pub fn get(global: &Global, opts: &ClientOpts, path: &str, show_secrets: bool) -> Result<ExitCode> {
     let paths = paths(global)?;
     let segs = parse_segs(path)?;
-    let doc = read_doc_or_empty(&paths.config_path)?;
+    let mut doc = read_doc_or_empty(&paths.config_path)?;
     if openclaw_config::get_path(&doc, &segs).is_none() {
-        bail!(
-            "no value at {path} in {}; `openclaw config list` shows what is set",
-            paths.config_path.display()
-        );
+        // Set through an alias (e.g. gateway.bind by gateway.host): show what the
+        // gateway reads.
+        let effective = openclaw_config::aliases::effective_document(&doc)
+            .ok()
+            .filter(|d| openclaw_config::get_path(d, &segs).is_some());
+        match effective {
+            Some(d) => {
+                let used: Vec<String> = openclaw_config::aliases::aliases_in(&doc)
+                    .into_iter()
+                    .map(|a| a.written)
+                    .collect();
+                eprintln!("note: {path} is set through {}", used.join(", "));
+                doc = d;
+            }
+            None => bail!(
+                "no value at {path} in {}; `openclaw config list` shows what is set",
+                paths.config_path.display()
+            ),
+        }
     }
     let shown = shown_doc(&doc, show_secrets);
     // A path that runs through a redacted subtree (e.g. into a secret object) no longer
@@ -81,21 +96,42 @@ pub fn list(global: &Global, show_secrets: bool) -> Result<ExitCode> {
 pub fn validate(global: &Global, opts: &ClientOpts) -> Result<ExitCode> {
     let paths = paths(global)?;
     let file = &paths.config_path;
-    let env = |k: &str| std::env::var(k).ok();
+    // Variables this shell lacks are warnings, not errors (the gateway's environment, often
+    // a service manager's, may have them): the rest is checked with a stand-in value.
+    let mut warnings: Vec<String> = Vec::new();
     let error = match read_text(file)? {
         None => None,
         Some(text) => match read_doc(&text, file) {
             Err(e) => Some(e),
-            Ok(doc) => openclaw_config::validate_document(&doc, &env).err(),
+            Ok(doc) => match validate_lenient(&doc) {
+                Err(e) => Some(e),
+                Ok((_, missing)) => {
+                    for var in missing {
+                        for path in env_ref_paths(&doc, &var) {
+                            warnings.push(
+                                openclaw_config::ConfigError::MissingEnv {
+                                    var: var.clone(),
+                                    path,
+                                }
+                                .to_string(),
+                            );
+                        }
+                    }
+                    None
+                }
+            },
         },
     };
     if opts.json {
-        let mut out = json!({ "valid": error.is_none(), "path": file });
+        let mut out = json!({ "valid": error.is_none(), "path": file, "warnings": warnings });
         if let Some(e) = &error {
             out["error"] = json!(e.to_string());
         }
         print_json(&out);
     } else {
+        for w in &warnings {
+            eprintln!("warning: {w} (the gateway refuses to start until it is set)");
+        }
         match &error {
             None if !file.exists() => {
                 println!("Config valid: {} (missing; defaults)", file.display())
@@ -144,6 +180,28 @@ pub async fn import(global: &Global, opts: &ClientOpts, input: &Path) -> Result<
                 input.display()
             )
         })?
+    };
+    // A YAML backup (`config-backup.yaml`) is converted to JSON; comments do not survive.
+    let is_yaml = input
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
+    let text = if is_yaml {
+        let value: Value = serde_norway::from_str(&text).map_err(|e| {
+            anyhow!(
+                "{} is not valid YAML: {e}; fix it or import a JSON5 file",
+                input.display()
+            )
+        })?;
+        if !value.is_object() {
+            bail!(
+                "{} holds no mapping at the top (expected e.g. `gateway:` with keys under it)",
+                input.display()
+            );
+        }
+        pretty(&value)
+    } else {
+        text
     };
     apply(
         global,
@@ -485,6 +543,36 @@ pub(crate) fn read_doc_or_empty(file: &Path) -> Result<Value> {
         Some(text) => Ok(read_doc(&text, file)?),
         None => Ok(json!({})),
     }
+}
+
+/// JSON paths of the strings in `doc` that reference `${var}`.
+fn env_ref_paths(doc: &Value, var: &str) -> Vec<String> {
+    let needle = format!("${{{var}}}");
+    let mut out = Vec::new();
+    let mut stack: Vec<(String, &Value)> = vec![(String::new(), doc)];
+    while let Some((path, v)) = stack.pop() {
+        match v {
+            Value::String(s) if s.contains(&needle) => out.push(path),
+            Value::Object(m) => {
+                for (k, v) in m {
+                    let p = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
+                    stack.push((p, v));
+                }
+            }
+            Value::Array(a) => {
+                for (i, v) in a.iter().enumerate() {
+                    stack.push((format!("{path}[{i}]"), v));
+                }
+            }
+            _ => {}
+        }
+    }
+    out.sort();
+    out
 }
 
 /// Validates with this shell's environment; `${VAR}` references to unset variables are

@@ -144,6 +144,7 @@ impl Activation {
                 .unwrap_or_else(|| self.paths.default_log_file()),
             level: level(logging.level),
             max_file_bytes: logging.max_file_bytes,
+            max_files: logging.max_files as usize,
             verbose,
             console_level: logging
                 .console_level

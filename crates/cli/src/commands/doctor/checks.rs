@@ -16,6 +16,35 @@ use crate::posture::{
 };
 use crate::target::Local;
 
+/// Keys the runbooks write that are aliases here: each works, and doctor names the
+/// canonical key to use instead (one check per alias in use).
+pub(super) fn check_aliases(local: &Local) -> Vec<Check> {
+    let Ok(text) = std::fs::read_to_string(&local.paths.config_path) else {
+        return Vec::new();
+    };
+    let Ok(doc) = openclaw_config::read_document(&text) else {
+        return Vec::new();
+    };
+    openclaw_config::aliases::aliases_in(&doc)
+        .into_iter()
+        .map(|a| {
+            Check::new(
+                format!("config.alias.{}", a.written.split(' ').next().unwrap_or("")),
+                Status::Warn,
+                "Config key alias",
+            )
+            .detail(format!(
+                "{} works as an alias of {}",
+                a.written, a.canonical
+            ))
+            .fix(format!(
+                "prefer the canonical name: replace {} with {} (`openclaw config get` shows both)",
+                a.written, a.canonical
+            ))
+        })
+        .collect()
+}
+
 pub(super) fn check_config(local: &Local) -> Check {
     let path = &local.paths.config_path;
     let title = "Config valid";

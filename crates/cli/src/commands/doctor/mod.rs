@@ -21,8 +21,8 @@ use crate::target::Local;
 
 use crate::posture::{holds_inline_secrets, read_raw_doc};
 use checks::{
-    check_auth, check_channels, check_config, check_log_dir, check_perms, check_providers,
-    check_service, probe_gateway,
+    check_aliases, check_auth, check_channels, check_config, check_log_dir, check_perms,
+    check_providers, check_service, probe_gateway,
 };
 
 pub use fix::{Action, Fixer};
@@ -160,6 +160,7 @@ pub async fn run(global: &Global, opts: &ClientOpts, o: Options) -> Result<ExitC
         local = Local::load(global)?;
     }
     checks.push(c);
+    checks.extend(check_aliases(&local));
 
     let raw_doc = read_raw_doc(&local.paths.config_path);
     let secrets_in_config = raw_doc.as_ref().is_some_and(holds_inline_secrets);

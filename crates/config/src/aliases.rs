@@ -71,6 +71,11 @@ pub const ALIASES: &[Alias] = &[
         map: history_limit,
     },
     Alias {
+        alias: "gateway.sessionTimeout",
+        canonical: "session.reset (mode \"idle\", idleMinutes)",
+        map: session_timeout,
+    },
+    Alias {
         alias: "logging.format",
         canonical: "logging.consoleStyle",
         map: log_format,
@@ -216,6 +221,16 @@ fn history_limit(v: &Value) -> Mapped {
     match v.as_u64() {
         Some(n) if n >= 1 => Ok(vec![("agents.defaults.historyLimit", json!(n))]),
         _ => Err("expected a whole number of transcript entries, at least 1 (e.g. 50)".into()),
+    }
+}
+
+fn session_timeout(v: &Value) -> Mapped {
+    match v.as_f64() {
+        Some(s) if s > 0.0 && s.is_finite() => Ok(vec![
+            ("session.reset.mode", json!("idle")),
+            ("session.reset.idleMinutes", json!(s / 60.0)),
+        ]),
+        _ => Err("expected a positive number of seconds (e.g. 3600)".into()),
     }
 }
 
@@ -527,6 +542,10 @@ mod tests {
             (
                 json!({"gateway": {"historyLimit": 50}}),
                 json!({"gateway": {}, "agents": {"defaults": {"historyLimit": 50}}}),
+            ),
+            (
+                json!({"gateway": {"sessionTimeout": 3600}}),
+                json!({"gateway": {}, "session": {"reset": {"mode": "idle", "idleMinutes": 60.0}}}),
             ),
             (
                 json!({"logging": {"rotation": {"enabled": false}}}),

@@ -43,6 +43,9 @@ pub struct Config {
     /// State of the onboarding wizard; free JSON.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wizard: Option<serde_json::Value>,
+    /// Session lifecycle (`session.reset`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session: Option<SessionConfig>,
     /// Plugin settings the original OpenClaw writes on its own (e.g. on `config set`);
     /// kept as written so its files load unchanged. This gateway runs no plugins, so
     /// nothing reads them.
@@ -407,6 +410,13 @@ pub struct GatewayConfig {
     pub control_ui: ControlUiConfig,
     /// Reverse proxies whose forwarded headers are trusted (IPs or CIDRs).
     pub trusted_proxies: Vec<String>,
+    /// Log a `timing` line for each HTTP request and each agent turn (phases in ms).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub log_timings: bool,
+    /// Resident memory the gateway should stay under (`"512m"`, `"1g"` or bytes): past it
+    /// new agent runs are refused (retryable) and `/readyz` fails until it drops.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_memory: Option<serde_json::Value>,
 }
 
 impl GatewayConfig {
@@ -568,6 +578,25 @@ impl Default for ControlUiConfig {
     }
 }
 
+/// The `session` section.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct SessionConfig {
+    /// When a session starts over with a fresh transcript.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reset: Option<SessionReset>,
+}
+
+/// `session.reset`: only the idle policy is implemented here.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SessionReset {
+    /// `"idle"`: a session untouched for `idleMinutes` starts over on its next message.
+    pub mode: String,
+    /// Minutes of inactivity before the reset (fractions allowed).
+    pub idle_minutes: f64,
+}
+
 /// The `logging` section.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
@@ -613,7 +642,25 @@ impl Default for LoggingConfig {
     }
 }
 
+/// Smallest `gateway.maxMemory` accepted.
+pub const MIN_MAX_MEMORY: u64 = 1 << 20;
+
 impl Config {
+    /// The `gateway.maxMemory` budget in bytes, if set (validated at load).
+    pub fn max_memory_bytes(&self) -> Option<u64> {
+        self.gateway
+            .max_memory
+            .as_ref()
+            .and_then(|m| crate::aliases::parse_size(m).ok())
+    }
+
+    /// `session.reset.idleMinutes` as a duration, if an idle reset is configured.
+    pub fn idle_reset(&self) -> Option<std::time::Duration> {
+        let r = self.session.as_ref()?.reset.as_ref()?;
+        (r.mode == "idle" && r.idle_minutes > 0.0)
+            .then(|| std::time::Duration::from_secs_f64(r.idle_minutes * 60.0))
+    }
+
     /// Checks the rules serde cannot express (ranges, cross-field requirements).
     ///
     /// Called by [`crate::parse_str`] after deserializing; call it again after changing
@@ -721,6 +768,35 @@ impl Config {
                     self.logging.max_file_bytes
                 ),
             );
+        }
+        if let Some(r) = self.session.as_ref().and_then(|s| s.reset.as_ref()) {
+            if r.mode != "idle" {
+                return invalid(
+                    "session.reset.mode",
+                    format!(
+                        "{:?} is not implemented here; use \"idle\" with idleMinutes (a session untouched that long starts over)",
+                        r.mode
+                    ),
+                );
+            }
+            if !(r.idle_minutes.is_finite() && r.idle_minutes > 0.0) {
+                return invalid(
+                    "session.reset.idleMinutes",
+                    format!("{} must be a positive number of minutes", r.idle_minutes),
+                );
+            }
+        }
+        if let Some(m) = &self.gateway.max_memory {
+            match crate::aliases::parse_size(m) {
+                Ok(n) if n >= MIN_MAX_MEMORY => {}
+                Ok(n) => {
+                    return invalid(
+                        "gateway.maxMemory",
+                        format!("{n} bytes is too little to run in; use at least \"1m\""),
+                    );
+                }
+                Err(e) => return invalid("gateway.maxMemory", e),
+            }
         }
         if !(1..=100).contains(&self.logging.max_files) {
             return invalid(

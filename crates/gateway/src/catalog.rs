@@ -66,6 +66,10 @@ pub struct Agent {
     pub max_answer_bytes: usize,
     /// Embedding model, if configured.
     pub embeddings: Option<ModelTarget>,
+    /// A session untouched this long starts over on its next turn (`session.reset`).
+    pub idle_reset: Option<Duration>,
+    /// Log a `timing` line per turn (`gateway.logTimings`).
+    pub log_timings: bool,
 }
 
 /// Every agent and provider of one config activation (cheap to clone: providers are
@@ -220,6 +224,8 @@ impl AgentTable {
                     .max_answer_bytes
                     .unwrap_or(DEFAULT_MAX_ANSWER_BYTES),
                 embeddings,
+                idle_reset: config.idle_reset(),
+                log_timings: config.gateway.log_timings,
             });
         }
         let default_id = entries

@@ -50,6 +50,17 @@ impl IdempotencyCache {
     }
 }
 
+impl IdempotencyCache {
+    /// Forgets every key (memory pressure, `cache.clear`); returns how many there were.
+    pub fn clear(&self) -> usize {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let n = inner.map.len();
+        inner.map.clear();
+        inner.order.clear();
+        n
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

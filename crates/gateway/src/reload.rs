@@ -94,6 +94,9 @@ pub fn classify(path: &str) -> Class {
         "gateway.http.endpoints",
         "gateway.auth.rateLimit",
         "gateway.tools",
+        "gateway.logTimings",
+        "gateway.maxMemory",
+        "session",
     ];
     if HOT.iter().any(|p| under(p)) {
         return Class::Hot;

@@ -80,6 +80,7 @@ async fn start_generation(
     }
     tokio::spawn(tick_task(state.clone()));
     tokio::spawn(presence_task(state.clone()));
+    tokio::spawn(memory_task(state.clone()));
     // Channels belong to the process; a new generation only re-points them (accounts
     // whose config did not change keep running).
     shared.set_current(&state);
@@ -330,6 +331,39 @@ impl Signals {
         tokio::select! {
             _ = self.term.recv() => {}
             _ = self.int.recv() => {}
+        }
+    }
+}
+
+/// Samples the resident set against `gateway.maxMemory` (see `state/memory.rs`).
+async fn memory_task(state: Arc<AppState>) {
+    use crate::state::memory::{SAMPLE_EVERY, resident_bytes};
+    let mut warned_unmeasurable = false;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(SAMPLE_EVERY) => {}
+            _ = state.shutdown_signal() => return,
+        }
+        let limit = state.live().resolved.max_memory_bytes();
+        if limit.is_none() && state.shared.memory.pressure().is_none() {
+            continue;
+        }
+        let Ok(Some(rss)) = tokio::task::spawn_blocking(resident_bytes).await else {
+            if limit.is_some() && !warned_unmeasurable {
+                warned_unmeasurable = true;
+                tracing::warn!(target: "gateway", "gateway.maxMemory is set but this system has no /proc/self/statm to measure memory with; it is not enforced");
+            }
+            continue;
+        };
+        match state.shared.memory.observe(rss, limit) {
+            Some(true) => {
+                let cleared = state.shared.idempotency.clear();
+                tracing::warn!(target: "gateway", rss, limit = limit.unwrap_or(0), cleared_idempotency_keys = cleared, "over gateway.maxMemory: refusing new agent runs until memory drops");
+            }
+            Some(false) => {
+                tracing::info!(target: "gateway", rss, "back under gateway.maxMemory: accepting agent runs again");
+            }
+            None => {}
         }
     }
 }

@@ -14,7 +14,7 @@ use std::sync::{Arc, Weak};
 use openclaw_sessions::{SessionError, SessionKey, SessionStore};
 use tokio::sync::watch;
 
-pub use runner::{GenParams, Outcome, RunError, RunEvent, Turn, run_turn};
+pub use runner::{GenParams, Outcome, RunError, RunEvent, Turn, reset_if_idle, run_turn};
 pub use spawn::{AGENT_EVENT, CHAT_EVENT, spawn_run};
 
 use crate::catalog::{Agent, DEFAULT_AGENT_ID};
@@ -84,6 +84,10 @@ impl TurnHost {
     /// `None` when no generation is serving.
     pub fn start(&self, turn: Turn) -> Option<Arc<RunEntry>> {
         let state = self.current()?;
+        if let Some(why) = state.shared.memory.pressure() {
+            tracing::warn!(target: "gateway", run = %turn.run_id, "{why}");
+            return None;
+        }
         let entry = self.runs.start(&turn.run_id, &turn.session.to_string());
         spawn_run(&state, turn, entry.clone());
         Some(entry)

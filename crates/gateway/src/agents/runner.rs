@@ -239,15 +239,20 @@ pub async fn run_turn(
     } else {
         None
     };
-    let deadline = Instant::now() + turn.agent.timeout;
+    let started = Instant::now();
+    let deadline = started + turn.agent.timeout;
 
     let mut messages = Vec::new();
     if turn.persist && turn.prior.is_empty() {
+        if !turn.user_text.is_empty() {
+            reset_if_idle(store, &turn.session, turn.agent.idle_reset).await?;
+        }
         let history = store
             .history(&turn.session, turn.agent.history_limit)
             .await?;
         messages.extend(history.iter().filter_map(entry_to_message));
     }
+    let history_ms = started.elapsed().as_millis() as u64;
     messages.extend(turn.prior.iter().cloned());
     messages.extend(turn.tool_results.iter().cloned());
     let mut new_entries = Vec::new();
@@ -292,7 +297,24 @@ pub async fn run_turn(
         return Err(err);
     }
 
+    let model_started = Instant::now();
     let result = try_chain(&turn, &chain, system, messages, events, cancel, deadline).await;
+    let model_ms = model_started.elapsed().as_millis() as u64;
+    let timing = |ok: bool| {
+        if turn.agent.log_timings {
+            tracing::info!(
+                target: "timing",
+                run = %turn.run_id,
+                agent = %turn.agent.id,
+                session = %turn.session,
+                ok,
+                history_ms,
+                model_ms,
+                total_ms = started.elapsed().as_millis() as u64,
+                "timing agent turn"
+            );
+        }
+    };
     match result {
         Ok(outcome) => {
             if turn.persist {
@@ -312,13 +334,40 @@ pub async fn run_turn(
                 e.channel = turn.channel.clone();
                 store.append(&turn.session, &[e]).await?;
             }
+            timing(true);
             Ok(outcome)
         }
         Err(err) => {
             record_failure(store, &turn, &err).await;
+            timing(false);
             Err(err)
         }
     }
+}
+
+/// Starts `session` over (its transcript archived, see [`SessionStore::reset`]) when its
+/// last entry is older than `idle` (`session.reset`, `gateway.sessionTimeout`). Called
+/// before a new message is recorded; returns whether it reset.
+pub async fn reset_if_idle(
+    store: &SessionStore,
+    session: &SessionKey,
+    idle: Option<Duration>,
+) -> Result<bool, SessionError> {
+    let Some(idle) = idle else {
+        return Ok(false);
+    };
+    let Some(last) = store.history(session, 1).await?.pop() else {
+        return Ok(false);
+    };
+    let idle_ms = crate::sys::now_ms().saturating_sub(last.ts);
+    if u128::from(idle_ms) < idle.as_millis() {
+        return Ok(false);
+    }
+    let reset = store.reset(session).await?;
+    if reset {
+        tracing::info!(target: "sessions", session = %session, idle_ms, "session idle past session.reset.idleMinutes; starting a fresh session");
+    }
+    Ok(reset)
 }
 
 async fn try_chain(

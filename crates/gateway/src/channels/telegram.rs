@@ -399,6 +399,11 @@ impl Telegram {
         let session = SessionKey::new(&agent_id, &format!("telegram:{}", inbound.chat_id))
             .map_err(|e| ChannelError::Config(e.to_string()))?;
         let run_id = format!("telegram-{}-{update_id}", ctx.account.id);
+        // An idle session starts over before the new message is recorded in it.
+        let idle = host.agent(&agent_id).and_then(|a| a.idle_reset);
+        crate::agents::reset_if_idle(host.sessions(), &session, idle)
+            .await
+            .map_err(|e| ChannelError::Storage(e.to_string()))?;
         // A redelivered update (killed after the append, before the offset was saved)
         // is already in the transcript: do not record it twice.
         let recent = host

@@ -105,6 +105,9 @@ async fn handle(
             "gateway is shutting down",
         ));
     }
+    if let Some(why) = state.shared.memory.pressure() {
+        return Err(error(StatusCode::SERVICE_UNAVAILABLE, why));
+    }
     let body = read_json_object(req, MAX_BODY_BYTES)
         .await
         .map_err(|e| match e {

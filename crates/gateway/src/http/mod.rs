@@ -55,10 +55,28 @@ pub fn router(state: Arc<AppState>) -> Router {
 /// In front of every route, in one layer: the browser-origin and content-type checks
 /// (`origin.rs`), then the security headers on whatever the answer is.
 async fn edge(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    // `gateway.logTimings`: one `timing` line per request, until the response head.
+    let timing = state.live().resolved.gateway.log_timings.then(|| {
+        (
+            std::time::Instant::now(),
+            req.method().clone(),
+            req.uri().path().to_owned(),
+        )
+    });
     let mut res = match origin::check(&state, &req) {
         Some(refused) => refused,
         None => next.run(req).await,
     };
+    if let Some((started, method, path)) = timing {
+        tracing::info!(
+            target: "timing",
+            method = %method,
+            path = %path,
+            status = res.status().as_u16(),
+            ms = started.elapsed().as_millis() as u64,
+            "timing http request"
+        );
+    }
     let h = res.headers_mut();
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -84,6 +102,9 @@ async fn ready(State(state): State<Arc<AppState>>) -> Response {
     }
     if state.is_draining() {
         failing.push("draining");
+    }
+    if state.shared.memory.pressure().is_some() {
+        failing.push("memory");
     }
     let channels = state.shared.channels.failing_required();
     let mut failing: Vec<String> = failing.into_iter().map(str::to_owned).collect();

@@ -271,6 +271,9 @@ fn build_turn(
     if message.trim().is_empty() {
         return Err(ErrorShape::invalid("message must not be empty"));
     }
+    if let Some(why) = state.shared.memory.pressure() {
+        return Err(ErrorShape::unavailable(why));
+    }
     let live = state.live();
     let session = match session_key {
         Some(raw) => session_key_for(raw)?,

@@ -8,6 +8,7 @@
 
 pub mod activation;
 pub mod channels;
+pub mod memory;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
@@ -54,6 +55,8 @@ pub struct Shared {
     pub config_write: tokio::sync::Mutex<()>,
     /// Messaging channel accounts; they outlive listener generations.
     pub channels: Arc<dyn ChannelControl>,
+    /// The `gateway.maxMemory` budget's last sample.
+    pub memory: memory::MemoryGuard,
     reload_status: Mutex<ReloadStatus>,
     restart_tx: mpsc::UnboundedSender<Activation>,
     generation: watch::Sender<Weak<AppState>>,
@@ -107,6 +110,7 @@ impl Shared {
             reload_lock: tokio::sync::Mutex::new(()),
             config_write: tokio::sync::Mutex::new(()),
             channels,
+            memory: memory::MemoryGuard::default(),
             reload_status: Mutex::new(ReloadStatus::default()),
             restart_tx,
             generation,

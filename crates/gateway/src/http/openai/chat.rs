@@ -54,6 +54,9 @@ pub async fn chat_completions(
     headers: HeaderMap,
     JsonObject(body): JsonObject<MAX_BODY_BYTES>,
 ) -> Result<Response, ApiError> {
+    if let Some(why) = state.shared.memory.pressure() {
+        return Err(ApiError::Unavailable(why));
+    }
     let prepared = prepare_chat(&live, &headers, &body)?;
     let created = crate::sys::now_ms() / 1000;
     let id = format!("chatcmpl-{}", prepared.turn.run_id);

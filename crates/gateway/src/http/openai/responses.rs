@@ -17,6 +17,9 @@ pub async fn responses(
     headers: HeaderMap,
     JsonObject(body): JsonObject<MAX_BODY_BYTES>,
 ) -> Result<Response, ApiError> {
+    if let Some(why) = state.shared.memory.pressure() {
+        return Err(ApiError::Unavailable(why));
+    }
     let agent = resolve_agent(&live, body.get("model").and_then(Value::as_str), &headers)?;
     let model_field = body.get("model").and_then(Value::as_str);
     let messages = match body.get("input") {

@@ -131,14 +131,20 @@ impl AgentTable {
                     if let Some(mt) = model.max_tokens {
                         max_tokens.insert((id.clone(), model.id.clone()), mt);
                     }
-                    models.push(json!({
-                        "id": format!("{id}/{}", model.id),
+                    // The original's catalog row: `id` is the upstream model id, the
+                    // provider is beside it (clients join them as `provider/id`).
+                    let mut row = json!({
+                        "id": model.id,
                         "name": model.name.clone().unwrap_or_else(|| model.id.clone()),
                         "provider": id,
                         "contextWindow": model.context_window,
                         "maxTokens": model.max_tokens,
                         "reasoning": model.reasoning.unwrap_or(false),
-                    }));
+                    });
+                    if let Some(input) = &model.input {
+                        row["input"] = json!(input);
+                    }
+                    models.push(row);
                 }
             }
         }
@@ -272,9 +278,14 @@ impl AgentTable {
         })
     }
 
-    /// Configured models, for `models.list`.
+    /// Configured models (`models.providers.*.models`), for `models.list`.
     pub fn models(&self) -> &[Value] {
         &self.models
+    }
+
+    /// A provider by id: the configured ones and the implicit ones an agent chain uses.
+    pub fn provider(&self, id: &str) -> Option<&Arc<Provider>> {
+        self.providers.get(id)
     }
 
     /// `agents.list` payload.

@@ -383,7 +383,45 @@ async fn agents_and_models_list() {
     assert_eq!(p["defaultId"], "research");
     assert_eq!(p["agents"][0]["model"]["primary"], "mock/m1");
     assert_eq!(p["agents"][0]["model"]["fallbacks"], json!(["mock/m2"]));
+    // The original's catalog row: bare model id, provider beside it, the agent's chain
+    // tagged; a fallback no provider declares is listed too.
+    assert_eq!(
+        hello["features"]["capabilities"],
+        json!(["published-model-catalog"])
+    );
     let r = call(&mut ws, "m", "models.list", json!({})).await;
-    assert_eq!(r["payload"]["models"][0]["id"], "mock/m1");
-    assert_eq!(r["payload"]["models"][0]["contextWindow"], 8192);
+    let models = &r["payload"]["models"];
+    assert_eq!(models[0]["id"], "m1");
+    assert_eq!(models[0]["provider"], "mock");
+    assert_eq!(models[0]["contextWindow"], 8192);
+    assert_eq!(models[0]["available"], true);
+    assert!(models[0].get("local").is_none(), "{models}");
+    assert_eq!(models[1]["id"], "m2");
+    assert_eq!(models[1]["tags"], json!(["fallback#1"]));
+    // The research agent (default) uses the defaults' chain too.
+    assert_eq!(models[0]["tags"], json!(["default"]));
+    let r = call(
+        &mut ws,
+        "d",
+        "models.list",
+        json!({"includeDetails": true, "view": "provider-config", "preparedOnly": true}),
+    )
+    .await;
+    let models = r["payload"]["models"].as_array().unwrap().clone();
+    assert_eq!(models.len(), 1, "{models:?}");
+    assert_eq!(models[0]["local"], true);
+    for (params, needle) in [
+        (json!({"provider": "nope"}), "unknown provider \"nope\""),
+        (
+            json!({"agentId": "ghost"}),
+            "configured agents: main, research",
+        ),
+        (json!({"refresh": true}), "does not discover models"),
+        (json!({"bogus": 1}), "unknown field"),
+    ] {
+        let r = call(&mut ws, "x", "models.list", params).await;
+        assert_eq!(r["error"]["code"], "INVALID_REQUEST", "{r}");
+        let msg = r["error"]["message"].as_str().unwrap();
+        assert!(msg.contains(needle), "{msg}");
+    }
 }

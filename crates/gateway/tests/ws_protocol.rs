@@ -19,6 +19,9 @@ async fn real_cli_handshake_gets_hello_ok_then_health() {
     assert_eq!(challenge["event"], "connect.challenge");
     assert!(challenge["payload"]["nonce"].as_str().unwrap().len() >= 32);
     assert!(challenge["payload"]["ts"].as_u64().unwrap() > 1_700_000_000_000);
+    // The challenge and hello-ok list the same capabilities (one table feeds both).
+    let capabilities = challenge["payload"]["capabilities"].clone();
+    assert_eq!(capabilities, json!(["published-model-catalog"]));
 
     let frame = real_cli_connect(TOKEN);
     let id = frame["id"].as_str().unwrap().to_owned();
@@ -30,6 +33,7 @@ async fn real_cli_handshake_gets_hello_ok_then_health() {
     assert_eq!(hello["protocol"], 4);
     assert!(!hello["server"]["connId"].as_str().unwrap().is_empty());
     assert_eq!(hello["server"]["version"], "2026.9.6");
+    assert_eq!(hello["features"]["capabilities"], capabilities);
     let methods: Vec<&str> = hello["features"]["methods"]
         .as_array()
         .unwrap()

@@ -130,6 +130,10 @@ pub struct HelloFeatures {
     pub methods: Vec<String>,
     /// Every event this gateway may send.
     pub events: Vec<String>,
+    /// The contracts this gateway implements, by the original's capability names
+    /// (`methods::capabilities`); absent from older gateways.
+    #[serde(default)]
+    pub capabilities: Vec<String>,
 }
 
 /// `hello-ok.auth`.

@@ -16,6 +16,16 @@ pub const LOGS_TAIL: &str = "logs.tail";
 /// The active config with secrets redacted.
 pub const CONFIG_GET: &str = "config.get";
 
+/// Capability names a gateway advertises in `connect.challenge` and
+/// `hello-ok.features.capabilities`, spelled as the original gateway spells them (its
+/// clients check for these exact strings).
+pub mod capabilities {
+    /// `models.list` reads a published catalog and takes the `view`, `provider`,
+    /// `includeDetails` and `preparedOnly` controls; the original CLI's `models list`
+    /// requires it.
+    pub const PUBLISHED_MODEL_CATALOG: &str = "published-model-catalog";
+}
+
 /// Events the gateway may send.
 pub mod events {
     /// Sent on socket open, before `connect`.

@@ -153,6 +153,7 @@ fn hello_ok() -> impl Strategy<Value = HelloOk> {
         (
             prop::collection::vec(any_text(8), 0..6),
             prop::collection::vec(any_text(8), 0..6),
+            prop::collection::vec(any_text(8), 0..4),
         ),
         arb_json(),
         (any_text(8), prop::collection::vec(any_text(8), 0..4)),
@@ -161,7 +162,7 @@ fn hello_ok() -> impl Strategy<Value = HelloOk> {
         .prop_map(
             |(
                 (protocol, version, conn_id),
-                (methods, events),
+                (methods, events, capabilities),
                 snapshot,
                 (role, scopes),
                 (max_payload, max_buffered_bytes, tick_interval_ms),
@@ -169,7 +170,11 @@ fn hello_ok() -> impl Strategy<Value = HelloOk> {
                 kind: "hello-ok".into(),
                 protocol,
                 server: HelloServer { version, conn_id },
-                features: HelloFeatures { methods, events },
+                features: HelloFeatures {
+                    methods,
+                    events,
+                    capabilities,
+                },
                 snapshot,
                 auth: HelloAuth { role, scopes },
                 policy: HelloPolicy {

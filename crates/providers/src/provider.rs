@@ -144,6 +144,19 @@ impl Provider {
         self.cfg.api
     }
 
+    /// The API root requests go to (trailing `/` removed): what a catalog needs to tell a
+    /// local endpoint from a hosted one.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// Whether the provider is configured with credentials (an API key, or headers, which
+    /// is how proxies in front of a model API take them). Says nothing about whether the
+    /// upstream accepts them.
+    pub fn has_credentials(&self) -> bool {
+        self.cfg.api_key.as_deref().is_some_and(|k| !k.is_empty()) || !self.cfg.headers.is_empty()
+    }
+
     /// Starts a streaming chat call. Returns once the upstream answered with 2xx headers (so
     /// connect errors, timeouts and HTTP error statuses surface here, before any delta, and
     /// the caller can fall back to another provider). Dropping the stream aborts the

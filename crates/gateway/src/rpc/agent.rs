@@ -1,5 +1,5 @@
 //! Agent methods over WebSocket: `agent`, `agent.wait`, `chat.send`, `chat.history`,
-//! `chat.abort`, `agents.list`, `models.list`.
+//! `chat.abort`, `agents.list`.
 //!
 //! Runs started here belong to their session, not to the socket: a client that disconnects
 //! does not stop them (it can reconnect and `agent.wait`); `chat.abort` does.
@@ -234,11 +234,6 @@ pub async fn chat_abort(state: &Arc<AppState>, params: &Value) -> Result<Value, 
 /// `agents.list`.
 pub fn agents_list(state: &AppState) -> Value {
     state.live().agents.listing()
-}
-
-/// `models.list`.
-pub fn models_list(state: &AppState) -> Value {
-    json!({"models": state.live().agents.models()})
 }
 
 /// The `idempotencyKey` every side-effecting method requires, checked the same way

@@ -4,12 +4,14 @@ pub mod agent;
 mod channels;
 mod config;
 mod core;
+mod models;
 mod sessions;
 
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 use openclaw_protocol::error::auth_detail;
+use openclaw_protocol::methods::capabilities;
 use openclaw_protocol::{ErrorCode, ErrorShape, MethodAccess, Role, methods};
 use serde_json::{Value, json};
 
@@ -109,7 +111,7 @@ pub static METHODS: &[Method] = &[
     )
     .await),
     method!("agents.list", Read, |c| Ok(agent::agents_list(c.state))),
-    method!("models.list", Read, |c| Ok(agent::models_list(c.state))),
+    method!("models.list", Read, |c| models::list(c.state, &c.params)),
     method!("sessions.list", Read, |c| sessions::list(
         c.state, &c.params
     )
@@ -167,6 +169,16 @@ pub const EVENTS: &[&str] = &[
     CHAT_EVENT,
     "config.changed",
 ];
+
+/// The contracts this gateway implements, under the original's capability names: sent in
+/// the `connect.challenge` payload's `capabilities` and in `hello-ok.features.capabilities`
+/// (clients refuse a command whose contract the gateway does not list, so an entry is
+/// added here only with the behaviour it names).
+///
+/// - `published-model-catalog`: `models.list` reads the catalog published with the config
+///   activation, with `view`, `provider`, `includeDetails` and `preparedOnly` (see
+///   [`models`]).
+pub const CAPABILITIES: &[&str] = &[capabilities::PUBLISHED_MODEL_CATALOG];
 
 /// The table entry for `name`.
 pub fn method(name: &str) -> Option<&'static Method> {

@@ -59,7 +59,11 @@ pub async fn serve_socket<S: Io>(
     let challenge = json!({
         "type": "event",
         "event": methods::events::CONNECT_CHALLENGE,
-        "payload": { "nonce": uuid::Uuid::new_v4().to_string(), "ts": now_ms() },
+        "payload": {
+            "nonce": uuid::Uuid::new_v4().to_string(),
+            "ts": now_ms(),
+            "capabilities": rpc::CAPABILITIES,
+        },
     });
     if socket.send_text(challenge.to_string()).await.is_err() {
         return;
@@ -190,6 +194,7 @@ async fn handshake<S: Io>(
         features: HelloFeatures {
             methods: rpc::method_names().map(str::to_owned).collect(),
             events: rpc::EVENTS.iter().map(|m| m.to_string()).collect(),
+            capabilities: rpc::CAPABILITIES.iter().map(|c| c.to_string()).collect(),
         },
         snapshot: state.hello_snapshot(),
         auth: HelloAuth {

@@ -51,6 +51,39 @@ enum Command {
     Security(SecurityCmd),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completion(CompletionArgs),
+    /// Call any gateway RPC method and print its result as JSON (same as `gateway call`).
+    Call(CallArgs),
+    /// Start the installed gateway service (same as `gateway start`).
+    Start(commands::service::ServiceArgs),
+    /// Stop the gateway: its service, or the foreground process (same as `gateway stop`).
+    Stop(commands::service::ServiceArgs),
+    /// Restart the gateway: its service, or in-process (same as `gateway restart`).
+    Restart(commands::service::ServiceArgs),
+    /// Check the configuration: `configure --validate` is `config validate`.
+    Configure(ConfigureArgs),
+}
+
+/// Flags of `openclaw configure`.
+#[derive(Args)]
+struct ConfigureArgs {
+    /// Check the config file as the gateway would load it (same as `config validate`).
+    #[arg(long)]
+    validate: bool,
+    #[command(flatten)]
+    client: ClientOpts,
+}
+
+impl ConfigureArgs {
+    fn run(&self, global: &commands::Global) -> anyhow::Result<ExitCode> {
+        if !self.validate {
+            anyhow::bail!(
+                "`openclaw configure` without a flag is the original's interactive wizard, which this gateway does not have. \
+                 Use `openclaw configure --validate` (= `openclaw config validate`) to check the config, \
+                 `openclaw setup` to write a first-run config, or `openclaw config set PATH VALUE` to change a key"
+            );
+        }
+        commands::config::validate(global, &self.client)
+    }
 }
 
 /// Flags of `openclaw doctor`.
@@ -118,6 +151,8 @@ enum GatewaySub {
     Stop(commands::service::ServiceArgs),
     /// Restart the installed gateway service.
     Restart(commands::service::ServiceArgs),
+    /// Make the running gateway re-read its config file now (same as `config reload`).
+    Reload(ClientOpts),
 }
 
 /// Flags of `openclaw gateway [run]`.
@@ -194,8 +229,26 @@ struct CallArgs {
     /// Wait for the final response of two-stage methods (e.g. agent).
     #[arg(long)]
     expect_final: bool,
+    /// Call the local gateway on this loopback port (instead of the configured one).
+    #[arg(long, conflicts_with = "url")]
+    port: Option<u16>,
     #[command(flatten)]
     client: ClientOpts,
+}
+
+impl CallArgs {
+    fn run(&self, global: &commands::Global) -> anyhow::Result<ExitCode> {
+        block_on(commands::call::run(
+            global,
+            &self.client,
+            commands::call::Request {
+                method: &self.method,
+                params: self.params.as_deref(),
+                expect_final: self.expect_final,
+                port: self.port,
+            },
+        ))
+    }
 }
 
 #[derive(Args)]
@@ -363,18 +416,13 @@ fn main() -> ExitCode {
             Some(GatewaySub::Status(a)) => {
                 block_on(commands::gateway_status::run(&global, &a.client, a.mode()))
             }
-            Some(GatewaySub::Call(a)) => block_on(commands::call::run(
-                &global,
-                &a.client,
-                &a.method,
-                a.params.as_deref(),
-                a.expect_final,
-            )),
+            Some(GatewaySub::Call(a)) => a.run(&global),
             Some(GatewaySub::Install(a)) => service::install(&global, &a),
             Some(GatewaySub::Uninstall(a)) => service::control(&global, Service::Uninstall, &a),
             Some(GatewaySub::Start(a)) => service::control(&global, Service::Start, &a),
             Some(GatewaySub::Stop(a)) => service::control(&global, Service::Stop, &a),
             Some(GatewaySub::Restart(a)) => service::control(&global, Service::Restart, &a),
+            Some(GatewaySub::Reload(o)) => block_on(commands::config::reload(&global, &o)),
         },
         Command::Health(o) => block_on(commands::health::run(&global, &o)),
         Command::Status(o) => block_on(commands::status::run(&global, &o)),
@@ -403,6 +451,11 @@ fn main() -> ExitCode {
             SecuritySub::Audit(a) => block_on(commands::audit::run(&global, &a.client, a.options)),
         },
         Command::Completion(a) => commands::completion::run(a.shell),
+        Command::Call(a) => a.run(&global),
+        Command::Start(a) => service::control(&global, Service::Start, &a),
+        Command::Stop(a) => service::control(&global, Service::Stop, &a),
+        Command::Restart(a) => service::control(&global, Service::Restart, &a),
+        Command::Configure(a) => a.run(&global),
         Command::Channels(c) => block_on(commands::channels::run(&global, c)),
         Command::Message(c) => block_on(commands::message::run(&global, c)),
     };

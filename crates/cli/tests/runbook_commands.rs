@@ -1,0 +1,185 @@
+//! Commands the operator runbooks (`shared/seeds/`) use, against the real gateway binary:
+//! `call`, `configure --validate`, `gateway reload`, `cache clear`, `setup`, the global
+//! `--api-url`, and `message send --to <agent>`.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+
+const TOKEN: &str = "runbook-token-0123456789";
+
+/// A gateway whose config file (in the shared state dir) holds the token, so CLI commands
+/// run with that state dir find the credentials themselves; the port is given per command.
+fn gateway_with(extra: &str) -> Gateway {
+    let cfg =
+        format!(r#"{{ gateway: {{ mode: "local", auth: {{ token: "{TOKEN}" }} }}, {extra} }}"#);
+    start(Spec::default().config(&cfg))
+}
+
+fn json_of(out: &CliOut) -> Value {
+    serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", out.stdout, out.stderr))
+}
+
+#[test]
+fn call_is_gateway_call_with_the_same_flags() {
+    let gw = gateway_with("");
+    let port = gw.port.to_string();
+    let url = gw.url();
+
+    // The seed's form, against the local instance on its port: the config comes back.
+    let out = gw.cli(&["call", "config.get", "--params", "{}", "--port", &port]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v = json_of(&out);
+    assert_eq!(v["config"]["gateway"]["mode"], "local", "{v}");
+    assert!(
+        !out.stdout.contains(TOKEN),
+        "config.get must redact the token"
+    );
+    // Same answer as the long form.
+    let long = gw.cli(&[
+        "gateway",
+        "call",
+        "config.get",
+        "--params",
+        "{}",
+        "--port",
+        &port,
+    ]);
+    assert_eq!(long.code, 0, "{}", long.stderr);
+    assert_eq!(json_of(&long)["hash"], v["hash"]);
+
+    // --url and --token: a real status answer naming this gateway's port and pid.
+    let out = gw.cli(&["call", "status", "--url", &url, "--token", TOKEN]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v = json_of(&out);
+    assert_eq!(v["gateway"]["port"], gw.port);
+    assert_eq!(v["pid"], gw.pid());
+
+    // A wrong token is refused, and the token is never echoed.
+    let out = gw.cli(&["call", "status", "--url", &url, "--token", "wrong-token"]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("unauthorized") || out.stderr.contains("MISMATCH"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains(TOKEN));
+
+    // --json turns an RPC error into {ok:false, error} on stdout, exit 1.
+    let out = gw.cli(&["call", "nope.method", "--port", &port, "--json"]);
+    assert_eq!(out.code, 1);
+    let v = json_of(&out);
+    assert_eq!(v["ok"], false);
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown method: nope.method"),
+        "{v}"
+    );
+
+    // --params must be a JSON object; the flag is named.
+    let out = gw.cli(&["call", "health", "--params", "[1]", "--port", &port]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("--params must be a JSON object"),
+        "{}",
+        out.stderr
+    );
+
+    // --port and --url name the same thing twice.
+    let out = gw.cli(&["call", "health", "--port", &port, "--url", &url]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("--port") && out.stderr.contains("--url"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn call_without_a_gateway_names_the_address() {
+    let dir = TempDir::new("call-none");
+    let port = free_port().to_string();
+    let out = cli_in(dir.path(), &["call", "health", "--port", &port], &[]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr
+            .contains(&format!("gateway not reachable at ws://127.0.0.1:{port}")),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn configure_validate_is_config_validate() {
+    let dir = TempDir::new("configure");
+    let cfg = dir.path().join("openclaw.json");
+    std::fs::write(&cfg, r#"{ gateway: { mode: "local", port: 18999 } }"#).unwrap();
+    let out = cli_in(dir.path(), &["configure", "--validate"], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stdout.trim(),
+        format!("Config valid: {}", cfg.display())
+    );
+    let out = cli_in(dir.path(), &["configure", "--validate", "--json"], &[]);
+    assert_eq!(json_of(&out), json!({"valid": true, "path": cfg}));
+
+    // An invalid file: the same verdict and message as `config validate`.
+    std::fs::write(&cfg, r#"{ gateway: { mode: "local", bind: "wide" } }"#).unwrap();
+    let out = cli_in(dir.path(), &["configure", "--validate"], &[]);
+    let same = cli_in(dir.path(), &["config", "validate"], &[]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("gateway.bind"), "{}", out.stderr);
+    assert_eq!(out.stderr, same.stderr);
+
+    // Plain `configure` is refused, saying what works instead.
+    let out = cli_in(dir.path(), &["configure"], &[]);
+    assert_eq!(out.code, 1);
+    for hint in [
+        "configure --validate",
+        "config validate",
+        "openclaw setup",
+        "config set",
+    ] {
+        assert!(out.stderr.contains(hint), "{hint}: {}", out.stderr);
+    }
+}
+
+#[test]
+fn gateway_reload_rereads_the_config() {
+    // The watcher is off, so only the command can make the gateway see the edit.
+    let base = |agents: &str| {
+        format!(
+            r#"{{ gateway: {{ mode: "local", auth: {{ token: "{TOKEN}" }}, reload: {{ mode: "off" }} }}, {agents} }}"#
+        )
+    };
+    let gw = start(Spec::default().config(&base("")));
+    let url = gw.url();
+    // An agent added to the file appears after `gateway reload`.
+    std::fs::write(
+        gw.state.join("openclaw.json"),
+        base(r#"agents: { list: [{ id: "ops", name: "Ops" }] }"#),
+    )
+    .unwrap();
+    let out = gw.cli(&["gateway", "reload", "--url", &url, "--token", TOKEN]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.starts_with("Config reloaded"), "{}", out.stdout);
+    assert!(out.stdout.contains("agents"), "{}", out.stdout);
+    let out = gw.cli(&["call", "agents.list", "--url", &url, "--token", TOKEN]);
+    let ids: Vec<String> = json_of(&out)["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids, ["ops"]);
+    // --json is config reload's answer.
+    let out = gw.cli(&[
+        "gateway", "reload", "--url", &url, "--token", TOKEN, "--json",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(json_of(&out)["applied"], "none");
+}

@@ -511,7 +511,8 @@ fn two_profiles_and_dev_run_side_by_side() {
         assert_eq!(v["probe"]["capability"], "admin");
         assert!(v["probe"]["scopes"].as_array().unwrap().len() >= 3);
         assert!(v["probe"]["durationMs"].is_u64());
-        assert_eq!(v["status"], Value::Null);
+        assert_eq!(v["status"], "running");
+        assert!(v["deep"].is_null(), "{v}");
         let svc = &v["service"];
         for k in [
             "manager",

@@ -85,8 +85,9 @@ macro_rules! method {
 pub static METHODS: &[Method] = &[
     method!(methods::HEALTH, Open, |c| Ok(core::health(
         c.state, &c.params
-    ))),
-    method!(methods::STATUS, Read, |c| Ok(c.state.status())),
+    )
+    .await)),
+    method!(methods::STATUS, Read, |c| Ok(core::status(c.state).await)),
     method!(methods::SYSTEM_PRESENCE, Read, |c| Ok(
         core::system_presence(c.state)
     )),

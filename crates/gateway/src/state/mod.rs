@@ -8,6 +8,7 @@
 
 pub mod activation;
 pub mod channels;
+pub mod summaries;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
@@ -305,7 +306,8 @@ impl AppState {
             "channelOrder": self.shared.channels.order(),
             "channelLabels": {"telegram": "Telegram"},
             "defaultAgentId": live.agents.default_id(),
-            "agents": agents["agents"],
+            "agents": summaries::health_agents(&agents),
+            "heartbeatSeconds": 0,
             "connections": self.conns.len(),
             "runs": self.shared.runs.running(),
             "reload": self.shared.reload_status(),

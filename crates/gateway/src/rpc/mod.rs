@@ -211,6 +211,14 @@ pub async fn dispatch(
         )));
     };
     authorize(ctx, m)?;
+    // While draining, reads still answer; nothing new is started or changed.
+    if state.is_draining() && !matches!(m.access, MethodAccess::Open | MethodAccess::Read) {
+        return Err(ErrorShape::unavailable(format!(
+            "gateway is shutting down; {method_name} was not run: retry once it is back \
+             (a supervisor restarts it; `openclaw gateway status` shows when)"
+        ))
+        .retry_after(state.drain_retry_after_ms()));
+    }
     let call = Call {
         state,
         ctx,

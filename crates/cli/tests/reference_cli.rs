@@ -80,10 +80,7 @@ impl Setup {
     }
 
     async fn run(&self, args: &[&str], env: &[(&str, &str)]) -> CliOut {
-        let reference = Reference {
-            node_bin: self.reference.node_bin.clone(),
-            cli: self.reference.cli.clone(),
-        };
+        let reference = self.reference.clone();
         let home = self.home.path().to_path_buf();
         let port = self.gw.port;
         let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
@@ -319,8 +316,27 @@ async fn reference_agent_message() {
         v["agents"][0]["sessions"]["recent"][0]["key"],
         "agent:main:main"
     );
-    // --json: the final result as JSON, the reply text inside it.
-    let out = s.ok(&["agent", "--message", "second", "--json"]).await;
+    // --json prints our final payload; --agent is checked against the CLI's own config
+    // first, so it reads our gateway's config file.
+    let config = s.gw.state.join("openclaw.json");
+    let out = s
+        .ok_env(
+            &[
+                "agent",
+                "--agent",
+                "research",
+                "--message",
+                "second",
+                "--json",
+            ],
+            &[("OPENCLAW_CONFIG_PATH", config.to_str().unwrap())],
+        )
+        .await;
     let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
-    assert!(v.to_string().contains("echo: second"), "{v}");
+    assert_eq!(v["status"], "ok", "{v}");
+    assert_eq!(v["sessionKey"], "agent:research:main", "{v}");
+    assert_eq!(v["result"]["payloads"][0]["text"], "echo: second", "{v}");
+    assert_eq!(v["result"]["meta"]["provider"], "mock", "{v}");
+    let v = call(&s, "health").await;
+    assert_eq!(v["agents"][1]["sessions"]["count"], 1, "{v}");
 }

@@ -281,6 +281,7 @@ pub fn reference_root() -> PathBuf {
 }
 
 /// The original `openclaw` CLI from npm and the Node it runs on.
+#[derive(Clone)]
 pub struct Reference {
     /// Directory holding `node`, put first on `PATH`.
     pub node_bin: PathBuf,

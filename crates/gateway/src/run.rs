@@ -271,10 +271,19 @@ const RESTART_EXPECTED_MS: u64 = 1500;
 /// grace period (then aborts them), and waits briefly for sockets to go. For an in-process
 /// restart (`restart_expected_ms`), runs keep going: they belong to the process.
 async fn shutdown(state: &Arc<AppState>, restart_expected_ms: Option<u64>) {
-    let mut payload = json!({ "reason": "gateway stopping", "ts": now_ms() });
+    // `gracePeriodMs`: how long running turns may still finish before they are aborted
+    // (an in-process restart aborts none: runs belong to the process). It is also the
+    // retry hint requests refused while draining carry.
+    let grace = state.live().settings.shutdown_grace;
+    let grace_ms = grace.as_millis() as u64;
+    let mut payload =
+        json!({ "reason": "gateway stopping", "ts": now_ms(), "gracePeriodMs": grace_ms });
     if let Some(ms) = restart_expected_ms {
         payload["reason"] = json!("gateway restarting");
         payload["restartExpectedMs"] = json!(ms);
+        if let Some(obj) = payload.as_object_mut() {
+            obj.remove("gracePeriodMs");
+        }
     }
     let payload = payload.to_string();
     state
@@ -283,7 +292,7 @@ async fn shutdown(state: &Arc<AppState>, restart_expected_ms: Option<u64>) {
     state
         .conns
         .close_all(close::SERVICE_RESTART, "service restart");
-    state.begin_shutdown();
+    state.begin_shutdown(restart_expected_ms.unwrap_or(grace_ms));
     if restart_expected_ms.is_some() {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
         while !state.conns.is_empty() && tokio::time::Instant::now() < deadline {
@@ -292,7 +301,7 @@ async fn shutdown(state: &Arc<AppState>, restart_expected_ms: Option<u64>) {
         return;
     }
     let runs = &state.shared.runs;
-    let grace = tokio::time::Instant::now() + state.live().settings.shutdown_grace;
+    let grace = tokio::time::Instant::now() + grace;
     while runs.running() > 0 && tokio::time::Instant::now() < grace {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

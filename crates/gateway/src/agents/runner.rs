@@ -226,6 +226,28 @@ pub enum RunError {
     Transcript(#[from] SessionError),
 }
 
+impl RunError {
+    /// Whether sending the same turn again may succeed: the model failed for a transient
+    /// reason (connection, header timeout, 408/409/429/5xx). Configuration problems, aborts,
+    /// size and time limits are not.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            RunError::AllFailed { last, .. } | RunError::MidStream(last) => last.is_retryable(),
+            _ => false,
+        }
+    }
+
+    /// How long the upstream asked to wait before retrying, when it said so.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            RunError::AllFailed { last, .. } | RunError::MidStream(last) if self.is_retryable() => {
+                last.retry_after()
+            }
+            _ => None,
+        }
+    }
+}
+
 /// Runs one turn. Events go to `events` (a closed receiver is ignored: the run still
 /// finishes and is recorded).
 pub async fn run_turn(

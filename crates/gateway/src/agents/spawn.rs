@@ -97,10 +97,14 @@ pub fn spawn_run(state: &Arc<AppState>, turn: Turn, entry: Arc<RunEntry>) {
                     json!({"phase": "error", "error": msg, "endedAt": ended_at}),
                 );
                 em.chat("error", false, Some(&msg));
-                (
-                    RunStatus::Error,
-                    json!({"runId": run_id, "status": "error", "sessionKey": session, "error": msg}),
-                )
+                let mut payload = json!({
+                    "runId": run_id, "status": "error", "sessionKey": session, "error": msg,
+                    "retryable": e.is_retryable(),
+                });
+                if let Some(wait) = e.retry_after() {
+                    payload["retryAfterMs"] = json!(wait.as_millis() as u64);
+                }
+                (RunStatus::Error, payload)
             }
         };
         runs.finish(&entry, RunResult { status, payload });

@@ -267,7 +267,7 @@ fn build_turn(
         return Err(ErrorShape::invalid("message must not be empty"));
     }
     if let Some(why) = state.shared.memory.pressure() {
-        return Err(ErrorShape::unavailable(why));
+        return Err(ErrorShape::unavailable(why).retry_after(5_000));
     }
     let live = state.live();
     let session = match session_key {

@@ -1,4 +1,4 @@
-//! Core read methods: `health`, `system-presence`, `logs.tail`, `config.get`.
+//! Core read methods: `health`, `status`, `system-presence`, `logs.tail`, `config.get`.
 
 use std::sync::Arc;
 
@@ -7,12 +7,20 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::parse_params;
-use crate::state::AppState;
+use crate::state::{AppState, summaries};
 
-/// `health {probe?}`: the health snapshot. `probe` is accepted; with no channels yet there
-/// is nothing further to probe.
-pub fn health(state: &AppState, _params: &Value) -> Value {
-    state.health_snapshot()
+/// `health {probe?}`: the health snapshot with each agent's session counts. `probe` is
+/// accepted; live channel checks are `channels.status {probe}`.
+pub async fn health(state: &AppState, _params: &Value) -> Value {
+    summaries::with_sessions(state, state.health_snapshot()).await
+}
+
+/// `status`: our status payload plus the original's heartbeat, channel summary and
+/// sessions by agent.
+pub async fn status(state: &AppState) -> Value {
+    let mut v = state.status();
+    summaries::status_extras(state, &mut v).await;
+    v
 }
 
 /// `system-presence`: the presence list, gateway first.

@@ -85,8 +85,9 @@ macro_rules! method {
 pub static METHODS: &[Method] = &[
     method!(methods::HEALTH, Open, |c| Ok(core::health(
         c.state, &c.params
-    ))),
-    method!(methods::STATUS, Read, |c| Ok(c.state.status())),
+    )
+    .await)),
+    method!(methods::STATUS, Read, |c| Ok(core::status(c.state).await)),
     method!(methods::SYSTEM_PRESENCE, Read, |c| Ok(
         core::system_presence(c.state)
     )),
@@ -210,6 +211,14 @@ pub async fn dispatch(
         )));
     };
     authorize(ctx, m)?;
+    // While draining, reads still answer; nothing new is started or changed.
+    if state.is_draining() && !matches!(m.access, MethodAccess::Open | MethodAccess::Read) {
+        return Err(ErrorShape::unavailable(format!(
+            "gateway is shutting down; {method_name} was not run: retry once it is back \
+             (a supervisor restarts it; `openclaw gateway status` shows when)"
+        ))
+        .retry_after(state.drain_retry_after_ms()));
+    }
     let call = Call {
         state,
         ctx,

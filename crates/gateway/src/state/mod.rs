@@ -9,6 +9,7 @@
 pub mod activation;
 pub mod channels;
 pub mod memory;
+pub mod summaries;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
@@ -180,6 +181,7 @@ pub struct AppState {
     /// The port actually bound (differs from `settings.port` when that was 0).
     pub bound_port: AtomicU64,
     draining: AtomicBool,
+    drain_retry_after_ms: AtomicU64,
     started_up: AtomicBool,
     shutdown_tx: watch::Sender<bool>,
 }
@@ -216,6 +218,7 @@ impl AppState {
             presence_notify: Notify::new(),
             health_version: AtomicU64::new(1),
             draining: AtomicBool::new(false),
+            drain_retry_after_ms: AtomicU64::new(0),
             started_up: AtomicBool::new(false),
             shutdown_tx,
         })
@@ -247,6 +250,11 @@ impl AppState {
         self.draining.load(Ordering::Relaxed)
     }
 
+    /// The retry hint for requests refused while draining (see [`AppState::begin_shutdown`]).
+    pub fn drain_retry_after_ms(&self) -> u64 {
+        self.drain_retry_after_ms.load(Ordering::Relaxed)
+    }
+
     /// Whether start-up has finished.
     pub fn is_started(&self) -> bool {
         self.started_up.load(Ordering::Relaxed)
@@ -258,7 +266,11 @@ impl AppState {
     }
 
     /// Begins shutdown: readiness fails and every waiter on [`AppState::shutdown_signal`] wakes.
-    pub fn begin_shutdown(&self) {
+    /// `retry_after_ms` is the hint side-effecting requests refused from now on carry (the
+    /// restart's expected duration, or the stop's grace period).
+    pub fn begin_shutdown(&self, retry_after_ms: u64) {
+        self.drain_retry_after_ms
+            .store(retry_after_ms, Ordering::Relaxed);
         self.draining.store(true, Ordering::Relaxed);
         self.shutdown_tx.send_replace(true);
     }
@@ -309,7 +321,8 @@ impl AppState {
             "channelOrder": self.shared.channels.order(),
             "channelLabels": {"telegram": "Telegram"},
             "defaultAgentId": live.agents.default_id(),
-            "agents": agents["agents"],
+            "agents": summaries::health_agents(&agents),
+            "heartbeatSeconds": 0,
             "connections": self.conns.len(),
             "runs": self.shared.runs.running(),
             "reload": self.shared.reload_status(),

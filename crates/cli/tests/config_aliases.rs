@@ -277,3 +277,42 @@ fn yaml_import_and_unset_env_warn_but_the_gateway_refuses() {
     assert_eq!(status.code(), Some(78), "{output}");
     assert!(output.contains(&warning), "{output}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_config_written_by_the_original_loads_unchanged() {
+    let original = reference();
+    let home = TempDir::new("orig-config");
+    // What an operator does with the original CLI: it also writes plugins and meta.
+    for (k, v) in [
+        ("gateway.mode", "local"),
+        ("gateway.port", "18790"),
+        ("gateway.auth.token", TOKEN),
+        ("gateway.bind", "loopback"),
+    ] {
+        let out = original.run(home.path(), 1, TOKEN, &["config", "set", k, v], &[]);
+        assert_eq!(
+            out.code, 0,
+            "original config set {k}: {}{}",
+            out.stdout, out.stderr
+        );
+    }
+    let file = home.path().join("openclaw.json");
+    let written = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        written.contains("\"plugins\""),
+        "the original's own sections: {written}"
+    );
+    let out = cli_in(home.path(), &["config", "validate"], &[]);
+    assert_eq!(out.code, 0, "{}{}\n{written}", out.stdout, out.stderr);
+    // Our gateway runs on it, and leaves the file as the original wrote it.
+    let gw = start(Spec::default().state(home.path()));
+    let out = gw.cli(&["status", "--json", "--url", &gw.url()]);
+    let v: Value = serde_json::from_str(&out.stdout).unwrap_or(Value::Null);
+    assert_eq!(
+        v["gateway"]["authMode"], "token",
+        "{}{}",
+        out.stdout, out.stderr
+    );
+    drop(gw);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), written);
+}

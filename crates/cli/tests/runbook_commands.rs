@@ -125,7 +125,10 @@ fn configure_validate_is_config_validate() {
         format!("Config valid: {}", cfg.display())
     );
     let out = cli_in(dir.path(), &["configure", "--validate", "--json"], &[]);
-    assert_eq!(json_of(&out), json!({"valid": true, "path": cfg, "warnings": []}));
+    assert_eq!(
+        json_of(&out),
+        json!({"valid": true, "path": cfg, "warnings": []})
+    );
 
     // An invalid file: the same verdict and message as `config validate`.
     std::fs::write(&cfg, r#"{ gateway: { mode: "local", bind: "wide" } }"#).unwrap();

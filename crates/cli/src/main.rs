@@ -61,6 +61,20 @@ enum Command {
     Restart(commands::service::ServiceArgs),
     /// Check the configuration: `configure --validate` is `config validate`.
     Configure(ConfigureArgs),
+    /// The running gateway's caches: `cache clear` empties them and says what was cleared.
+    Cache(CacheCmd),
+}
+
+#[derive(Args)]
+struct CacheCmd {
+    #[command(subcommand)]
+    sub: CacheSub,
+}
+
+#[derive(Subcommand)]
+enum CacheSub {
+    /// Clear idempotency keys and finished-run results; prints what was cleared.
+    Clear(ClientOpts),
 }
 
 /// Flags of `openclaw configure`.
@@ -442,6 +456,9 @@ fn main() -> ExitCode {
         Command::Stop(a) => service::control(&global, Service::Stop, &a),
         Command::Restart(a) => service::control(&global, Service::Restart, &a),
         Command::Configure(a) => a.run(&global),
+        Command::Cache(c) => match c.sub {
+            CacheSub::Clear(o) => block_on(commands::cache::clear(&global, &o)),
+        },
         Command::Channels(c) => block_on(commands::channels::run(&global, c)),
         Command::Message(c) => block_on(commands::message::run(&global, c)),
     };

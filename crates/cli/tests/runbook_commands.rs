@@ -183,3 +183,98 @@ fn gateway_reload_rereads_the_config() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(json_of(&out)["applied"], "none");
 }
+
+#[test]
+fn cache_clear_forgets_idempotency_keys_and_run_results() {
+    let gw = gateway_with("");
+    let port = gw.port.to_string();
+    // One agent turn (it fails: no model is configured) leaves an idempotency key and a
+    // finished run behind.
+    let params = r#"{"message":"hi","idempotencyKey":"same-key"}"#;
+    let first = json_of(&gw.cli(&[
+        "call",
+        "agent",
+        "--params",
+        params,
+        "--port",
+        &port,
+        "--expect-final",
+    ]));
+    let run1 = first["runId"].as_str().unwrap().to_owned();
+    // A retry with the same key is the same run.
+    let again = json_of(&gw.cli(&["call", "agent", "--params", params, "--port", &port]));
+    assert_eq!(again["runId"], run1.as_str(), "{again}");
+    assert_eq!(again["duplicate"], true);
+
+    let url = gw.url();
+    let out = gw.cli(&["cache", "clear", "--url", &url, "--token", TOKEN]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stdout.trim(),
+        "Cleared 2 cached entries (finishedRuns: 1, idempotencyKeys: 1)."
+    );
+    // The run result is gone, and the same key now starts a new run.
+    let wait = gw.cli(&[
+        "call",
+        "agent.wait",
+        "--params",
+        &format!(r#"{{"runId":"{run1}"}}"#),
+        "--port",
+        &port,
+    ]);
+    assert_eq!(wait.code, 1);
+    assert!(wait.stderr.contains("no run"), "{}", wait.stderr);
+    let fresh = json_of(&gw.cli(&["call", "agent", "--params", params, "--port", &port]));
+    assert_ne!(fresh["runId"], run1.as_str(), "{fresh}");
+    assert!(fresh.get("duplicate").is_none(), "{fresh}");
+
+    // --json: the counts by name; a second clear finds only what the new turn left.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let out = gw.cli(&["cache", "clear", "--url", &url, "--token", TOKEN, "--json"]);
+    let v = json_of(&out);
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["running"], true);
+    assert_eq!(v["cleared"]["idempotencyKeys"], 1, "{v}");
+    let out = gw.cli(&["cache", "clear", "--url", &url, "--token", TOKEN, "--json"]);
+    assert_eq!(json_of(&out)["total"], 0);
+}
+
+#[tokio::test]
+async fn cache_clear_needs_operator_admin() {
+    let gw = gateway_with("");
+    let (mut ws, _) = connect(&gw.url(), TOKEN, Some(vec!["operator.read"]), "test").await;
+    let res = call(&mut ws, "c1", "cache.clear", json!({})).await;
+    assert_eq!(res["ok"], false, "{res}");
+    assert_eq!(
+        res["error"]["details"]["missingScope"], "operator.admin",
+        "{res}"
+    );
+}
+
+#[test]
+fn cache_clear_without_a_gateway_says_there_is_nothing() {
+    let dir = TempDir::new("cache-none");
+    let port = free_port().to_string();
+    let env = [("OPENCLAW_GATEWAY_PORT", port.as_str())];
+    let out = cli_in(dir.path(), &["cache", "clear"], &env);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("No gateway is running") && out.stdout.contains("nothing to clear"),
+        "{}",
+        out.stdout
+    );
+    let out = cli_in(dir.path(), &["cache", "clear", "--json"], &env);
+    assert_eq!(
+        json_of(&out),
+        json!({"ok": true, "running": false, "cleared": {}, "total": 0})
+    );
+    // A gateway named by --url that does not answer is an error, not "nothing to clear".
+    let url = format!("ws://127.0.0.1:{port}");
+    let out = cli_in(dir.path(), &["cache", "clear", "--url", &url], &[]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("gateway not reachable"),
+        "{}",
+        out.stderr
+    );
+}

@@ -1,6 +1,7 @@
 //! One module per command.
 
 pub mod audit;
+pub mod cache;
 pub mod call;
 pub mod channels;
 pub mod completion;

@@ -63,6 +63,8 @@ enum Command {
     Configure(ConfigureArgs),
     /// The running gateway's caches: `cache clear` empties them and says what was cleared.
     Cache(CacheCmd),
+    /// Non-interactive first run: write a config with gateway.mode=local and a generated token.
+    Setup(commands::setup::SetupArgs),
 }
 
 #[derive(Args)]
@@ -456,6 +458,7 @@ fn main() -> ExitCode {
         Command::Stop(a) => service::control(&global, Service::Stop, &a),
         Command::Restart(a) => service::control(&global, Service::Restart, &a),
         Command::Configure(a) => a.run(&global),
+        Command::Setup(a) => commands::setup::run(&global, &a),
         Command::Cache(c) => match c.sub {
             CacheSub::Clear(o) => block_on(commands::cache::clear(&global, &o)),
         },

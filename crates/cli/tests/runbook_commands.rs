@@ -278,3 +278,82 @@ fn cache_clear_without_a_gateway_says_there_is_nothing() {
         out.stderr
     );
 }
+
+#[test]
+fn setup_writes_a_local_config_with_a_generated_token_and_never_prints_it() {
+    let dir = TempDir::new("setup");
+    let cfg = dir.path().join("openclaw.json");
+    let out = cli_in(dir.path(), &["setup"], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains(&format!("Wrote {}", cfg.display())),
+        "{}",
+        out.stdout
+    );
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["gateway"]["mode"], "local");
+    let token = v["gateway"]["auth"]["token"].as_str().unwrap().to_owned();
+    assert_eq!(token.len(), 64, "{token}");
+    assert!(!out.stdout.contains(&token) && !out.stderr.contains(&token));
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&cfg).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+
+    // No overwrite without --force; the file is untouched.
+    let out = cli_in(dir.path(), &["setup"], &[]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("already exists") && out.stderr.contains("--force"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(std::fs::read_to_string(&cfg).unwrap(), text);
+    // --force replaces it with a new token, keeping the old file as .bak.
+    let out = cli_in(dir.path(), &["setup", "--force", "--json"], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let j = json_of(&out);
+    assert_eq!(j["replaced"], true);
+    assert_eq!(j["path"], json!(cfg));
+    let new: Value = serde_json::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
+    assert_ne!(new["gateway"]["auth"]["token"], token.as_str());
+    assert!(
+        !out.stdout
+            .contains(new["gateway"]["auth"]["token"].as_str().unwrap())
+    );
+
+    // The gateway starts on it without --allow-unconfigured, and the CLI gets in with the
+    // token from the file, no flags.
+    let gw = start(Spec::default().state(dir.path()));
+    let out = gw.cli(&["call", "status", "--port", &gw.port.to_string()]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(json_of(&out)["gateway"]["authMode"], "token");
+}
+
+#[test]
+fn dev_setup_writes_the_dev_profile_config() {
+    let home = TempDir::new("setup-dev");
+    let mut cmd = std::process::Command::new(bin());
+    cmd.args(["--dev", "setup"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", home.path());
+    let out = run(&mut cmd);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let cfg = home.path().join(".openclaw-dev/openclaw.json");
+    assert!(
+        out.stdout.contains(&cfg.display().to_string()),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("openclaw --dev gateway"),
+        "{}",
+        out.stdout
+    );
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
+    assert_eq!(v["gateway"]["mode"], "local");
+    assert!(!home.path().join(".openclaw/openclaw.json").exists());
+}

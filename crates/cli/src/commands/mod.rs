@@ -14,6 +14,7 @@ pub mod message;
 pub mod run;
 pub mod secrets;
 pub mod service;
+pub mod setup;
 pub mod status;
 
 use anyhow::bail;

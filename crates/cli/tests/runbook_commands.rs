@@ -357,3 +357,45 @@ fn dev_setup_writes_the_dev_profile_config() {
     assert_eq!(v["gateway"]["mode"], "local");
     assert!(!home.path().join(".openclaw/openclaw.json").exists());
 }
+
+#[test]
+fn global_api_url_reaches_the_gateway_from_any_client_command() {
+    let gw = gateway_with("");
+    let http = format!("http://127.0.0.1:{}", gw.port);
+    // The seed's form: before the command, as http:// (mapped to ws://).
+    let out = gw.cli(&["--api-url", &http, "health", "--json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(json_of(&out)["ok"], true);
+    // After the command too, and for nested commands.
+    let out = gw.cli(&["call", "status", "--api-url", &http]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(json_of(&out)["pid"], gw.pid());
+    let out = gw.cli(&["--api-url", &gw.url(), "gateway", "call", "status"]);
+    assert_eq!(json_of(&out)["gateway"]["port"], gw.port);
+
+    // It means what --url means: a gateway that is not there is named in the error.
+    let gone = format!("http://127.0.0.1:{}", free_port());
+    let out = gw.cli(&["--api-url", &gone, "status"]);
+    assert_eq!(out.code, 1);
+    let ws_gone = gone.replacen("http://", "ws://", 1);
+    assert!(
+        out.stderr
+            .contains(&format!("gateway not reachable at {ws_gone}")),
+        "{}",
+        out.stderr
+    );
+    // Not a gateway URL, or given twice, or for a command that talks to no gateway: refused.
+    let out = gw.cli(&["--api-url", "ftp://x", "health"]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("unsupported scheme"), "{}", out.stderr);
+    let out = gw.cli(&["health", "--url", &gw.url(), "--api-url", &http]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    let out = gw.cli(&["--api-url", &http, "completion", "bash"]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("does not talk to one"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stdout.is_empty());
+}

@@ -399,3 +399,116 @@ fn global_api_url_reaches_the_gateway_from_any_client_command() {
     );
     assert!(out.stdout.is_empty());
 }
+
+/// A gateway with an agent `agent-id` answered by the mock provider (it echoes).
+async fn gateway_with_agent() -> (Gateway, openclaw_mock_provider::MockServer) {
+    let mock = openclaw_mock_provider::spawn(openclaw_mock_provider::MockOptions::default())
+        .await
+        .unwrap();
+    let extra = format!(
+        r#"models: {{ providers: {{ mock: {{ baseUrl: "{}", api: "openai-completions" }} }} }},
+           agents: {{ defaults: {{ model: "mock/m1" }}, list: [{{ id: "main" }}, {{ id: "agent-id" }}] }}"#,
+        mock.openai_base_url()
+    );
+    (gateway_with(&extra), mock)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn message_send_to_an_agent_runs_a_turn_in_its_main_session() {
+    let (gw, mock) = gateway_with_agent().await;
+    let url = gw.url();
+    let (state, u) = (gw.state.clone(), url.clone());
+    let cli = move |args: Vec<String>| {
+        let state = state.clone();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                let a: Vec<&str> = args.iter().map(String::as_str).collect();
+                cli_in(&state, &a, &[])
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let args = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+
+    // The seed's form.
+    let out = cli(args(&[
+        "message", "send", "--to", "agent-id", "--text", "Hello", "--url", &u,
+    ]))
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout.trim(), "echo: Hello");
+    // The original's -t/--target, with --json: the run's final result.
+    let out = cli(args(&[
+        "message", "send", "-t", "agent-id", "-m", "Again", "--url", &u, "--json",
+    ]))
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v = json_of(&out);
+    assert_eq!(v["status"], "ok", "{v}");
+    assert_eq!(v["sessionKey"], "agent:agent-id:main");
+    assert_eq!(v["summary"], "echo: Again");
+    let out = cli(args(&[
+        "message", "send", "--target", "agent-id", "--text", "Third", "--url", &u,
+    ]))
+    .await;
+    assert_eq!(out.stdout.trim(), "echo: Third", "{}", out.stderr);
+
+    // All three are turns of that agent's main session, in order, with the replies.
+    let (mut ws, _) = connect(&url, TOKEN, None, "test").await;
+    let h = call(
+        &mut ws,
+        "h",
+        "chat.history",
+        json!({"sessionKey": "agent:agent-id:main"}),
+    )
+    .await;
+    let texts: Vec<&str> = h["payload"]["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            "Hello",
+            "echo: Hello",
+            "Again",
+            "echo: Again",
+            "Third",
+            "echo: Third"
+        ],
+        "{h}"
+    );
+    assert_eq!(mock.requests().len(), 3);
+
+    // An id that is no agent goes to a channel as before (telegram is not configured
+    // here, so the gateway refuses it), and the model is not asked.
+    let out = cli(args(&[
+        "message", "send", "--to", "12345", "--text", "Hi", "--url", &u,
+    ]))
+    .await;
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(
+        out.stderr.to_lowercase().contains("telegram"),
+        "{}",
+        out.stderr
+    );
+    // An explicit --channel always means the channel, even for an agent's id.
+    let out = cli(args(&[
+        "message",
+        "send",
+        "--to",
+        "agent-id",
+        "--text",
+        "Hi",
+        "--channel",
+        "telegram",
+        "--url",
+        &u,
+    ]))
+    .await;
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert_eq!(mock.requests().len(), 3);
+}

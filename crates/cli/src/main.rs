@@ -23,6 +23,15 @@ struct Cli {
     /// Use the dev profile (~/.openclaw-dev, port 19001, no gateway.mode needed).
     #[arg(long, global = true)]
     dev: bool,
+    /// Gateway URL for any client command (http(s):// or ws(s)://; same as its --url).
+    #[arg(
+        id = "url",
+        long = "api-url",
+        global = true,
+        value_name = "URL",
+        value_parser = opts::parse_gateway_url
+    )]
+    api_url: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -61,6 +70,22 @@ enum Command {
     Restart(commands::service::ServiceArgs),
     /// Check the configuration: `configure --validate` is `config validate`.
     Configure(ConfigureArgs),
+    /// The running gateway's caches: `cache clear` empties them and says what was cleared.
+    Cache(CacheCmd),
+    /// Non-interactive first run: write a config with gateway.mode=local and a generated token.
+    Setup(commands::setup::SetupArgs),
+}
+
+#[derive(Args)]
+struct CacheCmd {
+    #[command(subcommand)]
+    sub: CacheSub,
+}
+
+#[derive(Subcommand)]
+enum CacheSub {
+    /// Clear idempotency keys and finished-run results; prints what was cleared.
+    Clear(ClientOpts),
 }
 
 /// Flags of `openclaw configure`.
@@ -83,6 +108,25 @@ impl ConfigureArgs {
             );
         }
         commands::config::validate(global, &self.client)
+    }
+}
+
+impl Command {
+    /// Whether the command connects to a gateway (takes `--url`), so that the global
+    /// `--api-url` means something for it; the rest refuse it rather than ignore it.
+    fn talks_to_a_gateway(&self) -> bool {
+        match self {
+            Command::Gateway(g) => matches!(
+                g.sub,
+                Some(GatewaySub::Status(_) | GatewaySub::Call(_) | GatewaySub::Reload(_))
+            ),
+            Command::Completion(_)
+            | Command::Setup(_)
+            | Command::Start(_)
+            | Command::Stop(_)
+            | Command::Restart(_) => false,
+            _ => true,
+        }
     }
 }
 
@@ -405,6 +449,14 @@ fn main() -> ExitCode {
             libc::signal(libc::SIGPIPE, libc::SIG_DFL);
         }
     }
+    if let Some(url) = &cli.api_url
+        && !cli.command.talks_to_a_gateway()
+    {
+        eprintln!(
+            "Error: --api-url {url} names a gateway to talk to, and this command does not talk to one; use it with client commands such as `openclaw --api-url URL health`"
+        );
+        return ExitCode::from(2);
+    }
     let global = commands::Global {
         profile: cli.profile,
         dev: cli.dev,
@@ -456,6 +508,10 @@ fn main() -> ExitCode {
         Command::Stop(a) => service::control(&global, Service::Stop, &a),
         Command::Restart(a) => service::control(&global, Service::Restart, &a),
         Command::Configure(a) => a.run(&global),
+        Command::Setup(a) => commands::setup::run(&global, &a),
+        Command::Cache(c) => match c.sub {
+            CacheSub::Clear(o) => block_on(commands::cache::clear(&global, &o)),
+        },
         Command::Channels(c) => block_on(commands::channels::run(&global, c)),
         Command::Message(c) => block_on(commands::message::run(&global, c)),
     };

@@ -5,8 +5,8 @@ use clap::Args;
 /// Flags every client command takes.
 #[derive(Args, Clone)]
 pub struct ClientOpts {
-    /// Gateway WebSocket URL (default: ws://127.0.0.1:<configured port>).
-    #[arg(long)]
+    /// Gateway URL, ws(s):// or http(s):// (default: ws://127.0.0.1:<configured port>).
+    #[arg(long, visible_alias = "api-url", value_parser = parse_gateway_url)]
     pub url: Option<String>,
     /// Gateway token (default: OPENCLAW_GATEWAY_TOKEN, then gateway.auth.token).
     #[arg(long)]
@@ -20,4 +20,66 @@ pub struct ClientOpts {
     /// Print machine-readable JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Parses `--url`/`--api-url`: `ws://` and `wss://` as given, `http://` and `https://`
+/// mapped to them (the gateway serves both on one port), anything else refused naming
+/// the accepted forms.
+pub fn parse_gateway_url(raw: &str) -> Result<String, String> {
+    let raw = raw.trim();
+    let (scheme, rest) = raw.split_once("://").ok_or_else(|| {
+        format!("{raw:?} is not a URL; use ws://HOST:PORT or http://HOST:PORT (wss/https for TLS)")
+    })?;
+    let ws = match scheme.to_ascii_lowercase().as_str() {
+        "ws" | "http" => "ws",
+        "wss" | "https" => "wss",
+        other => {
+            return Err(format!(
+                "unsupported scheme {other:?} in {raw:?}; use ws://, wss://, http:// or https://"
+            ));
+        }
+    };
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err(format!(
+            "{raw:?} has no host; use e.g. ws://127.0.0.1:18789"
+        ));
+    }
+    Ok(format!("{ws}://{rest}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_gateway_url;
+
+    #[test]
+    fn gateway_urls_map_http_to_ws() {
+        assert_eq!(
+            parse_gateway_url("http://localhost:18789").unwrap(),
+            "ws://localhost:18789"
+        );
+        assert_eq!(
+            parse_gateway_url("HTTPS://gw.example/x").unwrap(),
+            "wss://gw.example/x"
+        );
+        assert_eq!(
+            parse_gateway_url("ws://127.0.0.1:1").unwrap(),
+            "ws://127.0.0.1:1"
+        );
+        assert_eq!(parse_gateway_url("wss://h").unwrap(), "wss://h");
+        assert!(
+            parse_gateway_url("ftp://h")
+                .unwrap_err()
+                .contains("unsupported scheme")
+        );
+        assert!(
+            parse_gateway_url("localhost:18789")
+                .unwrap_err()
+                .contains("not a URL")
+        );
+        assert!(
+            parse_gateway_url("http://")
+                .unwrap_err()
+                .contains("no host")
+        );
+    }
 }

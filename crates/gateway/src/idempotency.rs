@@ -48,6 +48,16 @@ impl IdempotencyCache {
         inner.order.push_back((full, now));
         None
     }
+
+    /// Forgets every key (`cache.clear`); returns how many were remembered. A retry after
+    /// this starts a new run instead of joining the old one.
+    pub fn clear(&self) -> usize {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let n = inner.map.len();
+        inner.map.clear();
+        inner.order.clear();
+        n
+    }
 }
 
 impl IdempotencyCache {
@@ -74,7 +84,9 @@ mod tests {
         for i in 0..(MAX_KEYS + 10) {
             c.check_or_insert("agent", &format!("x{i}"), "r");
         }
-        let inner = c.inner.lock().unwrap();
-        assert!(inner.map.len() <= MAX_KEYS);
+        assert!(c.inner.lock().unwrap().map.len() <= MAX_KEYS);
+        assert!(c.clear() > 0);
+        assert_eq!(c.clear(), 0);
+        assert_eq!(c.check_or_insert("agent", "k", "r4"), None);
     }
 }

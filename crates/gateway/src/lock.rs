@@ -1,5 +1,8 @@
 //! One gateway per state directory: an OS file lock (`flock`) on `gateway.lock`, which
-//! also records the owner's pid for operators and `gateway status`.
+//! also records the owner's pid (first line) for operators and `gateway status`, and, once
+//! it listens, the port and address it serves on (second and third lines), so that
+//! `openclaw gateway stop|restart` can find and check a gateway that runs in the
+//! foreground or under a supervisor the CLI does not know ([`holder`]).
 //!
 //! The kernel releases the lock when the holder dies however it dies, so a `kill -9`
 //! never leaves a stale lock, and a recycled pid in the file cannot make a dead
@@ -7,6 +10,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{Seek, Write};
+use std::net::IpAddr;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -72,6 +76,63 @@ impl StateLock {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// Records where the gateway listens (after every bind, so an in-process restart onto
+    /// another port is reflected). The pid stays the first line, as before.
+    pub fn record_listener(&mut self, host: IpAddr, port: u16) -> Result<(), GatewayError> {
+        let text = format!("{}\n{port}\n{host}\n", std::process::id());
+        self.file
+            .set_len(0)
+            .and_then(|()| self.file.rewind())
+            .and_then(|()| self.file.write_all(text.as_bytes()))
+            .map_err(|e| GatewayError::io("cannot write lock file", e))
+    }
+}
+
+/// The gateway holding a state-dir lock, as its lock file describes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Holder {
+    /// Its process id.
+    pub pid: u32,
+    /// The port it listens on, once it does (`None` while it starts up).
+    pub port: Option<u16>,
+    /// The address it listens on (the first, when it binds several).
+    pub host: Option<IpAddr>,
+}
+
+/// The gateway that holds the lock at `path`, or `None` when no process holds it (no
+/// file, or a file left by a dead gateway: only a held lock counts, never a pid that
+/// may have been recycled).
+///
+/// Asking takes a shared lock for an instant when nobody holds the file; a gateway that
+/// starts in exactly that instant is refused as if another gateway ran, and says so.
+pub fn holder(path: &Path) -> std::io::Result<Option<Holder>> {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    match file.try_lock_shared() {
+        Ok(()) => {
+            let _ = file.unlock();
+            return Ok(None);
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {}
+        Err(std::fs::TryLockError::Error(e)) => return Err(e),
+    }
+    let text = std::fs::read_to_string(path)?;
+    let mut lines = text.lines().map(str::trim);
+    let Some(pid) = lines.next().and_then(|l| l.parse().ok()) else {
+        return Err(std::io::Error::other(format!(
+            "{} is held but does not start with a pid",
+            path.display()
+        )));
+    };
+    Ok(Some(Holder {
+        pid,
+        port: lines.next().and_then(|l| l.parse().ok()),
+        host: lines.next().and_then(|l| l.parse().ok()),
+    }))
 }
 
 impl Drop for StateLock {
@@ -83,9 +144,15 @@ impl Drop for StateLock {
     }
 }
 
-/// The pid recorded in a lock file.
+/// The pid recorded in a lock file (its first line).
 pub fn read_pid(path: &Path) -> Option<u32> {
-    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+    std::fs::read_to_string(path)
+        .ok()?
+        .lines()
+        .next()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// Whether a process with this pid exists (signal 0 probes without sending anything).
@@ -130,7 +197,32 @@ mod tests {
             Err(GatewayError::LockHeld { pid, .. }) => assert_eq!(pid, std::process::id()),
             other => panic!("expected LockHeld, got {other:?}"),
         }
+        // The holder is visible with where it listens once recorded; the pid stays first.
+        assert_eq!(
+            holder(&path).unwrap(),
+            Some(Holder {
+                pid: std::process::id(),
+                port: None,
+                host: None
+            })
+        );
+        let mut held = held;
+        held.record_listener(IpAddr::from([127, 0, 0, 1]), 18789)
+            .unwrap();
+        assert_eq!(
+            holder(&path).unwrap(),
+            Some(Holder {
+                pid: std::process::id(),
+                port: Some(18789),
+                host: Some(IpAddr::from([127, 0, 0, 1]))
+            })
+        );
+        assert_eq!(read_pid(&path), Some(std::process::id()));
         drop(held);
+        // Released: nobody holds it, whatever a leftover file says.
+        assert_eq!(holder(&path).unwrap(), None);
+        std::fs::write(&path, "1\n18789\n").unwrap();
+        assert_eq!(holder(&path).unwrap(), None);
         let again = StateLock::acquire(&path).unwrap();
         assert_eq!(read_pid(again.path()), Some(std::process::id()));
     }

@@ -28,6 +28,9 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 struct Generation {
     state: Arc<AppState>,
     servers: Vec<tokio::task::JoinHandle<()>>,
+    /// The port its settings asked for (0 = any), before a restart pinned it to the one
+    /// actually bound: what the next restart compares the new settings with.
+    requested_port: u16,
 }
 
 /// Binds and starts serving one generation.
@@ -35,7 +38,8 @@ async fn start_generation(
     shared: &Arc<Shared>,
     live: Arc<Activation>,
 ) -> Result<Generation, GatewayError> {
-    let listeners = listener::bind_all(&live.settings.hosts, live.settings.port).await?;
+    let port_setting = live.settings.port;
+    let listeners = listener::bind_all(&live.settings.hosts, port_setting).await?;
     let port = listeners[0]
         .local_addr()
         .map_err(|e| GatewayError::io("cannot read the bound address", e))?
@@ -87,11 +91,16 @@ async fn start_generation(
     shared.channels.apply(&state.live().resolved);
     state.mark_started();
     tracing::info!(target: "gateway", "listening on ws://127.0.0.1:{port} (PID {})", std::process::id());
-    Ok(Generation { state, servers })
+    Ok(Generation {
+        state,
+        servers,
+        requested_port: port_setting,
+    })
 }
 
 /// Runs the gateway until SIGTERM or SIGINT, replacing the listener in-process when a
-/// reload needs it. `log` is the logging set up by the caller (its file is what
+/// reload needs it or on SIGUSR1 (an operator's restart: config re-read, listeners
+/// rebound, same process). `log` is the logging set up by the caller (its file is what
 /// `logs.tail` reads; its level follows `logging.level` on reload).
 pub async fn run(
     activation: Activation,
@@ -99,12 +108,16 @@ pub async fn run(
     log: openclaw_logs::LogHandle,
 ) -> Result<(), GatewayError> {
     // Installed before anything else, so a signal during start-up still ends cleanly.
-    let mut signals = Signals::install()?;
+    let Signals { mut term, mut int } = Signals::install()?;
+    let restart = restart_signal()?;
     let stop = async move {
-        signals.recv().await;
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
         tracing::info!(target: "gateway", "signal received");
     };
-    serve(activation, opts, log, None, stop).await
+    serve_inner(activation, opts, log, None, stop, Some(restart)).await
 }
 
 /// [`run`] for embedders and in-process tests: serves until `stop` completes instead of
@@ -118,8 +131,21 @@ pub async fn serve(
     bound: Option<tokio::sync::oneshot::Sender<SocketAddr>>,
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<(), GatewayError> {
+    serve_inner(activation, opts, log, bound, stop, None).await
+}
+
+/// [`serve`], plus in-process restarts whenever `restart_on` delivers (SIGUSR1 for the
+/// daemon; embedders have no such signal).
+async fn serve_inner(
+    activation: Activation,
+    opts: &RunOptions,
+    log: openclaw_logs::LogHandle,
+    bound: Option<tokio::sync::oneshot::Sender<SocketAddr>>,
+    stop: impl std::future::Future<Output = ()>,
+    mut restart_on: Option<tokio::signal::unix::Signal>,
+) -> Result<(), GatewayError> {
     tokio::pin!(stop);
-    let lock = if activation.settings.allow_multi {
+    let mut lock = if activation.settings.allow_multi {
         None
     } else {
         // Creating the state dir and writing the pid are file I/O: off the async workers.
@@ -142,6 +168,7 @@ pub async fn serve(
     // missed (the watcher reloads whichever generation is current when it fires).
     crate::reload::spawn_watcher(shared.subscribe(), activation.paths.config_path.clone()).await;
     let mut generation = start_generation(&shared, Arc::new(activation)).await?;
+    record_listener(lock.as_mut(), &generation);
     if let Some(tx) = bound {
         let port = generation.state.bound_port.load(Ordering::Relaxed) as u16;
         let _ = tx.send(SocketAddr::from(([127, 0, 0, 1], port)));
@@ -156,7 +183,11 @@ pub async fn serve(
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 generation = restart(generation, &shared, next).await;
             }
+            Some(()) = next_signal(restart_on.as_mut()) => {
+                generation = restart_requested(generation, &shared).await;
+            }
         }
+        record_listener(lock.as_mut(), &generation);
     }
     tracing::info!(target: "gateway", "shutting down");
     shared.channels.stop_all();
@@ -167,6 +198,65 @@ pub async fn serve(
     drop(lock);
     tracing::info!(target: "gateway", "gateway stopped");
     Ok(())
+}
+
+/// Writes where the generation listens into the lock file, for `openclaw gateway
+/// stop|restart`; a failure only costs them the port (they still find the pid), so it is
+/// logged.
+fn record_listener(lock: Option<&mut StateLock>, generation: &Generation) {
+    let Some(lock) = lock else { return };
+    let live = generation.state.live();
+    let host = live
+        .settings
+        .hosts
+        .first()
+        .copied()
+        .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]));
+    let port = generation.state.bound_port.load(Ordering::Relaxed) as u16;
+    if let Err(e) = lock.record_listener(host, port) {
+        tracing::warn!(target: "gateway", path = %lock.path().display(), error = %e, "cannot record the listening port in the lock file");
+    }
+}
+
+/// The next delivery of `signal`; never, when there is none.
+async fn next_signal(signal: Option<&mut tokio::signal::unix::Signal>) -> Option<()> {
+    match signal {
+        Some(s) => s.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// An operator's restart (SIGUSR1): the config file is read again as at start-up and a
+/// new listener generation replaces the current one in this process (same pid; sessions,
+/// runs and channels kept; clients told `gateway restarting` and closed with 1012). A
+/// config that cannot be used leaves the gateway running as it was, and says why in the
+/// log and in `health`/`status` (`reload.lastError`).
+async fn restart_requested(current: Generation, shared: &Arc<Shared>) -> Generation {
+    tracing::info!(target: "gateway", "SIGUSR1 received: restarting in-process (config re-read, listeners rebound)");
+    // One reload or restart at a time.
+    let _guard = shared.reload_lock.lock().await;
+    let paths = current.state.live().paths.clone();
+    let opts = shared.run_options.clone();
+    let client = shared.http_client.clone();
+    let loaded =
+        tokio::task::spawn_blocking(move || Activation::load(&paths, &opts, &client, false)).await;
+    let next = match loaded {
+        Ok(Ok(next)) => next,
+        Ok(Err(e)) => {
+            tracing::error!(target: "gateway", error = %e, "restart skipped: the gateway keeps running with its current config; fix the config and signal again");
+            shared.record_reload(Some(format!("restart skipped: {e}")));
+            return current;
+        }
+        Err(e) => {
+            tracing::error!(target: "gateway", error = %e, "restart skipped: the config loader failed");
+            return current;
+        }
+    };
+    shared.record_reload(None);
+    let next = restart(current, shared, next).await;
+    // Counted from when the new listener serves, as for a fresh start.
+    shared.reset_uptime();
+    next
 }
 
 /// Removes the config temp files a killed writer left (each a full copy of the config,
@@ -216,10 +306,13 @@ pub fn shared_state(
 /// are brought back up so the gateway never ends up listening nowhere.
 async fn restart(old: Generation, shared: &Arc<Shared>, mut next: Activation) -> Generation {
     tracing::info!(target: "gateway", "restarting the listener to apply config changes");
-    // An unchanged port setting keeps the port actually bound (it was 0 = "any").
+    // An unchanged port setting keeps the port actually bound (it was 0 = "any"), however
+    // many restarts ago it was asked for.
     let bound = old.state.bound_port.load(Ordering::Relaxed) as u16;
     let previous = old.state.live();
-    if next.settings.port == previous.settings.port {
+    let requested = next.settings.port;
+    let kept_requested = old.requested_port;
+    if requested == kept_requested {
         next.settings.port = bound;
     }
     shutdown(&old.state, Some(RESTART_EXPECTED_MS)).await;
@@ -227,7 +320,10 @@ async fn restart(old: Generation, shared: &Arc<Shared>, mut next: Activation) ->
         let _ = tokio::time::timeout(Duration::from_secs(2), s).await;
     }
     match start_generation(shared, Arc::new(next)).await {
-        Ok(g) => g,
+        Ok(g) => Generation {
+            requested_port: requested,
+            ..g
+        },
         Err(e) => {
             tracing::error!(target: "gateway", error = %e, "restart failed; restoring the previous listener");
             shared.record_reload(Some(format!("restart failed: {e}")));
@@ -249,7 +345,10 @@ async fn restart(old: Generation, shared: &Arc<Shared>, mut next: Activation) ->
                     trusted_proxies: previous.trusted_proxies.clone(),
                 })
             };
-            start_or_die(shared, fallback).await
+            Generation {
+                requested_port: kept_requested,
+                ..start_or_die(shared, fallback).await
+            }
         }
     }
 }
@@ -335,13 +434,13 @@ impl Signals {
             .map_err(|e| GatewayError::io("cannot install the SIGINT handler", e))?;
         Ok(Signals { term, int })
     }
+}
 
-    async fn recv(&mut self) {
-        tokio::select! {
-            _ = self.term.recv() => {}
-            _ = self.int.recv() => {}
-        }
-    }
+/// The SIGUSR1 handler (in-process restart), installed with the stop handlers.
+fn restart_signal() -> Result<tokio::signal::unix::Signal, GatewayError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    signal(SignalKind::user_defined1())
+        .map_err(|e| GatewayError::io("cannot install the SIGUSR1 handler", e))
 }
 
 /// Samples the resident set against `gateway.maxMemory` (see `state/memory.rs`).

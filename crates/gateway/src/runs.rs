@@ -182,6 +182,15 @@ impl Runs {
             .count()
     }
 
+    /// Forgets the results of finished runs (`cache.clear`); running runs are kept.
+    /// Returns how many were forgotten; `agent.wait` on one of them then says it is unknown.
+    pub fn clear_finished(&self) -> usize {
+        let mut map = self.lock();
+        let before = map.len();
+        map.retain(|_, e| e.result().is_none());
+        before - map.len()
+    }
+
     /// Number of runs still running.
     pub fn running(&self) -> usize {
         self.lock()

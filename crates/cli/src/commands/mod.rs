@@ -1,6 +1,7 @@
 //! One module per command.
 
 pub mod audit;
+pub mod cache;
 pub mod call;
 pub mod channels;
 pub mod completion;
@@ -13,6 +14,7 @@ pub mod message;
 pub mod run;
 pub mod secrets;
 pub mod service;
+pub mod setup;
 pub mod status;
 
 use anyhow::bail;

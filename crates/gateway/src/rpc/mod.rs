@@ -1,6 +1,7 @@
 //! RPC: the method table ([`METHODS`]), scope enforcement, dispatch, and the handlers.
 
 pub mod agent;
+mod cache;
 mod channels;
 mod config;
 mod core;
@@ -157,6 +158,7 @@ pub static METHODS: &[Method] = &[
     )
     .await),
     method!("send", Write, |c| channels::send(c.state, &c.params).await),
+    method!("cache.clear", Admin, |c| Ok(cache::clear(c.state))),
 ];
 
 /// Every event this gateway may send, as advertised in `hello-ok.features.events`.

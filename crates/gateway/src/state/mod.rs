@@ -36,8 +36,9 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// What outlives a listener generation: an in-process restart keeps sessions, runs,
 /// idempotency keys, channels and the reload bookkeeping.
 pub struct Shared {
-    /// When the process started serving (for `uptimeMs`).
-    pub started: Instant,
+    /// When the gateway started serving (for `uptimeMs`): process start, and again at each
+    /// restart an operator asked for (SIGUSR1, `openclaw gateway restart`).
+    started: Mutex<Instant>,
     /// Session transcripts.
     pub sessions: SessionStore,
     /// Agent runs, running and recently finished.
@@ -101,7 +102,7 @@ impl Shared {
             generation: generation_rx,
         });
         let shared = Arc::new(Shared {
-            started: Instant::now(),
+            started: Mutex::new(Instant::now()),
             sessions,
             runs,
             idempotency: IdempotencyCache::default(),
@@ -134,9 +135,19 @@ impl Shared {
         self.generation.send_replace(Arc::downgrade(state));
     }
 
-    /// Milliseconds since start.
+    /// Milliseconds since start (or since the last operator-requested restart).
     pub fn uptime_ms(&self) -> u64 {
-        self.started.elapsed().as_millis() as u64
+        self.started
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .elapsed()
+            .as_millis() as u64
+    }
+
+    /// Starts the uptime again: an operator-requested restart counts as a new start, as
+    /// for a gateway its service manager restarted, so `uptimeMs` shows that it happened.
+    pub fn reset_uptime(&self) {
+        *self.started.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
     }
 
     /// Records the last reload's result (`None` = success).

@@ -12,6 +12,7 @@
 //! The systemd and launchd specifics are in [`systemd`] and [`launchd`]; what
 //! `gateway status` reports about the service is in [`status`].
 
+mod foreground;
 mod launchd;
 mod status;
 mod systemd;
@@ -618,13 +619,47 @@ pub fn install(global: &Global, args: &InstallArgs) -> anyhow::Result<ExitCode> 
     Ok(outcome.finish(json))
 }
 
-/// `openclaw gateway uninstall|start|stop|restart`.
+/// `openclaw gateway uninstall|start|stop|restart`. An installed service is driven
+/// through its manager; without one, `stop` and `restart` act on the gateway that holds
+/// this instance's state-dir lock (a foreground or otherwise supervised process), and
+/// `start` reports it as already running.
 pub fn control(global: &Global, action: Action, args: &ServiceArgs) -> anyhow::Result<ExitCode> {
     let json = args.json;
     let paths = Paths::from_process_env(global.profile.as_deref(), global.dev)?;
-    let manager = match detect_manager() {
+    let detected = detect_manager();
+    let managed = match &detected {
+        Ok(Some(m)) => unit_location(*m, args.system, paths.profile.as_deref(), &process_env)
+            .is_ok_and(|l| l.path.exists()),
+        _ => false,
+    };
+    let lock = paths.lock_path();
+    if !managed && action != Action::Uninstall {
+        match foreground::find(&lock) {
+            Ok(Some(h)) => {
+                return Ok(foreground::control(
+                    action,
+                    h,
+                    &lock,
+                    &paths.config_path,
+                    json,
+                ));
+            }
+            Ok(None) => {}
+            Err(e) => return Ok(Outcome::fail(None, None, e).finish(json)),
+        }
+    }
+    let manager = match detected {
         Ok(Some(m)) => m,
-        Ok(None) => return Ok(Outcome::fail(None, None, NO_MANAGER.into()).finish(json)),
+        Ok(None) => {
+            let mut msg = NO_MANAGER.to_owned();
+            if matches!(action, Action::Stop | Action::Restart) {
+                msg.push_str(&format!(
+                    "; no gateway is running for this instance either (nothing holds {})",
+                    lock.display()
+                ));
+            }
+            return Ok(Outcome::fail(None, None, msg).finish(json));
+        }
         Err(e) => return Ok(Outcome::fail(None, None, e).finish(json)),
     };
     let loc = match unit_location(manager, args.system, paths.profile.as_deref(), &process_env) {

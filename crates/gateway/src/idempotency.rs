@@ -49,19 +49,8 @@ impl IdempotencyCache {
         None
     }
 
-    /// Forgets every key (`cache.clear`); returns how many were remembered. A retry after
+    /// Forgets every key (`cache.clear`, memory pressure); returns how many were remembered. A retry after
     /// this starts a new run instead of joining the old one.
-    pub fn clear(&self) -> usize {
-        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let n = inner.map.len();
-        inner.map.clear();
-        inner.order.clear();
-        n
-    }
-}
-
-impl IdempotencyCache {
-    /// Forgets every key (memory pressure, `cache.clear`); returns how many there were.
     pub fn clear(&self) -> usize {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let n = inner.map.len();

@@ -51,6 +51,10 @@ enum Command {
     Security(SecurityCmd),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completion(CompletionArgs),
+    /// Run one agent turn through the gateway (--message), or list agents and show one's status.
+    Agent(commands::agent::AgentCmd),
+    /// List the configured agents.
+    Agents(commands::agent::AgentsCmd),
 }
 
 /// Flags of `openclaw doctor`.
@@ -391,6 +395,8 @@ fn main() -> ExitCode {
         Command::Completion(a) => commands::completion::run(a.shell),
         Command::Channels(c) => block_on(commands::channels::run(&global, c)),
         Command::Message(c) => block_on(commands::message::run(&global, c)),
+        Command::Agent(c) => block_on(commands::agent::run(&global, c)),
+        Command::Agents(c) => commands::agent::run_agents(&global, c),
     };
     match result {
         Ok(code) => code,

@@ -55,6 +55,8 @@ enum Command {
     Agent(commands::agent::AgentCmd),
     /// List the configured agents.
     Agents(commands::agent::AgentsCmd),
+    /// List the model providers, or test each with a real one-token request.
+    Providers(commands::providers::ProvidersCmd),
 }
 
 /// Flags of `openclaw doctor`.
@@ -330,7 +332,10 @@ fn main() -> ExitCode {
         &cli.command,
         Command::Gateway(g) if matches!(g.sub, None | Some(GatewaySub::Run(_)))
     );
-    if !runs_gateway {
+    // Provider probes talk TLS to arbitrary servers; one that closes mid-handshake makes
+    // the next socket write raise SIGPIPE, which must fail that probe, not kill the run.
+    let probes_providers = matches!(&cli.command, Command::Providers(_) | Command::Doctor(_));
+    if !runs_gateway && !probes_providers {
         // A client command piped into `head` should end quietly when the pipe closes, as
         // other Unix tools do, instead of panicking on the failed write. The gateway keeps
         // Rust's default (ignore) so a closed stdout can never kill the daemon.
@@ -397,6 +402,7 @@ fn main() -> ExitCode {
         Command::Message(c) => block_on(commands::message::run(&global, c)),
         Command::Agent(c) => block_on(commands::agent::run(&global, c)),
         Command::Agents(c) => commands::agent::run_agents(&global, c),
+        Command::Providers(c) => block_on(commands::providers::run(&global, c)),
     };
     match result {
         Ok(code) => code,

@@ -11,6 +11,7 @@ pub mod gateway_status;
 pub mod health;
 pub mod logs;
 pub mod message;
+pub mod providers;
 pub mod run;
 pub mod secrets;
 pub mod service;

@@ -251,3 +251,145 @@ async fn providers_test_reports_each_failure_class() {
         out.stderr
     );
 }
+
+#[test]
+fn doctor_check_env_lists_references_and_gateway_variables_without_values() {
+    let dir = TempDir::new("doctor-env");
+    std::fs::write(
+        dir.path().join("openclaw.json"),
+        r#"{ gateway: { mode: "local", auth: { token: "${DOC_GW_TOKEN}" } },
+             models: { providers: {
+               a: { baseUrl: "http://127.0.0.1:9/v1", api: "openai-completions", apiKey: "${DOC_SET_KEY}" },
+               b: { baseUrl: "http://127.0.0.1:9/v1", api: "openai-completions", apiKey: { source: "env", id: "DOC_REF_KEY" } },
+             } },
+             agents: { defaults: { model: "anthropic/claude-x" } } }"#,
+    )
+    .unwrap();
+    let env = [
+        ("DOC_SET_KEY", GOOD_KEY),
+        ("OPENCLAW_GATEWAY_PASSWORD", BAD_KEY),
+    ];
+    let out = cli(&dir, &["doctor", "--check-env"], &env);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let text = &out.stdout;
+    assert!(
+        text.contains("✓ Env DOC_SET_KEY: set (used by models.providers.a.apiKey)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("✗ Env DOC_GW_TOKEN: not set, but used by gateway.auth.token"),
+        "{text}"
+    );
+    assert!(
+        text.contains("✗ Env DOC_REF_KEY: not set, but used by models.providers.b.apiKey"),
+        "{text}"
+    );
+    assert!(
+        text.contains("✗ Env ANTHROPIC_API_KEY: not set, but used by built-in provider anthropic"),
+        "{text}"
+    );
+    assert!(text.contains("    fix: export DOC_GW_TOKEN=…"), "{text}");
+    // The gateway's own variables, set or not, never with their values.
+    assert!(
+        text.contains("✓ Env OPENCLAW_GATEWAY_PASSWORD: set (optional:"),
+        "{text}"
+    );
+    assert!(
+        text.contains("✓ Env OPENCLAW_SHUTDOWN_GRACE_MS: not set (optional:"),
+        "{text}"
+    );
+    assert!(text.contains("checks: 3 failed"), "{text}");
+
+    let out = cli(&dir, &["doctor", "--check-env", "--json"], &env);
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["ok"], false);
+    let status = |id: &str| {
+        v["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap_or_else(|| panic!("no {id}: {v}"))["status"]
+            .clone()
+    };
+    assert_eq!(status("env.DOC_SET_KEY"), "ok");
+    assert_eq!(status("env.DOC_REF_KEY"), "fail");
+    assert_eq!(status("env.OPENCLAW_GATEWAY_TOKEN"), "ok");
+
+    // With every referenced variable set, the check passes.
+    let all = [
+        ("DOC_SET_KEY", GOOD_KEY),
+        ("DOC_GW_TOKEN", "doc-gw-token-value-1234567"),
+        ("DOC_REF_KEY", BAD_KEY),
+        ("ANTHROPIC_API_KEY", "anthropic-value-987654"),
+    ];
+    let out = cli(&dir, &["doctor", "--check-env"], &all);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    for (_, value) in all {
+        assert!(!out.stdout.contains(value), "{}", out.stdout);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn doctor_provider_runs_the_probe_as_checks() {
+    let keyed = mock(MockOptions {
+        api_key: Some(GOOD_KEY.into()),
+        ..MockOptions::default()
+    })
+    .await;
+    let dir = state_with(
+        &format!(
+            r#"good: {{ baseUrl: "{b}", api: "openai-completions", apiKey: "{GOOD_KEY}" }},
+               bad: {{ baseUrl: "{b}", api: "openai-completions", apiKey: "{BAD_KEY}" }}"#,
+            b = keyed.openai_base_url()
+        ),
+        "",
+    );
+    let out = cli(
+        &dir,
+        &["doctor", "--provider", "good", "--model", "mock-model"],
+        &[],
+    );
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains("✓ Provider good/mock-model: answered in "),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("1 checks: 0 failed"), "{}", out.stdout);
+    let n = keyed.requests().len();
+    assert!(n >= 1, "no request reached the provider");
+
+    let out = cli(
+        &dir,
+        &["doctor", "--provider", "bad", "--model", "mock-model"],
+        &[],
+    );
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stdout
+            .contains("✗ Provider bad/mock-model: authentication failed (bad key) (HTTP 401)"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("    fix: set a valid key in models.providers.bad.apiKey"),
+        "{}",
+        out.stdout
+    );
+
+    let out = cli(&dir, &["doctor", "--provider", "absent", "--json"], &[]);
+    assert_eq!(out.code, 1);
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    let c = &v["checks"][0];
+    assert_eq!(c["id"], "provider.absent.test");
+    assert_eq!(c["status"], "fail");
+    assert!(c["detail"].as_str().unwrap().contains("bad, good"), "{c}");
+    // --model needs --provider; --fix does not combine with the focused runs.
+    let out = cli(&dir, &["doctor", "--model", "m"], &[]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    let out = cli(&dir, &["doctor", "--check-env", "--fix"], &[]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+}

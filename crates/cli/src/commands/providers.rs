@@ -194,7 +194,7 @@ pub(crate) struct ProviderInfo {
     models: Vec<String>,
     /// Built in (not under `models.providers`).
     implicit: bool,
-    credential: Credential,
+    pub(crate) credential: Credential,
     key: Option<String>,
     headers: Vec<(String, String)>,
     /// What keeps this provider from being called as configured (unresolvable header refs…).
@@ -286,7 +286,7 @@ fn collect(
             let raw_key = doc
                 .pointer(&format!("/models/providers/{}/apiKey", pointer_escape(id)))
                 .and_then(Value::as_str);
-            let (credential, key) = match (&p.api_key, raw_key.map(env_refs)) {
+            let (credential, key) = match (&p.api_key, raw_key.map(openclaw_config::env_refs)) {
                 (None, _) => (Credential::None, None),
                 (Some(secret), _) if secret.as_ref_source().is_some() => {
                     resolve_ref(secret, &format!("models.providers.{id}.apiKey"), env)
@@ -315,7 +315,7 @@ fn collect(
                         pointer_escape(name)
                     ))
                     .and_then(Value::as_str)
-                    .map(env_refs)
+                    .map(openclaw_config::env_refs)
                     .unwrap_or_default();
                 if let Some(var) = raw.iter().find(|v| missing.contains(v)) {
                     problems.push(format!("{path} uses ${{{var}}}, which is not set"));
@@ -429,28 +429,6 @@ fn agent_model_refs(config: &Config) -> Vec<String> {
         }
     }
     refs
-}
-
-/// The names of the `${VAR}` references in `text` (upper-case letters, digits and `_`,
-/// not starting with a digit, as the config loader substitutes them).
-pub(crate) fn env_refs(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut rest = text;
-    while let Some(start) = rest.find("${") {
-        let after = &rest[start + 2..];
-        let Some(end) = after.find('}') else { break };
-        let name = &after[..end];
-        let valid = !name.is_empty()
-            && !name.starts_with(|c: char| c.is_ascii_digit())
-            && name
-                .chars()
-                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
-        if valid && !out.iter().any(|n| n == name) {
-            out.push(name.to_owned());
-        }
-        rest = &after[end + 1..];
-    }
-    out
 }
 
 fn pointer_escape(s: &str) -> String {
@@ -782,15 +760,6 @@ fn connect_class(message: &str) -> FailureClass {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn env_refs_finds_each_name_once() {
-        assert_eq!(
-            env_refs("a ${ONE} b ${TWO_2}${ONE} ${lower} ${1X} ${"),
-            vec!["ONE".to_owned(), "TWO_2".to_owned()]
-        );
-        assert!(env_refs("plain").is_empty());
-    }
 
     #[test]
     fn transport_messages_map_to_classes() {

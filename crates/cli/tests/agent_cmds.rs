@@ -121,6 +121,49 @@ async fn agent_message_runs_a_turn_and_status_counts_its_session() {
     assert!(v["runId"].as_str().is_some_and(|r| !r.is_empty()), "{v}");
     assert_eq!(v["provider"], "mock");
 
+    // The original's spelling: --session-key with a bare name scoped to --agent, and a
+    // one-turn model override.
+    let out = gw.cli(&with_conn(
+        &gw,
+        &url,
+        &[
+            "agent",
+            "--agent",
+            "ops",
+            "--session-key",
+            "triage",
+            "--model",
+            "mock/other-model",
+            "--message",
+            "third",
+            "--json",
+        ],
+    ));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["sessionKey"], "agent:ops:triage");
+    assert_eq!(v["reply"], "echo: third");
+    assert_eq!(mock.requests().last().unwrap()["model"], "other-model");
+    let out = gw.cli(&with_conn(
+        &gw,
+        &url,
+        &[
+            "agent",
+            "--agent",
+            "ops",
+            "--session",
+            "agent:main:x",
+            "--message",
+            "hi",
+        ],
+    ));
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("belongs to agent \"main\""),
+        "{}",
+        out.stderr
+    );
+
     // The agent now has two sessions (main and triage) with recent activity.
     let out = gw.cli(&with_conn(&gw, &url, &["agent", "status", "ops", "--json"]));
     assert_eq!(out.code, 0, "{}", out.stderr);

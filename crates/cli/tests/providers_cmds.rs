@@ -387,6 +387,20 @@ async fn doctor_provider_runs_the_probe_as_checks() {
     assert_eq!(c["id"], "provider.absent.test");
     assert_eq!(c["status"], "fail");
     assert!(c["detail"].as_str().unwrap().contains("bad, good"), "{c}");
+    // A built-in provider can be named without configuring it; its key variable is named.
+    let out = cli(
+        &dir,
+        &["doctor", "--provider", "openai", "--model", "gpt-4o"],
+        &[],
+    );
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stdout.contains(
+            "✗ Provider openai/gpt-4o: credential not available: OPENAI_API_KEY is not set"
+        ),
+        "{}",
+        out.stdout
+    );
     // --model needs --provider; --fix does not combine with the focused runs.
     let out = cli(&dir, &["doctor", "--model", "m"], &[]);
     assert_eq!(out.code, 2, "{}", out.stderr);

@@ -31,9 +31,13 @@ pub struct AgentCmd {
     /// Agent to run it (default: the default agent, or the one the session belongs to).
     #[arg(long, value_name = "ID")]
     agent: Option<String>,
-    /// Session key, e.g. agent:main:main (default: the agent's main session).
-    #[arg(long, value_name = "KEY")]
+    /// Session key: agent:<id>:<name>, or a bare name scoped to --agent (default: the
+    /// agent's main session).
+    #[arg(long, visible_alias = "session-key", value_name = "KEY")]
     session: Option<String>,
+    /// Model for this turn only, as provider/model.
+    #[arg(long, value_name = "PROVIDER/MODEL")]
+    model: Option<String>,
     #[command(flatten)]
     client: ClientOpts,
 }
@@ -81,14 +85,13 @@ pub async fn run(global: &Global, cmd: AgentCmd) -> Result<ExitCode> {
         Some(AgentSub::Status(a)) => status(global, &a.id, &a.client).await,
         None => match cmd.message {
             Some(text) => {
-                turn(
-                    global,
-                    &cmd.client,
-                    &text,
-                    cmd.agent.as_deref(),
-                    cmd.session.as_deref(),
-                )
-                .await
+                let session = scoped_session(cmd.agent.as_deref(), cmd.session.as_deref())?;
+                let route = Route {
+                    agent: cmd.agent.as_deref(),
+                    session: session.as_deref(),
+                    model: cmd.model.as_deref(),
+                };
+                turn(global, &cmd.client, &text, route).await
             }
             None => bail!(
                 "nothing to do: give --message TEXT to run a turn, or a subcommand (`openclaw agent list`, `openclaw agent status ID`)"
@@ -279,13 +282,44 @@ async fn status(global: &Global, id: &str, opts: &ClientOpts) -> Result<ExitCode
     Ok(ExitCode::SUCCESS)
 }
 
+/// Where a turn goes: `agent` method parameters besides the message.
+struct Route<'a> {
+    agent: Option<&'a str>,
+    session: Option<&'a str>,
+    model: Option<&'a str>,
+}
+
+/// The session key to send: a bare name with `--agent` becomes `agent:<agent>:<name>`
+/// (as the original CLI scopes it); a full key must belong to `--agent` when both are given.
+fn scoped_session(agent: Option<&str>, session: Option<&str>) -> Result<Option<String>> {
+    let (Some(agent), Some(session)) = (agent, session) else {
+        return Ok(session.map(str::to_owned));
+    };
+    match session.strip_prefix("agent:") {
+        None => Ok(Some(format!("agent:{agent}:{session}"))),
+        Some(rest) => {
+            let owner = rest.split(':').next().unwrap_or("");
+            if owner != agent {
+                bail!(
+                    "--session {session} belongs to agent {owner:?}, not --agent {agent:?}; drop --agent or use agent:{agent}:<name>"
+                );
+            }
+            Ok(Some(session.to_owned()))
+        }
+    }
+}
+
 async fn turn(
     global: &Global,
     opts: &ClientOpts,
     text: &str,
-    agent: Option<&str>,
-    session: Option<&str>,
+    route: Route<'_>,
 ) -> Result<ExitCode> {
+    let Route {
+        agent,
+        session,
+        model,
+    } = route;
     let local = Local::load(global)?;
     let target = local.target(opts);
     let mut params = json!({
@@ -297,6 +331,9 @@ async fn turn(
     }
     if let Some(s) = session {
         params["sessionKey"] = json!(s);
+    }
+    if let Some(m) = model {
+        params["model"] = json!(m);
     }
     let scopes = [scopes::READ, scopes::WRITE];
     let res = match call_once(&target, &scopes, "agent", Some(params), true).await {

@@ -58,7 +58,7 @@ struct TestArgs {
 
 /// Runs `providers list` or `providers test`.
 pub async fn run(global: &Global, cmd: ProvidersCmd) -> Result<ExitCode> {
-    let set = ProviderSet::load(global)?;
+    let mut set = ProviderSet::load(global)?;
     match cmd.sub {
         ProvidersSub::List(a) => list(&set, a.json),
         ProvidersSub::Test(a) => {
@@ -233,7 +233,15 @@ impl ProviderSet {
     }
 
     /// All providers, or the one named; an unknown id is an error listing the known ones.
-    pub(crate) fn select(&self, id: Option<&str>) -> Result<Vec<&ProviderInfo>> {
+    /// A built-in provider (`openai`, `anthropic`) can be named even when no agent uses it
+    /// yet: the gateway would call it as soon as one did.
+    pub(crate) fn select(&mut self, id: Option<&str>) -> Result<Vec<&ProviderInfo>> {
+        if let Some(id) = id
+            && !self.providers.iter().any(|p| p.id == id)
+        {
+            let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+            self.providers.extend(builtin(id, Vec::new(), &env));
+        }
         let Some(id) = id else {
             if self.providers.is_empty() {
                 bail!(
@@ -348,35 +356,46 @@ fn collect(
             });
         }
     }
-    for (id, base, api, var) in IMPLICIT_PROVIDERS {
+    for (id, ..) in IMPLICIT_PROVIDERS {
         let configured = out.iter().any(|p| p.id == *id);
         let models = used_models(id);
         if configured || models.is_empty() {
             continue;
         }
-        let mut uniq = Vec::new();
-        for m in models {
-            if !uniq.contains(&m) {
-                uniq.push(m);
-            }
-        }
-        let key = env(var);
-        out.push(ProviderInfo {
-            id: (*id).to_owned(),
-            api: *api,
-            base_url: (*base).to_owned(),
-            models: uniq,
-            implicit: true,
-            credential: Credential::ImplicitEnv {
-                var: (*var).to_owned(),
-                set: key.is_some(),
-            },
-            key,
-            headers: Vec::new(),
-            problems: Vec::new(),
-        });
+        out.extend(builtin(id, models, env));
     }
     out
+}
+
+/// A built-in provider (`IMPLICIT_PROVIDERS`), its key from its variable; `None` for an
+/// id that is not built in.
+fn builtin(
+    id: &str,
+    models: Vec<String>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Option<ProviderInfo> {
+    let (id, base, api, var) = IMPLICIT_PROVIDERS.iter().find(|(i, ..)| *i == id)?;
+    let mut uniq = Vec::new();
+    for m in models {
+        if !uniq.contains(&m) {
+            uniq.push(m);
+        }
+    }
+    let key = env(var);
+    Some(ProviderInfo {
+        id: (*id).to_owned(),
+        api: *api,
+        base_url: (*base).to_owned(),
+        models: uniq,
+        implicit: true,
+        credential: Credential::ImplicitEnv {
+            var: (*var).to_owned(),
+            set: key.is_some(),
+        },
+        key,
+        headers: Vec::new(),
+        problems: Vec::new(),
+    })
 }
 
 fn resolve_ref(
@@ -560,6 +579,8 @@ pub(crate) struct ProbeResult {
     base_url: String,
     /// Time to the end of the answer (or the failure); `None` when nothing was sent.
     latency_ms: Option<u64>,
+    /// A built-in provider (no `models.providers` entry to point the fix at).
+    implicit: bool,
     pub(crate) failure: Option<Failure>,
 }
 
@@ -594,9 +615,14 @@ impl ProbeResult {
 
     /// The fix line for a failure.
     pub(crate) fn fix(&self) -> Option<String> {
-        self.failure
-            .as_ref()
-            .map(|f| f.class.fix(&self.provider, self.model.as_deref()))
+        let f = self.failure.as_ref()?;
+        if self.implicit && matches!(f.class, FailureClass::Credential | FailureClass::Auth) {
+            return Some(format!(
+                "export the provider's key variable in the gateway's environment, or configure models.providers.{} with an apiKey",
+                self.provider
+            ));
+        }
+        Some(f.class.fix(&self.provider, self.model.as_deref()))
     }
 
     fn lines(&self) -> Vec<String> {
@@ -642,6 +668,7 @@ pub(crate) async fn probe(p: &ProviderInfo, model: Option<&str>, timeout: Durati
         api: p.api,
         base_url: p.base_url.clone(),
         latency_ms: None,
+        implicit: p.implicit,
         failure: None,
     };
     let Some(model) = model else {
@@ -654,6 +681,10 @@ pub(crate) async fn probe(p: &ProviderInfo, model: Option<&str>, timeout: Durati
     };
     let credential_problem = match &p.credential {
         Credential::EnvText { var, set: false } => Some(format!("${{{var}}} is not set")),
+        Credential::ImplicitEnv { var, set: false } => Some(format!(
+            "{var} is not set (the built-in {} provider takes its key from it)",
+            p.id
+        )),
         Credential::Reference { error: Some(e), .. } => Some(e.clone()),
         _ => p.problems.first().cloned(),
     };

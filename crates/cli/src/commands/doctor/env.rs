@@ -176,7 +176,7 @@ pub(super) async fn check_provider(
     provider: &str,
     model: Option<&str>,
 ) -> Result<Vec<Check>> {
-    let set = ProviderSet::load(global)?;
+    let mut set = ProviderSet::load(global)?;
     let chosen = match set.select(Some(provider)) {
         Ok(c) => c,
         Err(e) => {

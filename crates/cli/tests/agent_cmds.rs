@@ -238,3 +238,27 @@ async fn agent_errors_name_the_cause() {
         "{v}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn agent_message_outlasts_one_call_timeout() {
+    let (gw, mock) = setup().await;
+    let url = gw.url();
+    // The provider takes 1.5 s to answer; each call may take 0.6 s: the CLI keeps waiting
+    // with agent.wait until the turn ends.
+    let out = gw.cli(&with_conn(
+        &gw,
+        &url,
+        &[
+            "agent",
+            "--message",
+            "patient",
+            "--model",
+            "mock/slow-1500",
+            "--timeout",
+            "600",
+        ],
+    ));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout.trim(), "echo: patient");
+    assert_eq!(mock.requests().len(), 1);
+}

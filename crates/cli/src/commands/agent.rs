@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use super::config::{paths, read_doc_or_empty, validate_lenient};
 use super::{Global, READ_SCOPES, human_ms, print_json};
-use crate::client::{ClientError, call_once};
+use crate::client::{Client, ClientError, Target};
 use crate::opts::ClientOpts;
 use crate::target::Local;
 
@@ -336,7 +336,7 @@ async fn turn(
         params["model"] = json!(m);
     }
     let scopes = [scopes::READ, scopes::WRITE];
-    let res = match call_once(&target, &scopes, "agent", Some(params), true).await {
+    let res = match run_to_end(&target, &scopes, params).await {
         Ok(r) => r,
         Err(ClientError::Rpc(e)) => bail!("the gateway refused the turn: {e}"),
         Err(e) => {
@@ -392,4 +392,41 @@ async fn turn(
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Starts the turn with `agent` (answered at once with its run id) and waits for its end
+/// with `agent.wait`, each call within `--timeout`: a turn may take longer than one call
+/// budget (the gateway bounds it with agents.defaults.timeoutSeconds).
+async fn run_to_end(target: &Target, scopes: &[&str], params: Value) -> Result<Value, ClientError> {
+    let mut client = Client::connect(target, scopes).await?;
+    let out = async {
+        let accepted = client.call("agent", Some(params), false).await?;
+        let Some(run_id) = accepted
+            .get("runId")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+        else {
+            return Err(ClientError::Protocol(format!(
+                "the gateway accepted the turn without a run id: {accepted}"
+            )));
+        };
+        let wait_ms = u64::try_from(target.timeout.as_millis() * 3 / 4)
+            .unwrap_or(u64::MAX)
+            .max(1);
+        loop {
+            let res = client
+                .call(
+                    "agent.wait",
+                    Some(json!({"runId": run_id, "timeoutMs": wait_ms})),
+                    false,
+                )
+                .await?;
+            if res.get("status").and_then(Value::as_str) != Some("timeout") {
+                return Ok(res);
+            }
+        }
+    }
+    .await;
+    client.close().await;
+    out
 }

@@ -334,7 +334,11 @@ fn main() -> ExitCode {
     );
     // Provider probes talk TLS to arbitrary servers; one that closes mid-handshake makes
     // the next socket write raise SIGPIPE, which must fail that probe, not kill the run.
-    let probes_providers = matches!(&cli.command, Command::Providers(_) | Command::Doctor(_));
+    let probes_providers = match &cli.command {
+        Command::Providers(_) => true,
+        Command::Doctor(d) => d.options.provider.is_some(),
+        _ => false,
+    };
     if !runs_gateway && !probes_providers {
         // A client command piped into `head` should end quietly when the pipe closes, as
         // other Unix tools do, instead of panicking on the failed write. The gateway keeps

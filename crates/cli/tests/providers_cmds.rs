@@ -340,8 +340,10 @@ async fn doctor_provider_runs_the_probe_as_checks() {
     let dir = state_with(
         &format!(
             r#"good: {{ baseUrl: "{b}", api: "openai-completions", apiKey: "{GOOD_KEY}" }},
-               bad: {{ baseUrl: "{b}", api: "openai-completions", apiKey: "{BAD_KEY}" }}"#,
-            b = keyed.openai_base_url()
+               bad: {{ baseUrl: "{b}", api: "openai-completions", apiKey: "{BAD_KEY}" }},
+               tls: {{ baseUrl: "{tls}", api: "openai-completions" }}"#,
+            b = keyed.openai_base_url(),
+            tls = keyed.openai_base_url().replace("http://", "https://"),
         ),
         "",
     );
@@ -387,6 +389,21 @@ async fn doctor_provider_runs_the_probe_as_checks() {
     assert_eq!(c["id"], "provider.absent.test");
     assert_eq!(c["status"], "fail");
     assert!(c["detail"].as_str().unwrap().contains("bad, good"), "{c}");
+    // A server that closes on our TLS handshake fails the check; it does not kill doctor.
+    let out = cli(&dir, &["doctor", "--provider", "tls", "--model", "m"], &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("✗ Provider tls/m: TLS error"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("    fix: if the server speaks plain HTTP use http://"),
+        "{}",
+        out.stdout
+    );
+
     // A built-in provider can be named without configuring it; its key variable is named.
     let out = cli(
         &dir,

@@ -262,3 +262,49 @@ async fn agent_message_outlasts_one_call_timeout() {
     assert_eq!(out.stdout.trim(), "echo: patient");
     assert_eq!(mock.requests().len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn agent_status_counts_a_running_turn() {
+    let (gw, _mock) = setup().await;
+    let url = gw.url();
+    let state = gw.state.clone();
+    let turn_url = url.clone();
+    let turn = std::thread::spawn(move || {
+        cli_in(
+            &state,
+            &[
+                "agent",
+                "--agent",
+                "ops",
+                "--message",
+                "slow one",
+                "--model",
+                "mock/slow-3000",
+                "--url",
+                &turn_url,
+                "--token",
+                TOKEN,
+            ],
+            &[],
+        )
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut seen = Value::Null;
+    while std::time::Instant::now() < deadline {
+        let out = gw.cli(&with_conn(&gw, &url, &["agent", "status", "ops", "--json"]));
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        seen = serde_json::from_str(&out.stdout).unwrap();
+        if seen["runningRuns"] == 1 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(seen["runningRuns"], 1, "{seen}");
+    assert_eq!(seen["sessions"], 1, "{seen}");
+    let done = turn.join().unwrap();
+    assert_eq!(done.code, 0, "{}", done.stderr);
+    assert_eq!(done.stdout.trim(), "echo: slow one");
+    let out = gw.cli(&with_conn(&gw, &url, &["agent", "status", "ops", "--json"]));
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["runningRuns"], 0, "{v}");
+}

@@ -74,6 +74,12 @@ enum Command {
     Cache(CacheCmd),
     /// Non-interactive first run: write a config with gateway.mode=local and a generated token.
     Setup(commands::setup::SetupArgs),
+    /// Run one agent turn through the gateway (--message), or list agents and show one's status.
+    Agent(commands::agent::AgentCmd),
+    /// List the configured agents.
+    Agents(commands::agent::AgentsCmd),
+    /// List the model providers, or test each with a real one-token request.
+    Providers(commands::providers::ProvidersCmd),
 }
 
 #[derive(Args)]
@@ -120,6 +126,8 @@ impl Command {
                 g.sub,
                 Some(GatewaySub::Status(_) | GatewaySub::Call(_) | GatewaySub::Reload(_))
             ),
+            // Read the local config, or call providers directly.
+            Command::Agents(_) | Command::Providers(_) => false,
             Command::Completion(_)
             | Command::Setup(_)
             | Command::Start(_)
@@ -437,7 +445,14 @@ fn main() -> ExitCode {
         &cli.command,
         Command::Gateway(g) if matches!(g.sub, None | Some(GatewaySub::Run(_)))
     );
-    if !runs_gateway {
+    // Provider probes talk TLS to arbitrary servers; one that closes mid-handshake makes
+    // the next socket write raise SIGPIPE, which must fail that probe, not kill the run.
+    let probes_providers = match &cli.command {
+        Command::Providers(_) => true,
+        Command::Doctor(d) => d.options.provider.is_some(),
+        _ => false,
+    };
+    if !runs_gateway && !probes_providers {
         // A client command piped into `head` should end quietly when the pipe closes, as
         // other Unix tools do, instead of panicking on the failed write. The gateway keeps
         // Rust's default (ignore) so a closed stdout can never kill the daemon.
@@ -514,6 +529,9 @@ fn main() -> ExitCode {
         },
         Command::Channels(c) => block_on(commands::channels::run(&global, c)),
         Command::Message(c) => block_on(commands::message::run(&global, c)),
+        Command::Agent(c) => block_on(commands::agent::run(&global, c)),
+        Command::Agents(c) => commands::agent::run_agents(&global, c),
+        Command::Providers(c) => block_on(commands::providers::run(&global, c)),
     };
     match result {
         Ok(code) => code,

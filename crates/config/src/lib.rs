@@ -52,7 +52,9 @@ pub use error::ConfigError;
 pub use fsutil::{
     AtomicWrite, Expect, STALE_TEMP_AGE, WriteError, remove_stale_temp_files, write_atomic,
 };
-pub use load::{Loaded, MAX_NESTING_DEPTH, content_hash, load_file, parse_str};
+pub use load::{
+    Loaded, MAX_NESTING_DEPTH, content_hash, env_references, env_refs, load_file, parse_str,
+};
 pub use paths::{
     CONFIG_FILE_NAME, CONFIG_PATH_ENV, DEV_PROFILE, PROFILE_ENV, Paths, STATE_DIR_ENV,
     is_valid_profile_name,

@@ -366,6 +366,56 @@ fn substitute_env(
     Ok(())
 }
 
+/// The variables one string value refers to with `${VAR}`, in first-use order, exactly as
+/// the loader substitutes them (`$${VAR}` is an escaped literal, not a reference). Lets
+/// tools such as `doctor --check-env` list what a config needs without a second parser.
+pub fn env_refs(input: &str) -> Vec<String> {
+    let bytes = input.as_bytes();
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'$' {
+            let escaped = bytes.get(i + 1) == Some(&b'$');
+            let open = if escaped { i + 2 } else { i + 1 };
+            if let Some(end) = var_ref_end(bytes, open) {
+                let name = &input[open + 1..end];
+                if !escaped && !out.iter().any(|n| n == name) {
+                    out.push(name.to_owned());
+                }
+                i = end + 1;
+                continue;
+            }
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Every `${VAR}` reference in the string values of a config document (keys are not
+/// substituted, so not scanned), as `(path of the value, variable)` in document order.
+pub fn env_references(doc: &Value) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut stack = vec![(String::new(), doc)];
+    while let Some((path, v)) = stack.pop() {
+        match v {
+            Value::String(s) => out.extend(env_refs(s).into_iter().map(|n| (path.clone(), n))),
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate().rev() {
+                    stack.push((join_index(&path, i), item));
+                }
+            }
+            Value::Object(map) => {
+                let entries: Vec<_> = map.iter().collect();
+                for (k, item) in entries.into_iter().rev() {
+                    stack.push((join_key(&path, k), item));
+                }
+            }
+            Value::Null | Value::Bool(_) | Value::Number(_) => {}
+        }
+    }
+    out
+}
+
 /// If `bytes[open]` is `{` followed by a valid variable name and `}`, returns the index
 /// of the `}`. Names are `[A-Z_][A-Z0-9_]*`; lowercase is deliberately not a reference
 /// so ordinary text such as `${name}` in a prompt survives untouched.
@@ -484,6 +534,23 @@ fn unknown_field_name(message: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn env_refs_match_what_substitution_reads() {
+        assert_eq!(
+            env_refs("a ${ONE} $${ESC} ${lower} ${_U2}${ONE} ${"),
+            vec!["ONE".to_owned(), "_U2".to_owned()]
+        );
+        let doc = serde_json::json!({"a": {"b": "${X}"}, "l": ["k", "${Y}-${X}"], "${KEY}": 1});
+        assert_eq!(
+            env_references(&doc),
+            vec![
+                ("a.b".to_owned(), "X".to_owned()),
+                ("l[1]".to_owned(), "Y".to_owned()),
+                ("l[1]".to_owned(), "X".to_owned()),
+            ]
+        );
+    }
 
     fn no_env(_: &str) -> Option<String> {
         None

@@ -1,5 +1,6 @@
 //! One module per command.
 
+pub mod agent;
 pub mod audit;
 pub mod cache;
 pub mod call;
@@ -11,6 +12,7 @@ pub mod gateway_status;
 pub mod health;
 pub mod logs;
 pub mod message;
+pub mod providers;
 pub mod run;
 pub mod secrets;
 pub mod service;

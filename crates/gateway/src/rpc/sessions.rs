@@ -27,7 +27,17 @@ pub async fn list(state: &Arc<AppState>, params: &Value) -> Result<Value, ErrorS
         .list(p.agent_id.as_deref(), limit)
         .await
         .map_err(|e| ErrorShape::unavailable(e.to_string()))?;
-    Ok(json!({"count": sessions.len(), "sessions": sessions}))
+    // Each row says how many turns are running in it, so `agent status` can show work in
+    // progress without a second method.
+    let rows: Vec<Value> = sessions
+        .iter()
+        .map(|s| {
+            let mut row = serde_json::to_value(s).unwrap_or_else(|_| json!({"key": s.key}));
+            row["running"] = json!(state.shared.runs.running_in(&s.key));
+            row
+        })
+        .collect();
+    Ok(json!({"count": rows.len(), "sessions": rows}))
 }
 
 #[derive(Deserialize, Default)]

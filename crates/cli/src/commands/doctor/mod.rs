@@ -7,6 +7,7 @@
 //! strength, token generation) are in [`crate::posture`].
 
 pub(crate) mod checks;
+mod env;
 mod fix;
 
 use std::process::ExitCode;
@@ -42,6 +43,16 @@ pub struct Options {
     /// Apply fixes without asking (needed with --fix when stdin is not a terminal).
     #[arg(long, short = 'y')]
     pub yes: bool,
+    /// Only list the environment variables the config references and the gateway reads:
+    /// set or not set (values are never shown); an unset referenced one fails.
+    #[arg(long, conflicts_with = "fix")]
+    pub check_env: bool,
+    /// Only test this provider with a real one-token request (as `openclaw providers test`).
+    #[arg(long, value_name = "ID", conflicts_with = "fix")]
+    pub provider: Option<String>,
+    /// The model to ask --provider for (default: its first configured or agent-used model).
+    #[arg(long, value_name = "MODEL", requires = "provider")]
+    pub model: Option<String>,
 }
 
 /// Outcome of one check.
@@ -151,6 +162,16 @@ impl Check {
 /// Runs every check, applies fixes if asked, prints the report. Exit code 1 when any
 /// check failed (after fixes).
 pub async fn run(global: &Global, opts: &ClientOpts, o: Options) -> Result<ExitCode> {
+    if o.check_env || o.provider.is_some() {
+        let mut checks = Vec::new();
+        if o.check_env {
+            checks.extend(env::check_env(global)?);
+        }
+        if let Some(p) = &o.provider {
+            checks.extend(env::check_provider(global, p, o.model.as_deref()).await?);
+        }
+        return Ok(report(&checks, opts.json));
+    }
     let mut local = Local::load(global)?;
     let mut fixer = Fixer::new(o.fix, o.yes);
     let mut checks: Vec<Check> = Vec::new();
@@ -188,15 +209,20 @@ pub async fn run(global: &Global, opts: &ClientOpts, o: Options) -> Result<ExitC
     checks.push(check_log_dir(&local));
     checks.extend(check_providers(&local.config).await);
     checks.extend(check_channels(&local.config, probe.channels.as_ref()));
+    Ok(report(&checks, opts.json))
+}
 
+/// Prints the checks (one `✓`/`!`/`✗` line each, the fix under it, then a summary; or
+/// JSON) and gives exit code 1 when any failed.
+fn report(checks: &[Check], json_out: bool) -> ExitCode {
     let ok = checks.iter().all(|c| c.status != Status::Fail);
-    if opts.json {
+    if json_out {
         print_json(&json!({
             "ok": ok,
             "checks": checks.iter().map(Check::to_json).collect::<Vec<_>>(),
         }));
     } else {
-        for c in &checks {
+        for c in checks {
             let detail = if c.detail.is_empty() {
                 String::new()
             } else {
@@ -223,9 +249,9 @@ pub async fn run(global: &Global, opts: &ClientOpts, o: Options) -> Result<ExitC
             warns
         );
     }
-    Ok(if ok {
+    if ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
-    })
+    }
 }

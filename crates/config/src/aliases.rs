@@ -11,7 +11,9 @@
 //! Sections that belong to features this gateway does not have yet ([`NOT_YET`]) are
 //! refused with a message saying so, rather than with serde's "unknown field".
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
+
+use crate::PathSeg;
 
 use crate::error::ConfigError;
 
@@ -299,44 +301,24 @@ pub fn parse_size(v: &Value) -> Result<u64, String> {
     n.checked_mul(mult).ok_or_else(bad)
 }
 
-fn segments(path: &str) -> Vec<&str> {
-    path.split('.').collect()
+/// The table's paths are plain dotted keys; [`crate::parse_path`] turns them into segments.
+fn segs(path: &str) -> Vec<PathSeg> {
+    crate::parse_path(path).unwrap_or_default()
 }
 
 fn get<'a>(doc: &'a Value, path: &str) -> Option<&'a Value> {
-    segments(path)
-        .into_iter()
-        .try_fold(doc, |v, k| v.as_object()?.get(k))
+    crate::get_path(doc, &segs(path))
 }
 
 fn remove(doc: &mut Value, path: &str) -> Option<Value> {
-    let segs = segments(path);
-    let (last, parents) = segs.split_last()?;
-    let mut cur = doc;
-    for k in parents {
-        cur = cur.as_object_mut()?.get_mut(*k)?;
-    }
-    cur.as_object_mut()?.remove(*last)
+    let segs = segs(path);
+    let value = crate::get_path(doc, &segs)?.clone();
+    crate::unset_path(doc, &segs).ok()?;
+    Some(value)
 }
 
 fn set(doc: &mut Value, path: &str, value: Value) -> Result<(), String> {
-    let segs = segments(path);
-    let Some((last, parents)) = segs.split_last() else {
-        return Ok(());
-    };
-    let mut cur = doc;
-    for k in parents {
-        let obj = cur
-            .as_object_mut()
-            .ok_or_else(|| format!("{path}: a parent is not an object"))?;
-        cur = obj
-            .entry((*k).to_owned())
-            .or_insert_with(|| Value::Object(Map::new()));
-    }
-    cur.as_object_mut()
-        .ok_or_else(|| format!("{path}: the parent is not an object"))?
-        .insert((*last).to_owned(), value);
-    Ok(())
+    crate::set_path(doc, &segs(path), value).map_err(|e| e.to_string())
 }
 
 /// Maps every alias in `doc` onto its canonical key and refuses [`NOT_YET`] sections.

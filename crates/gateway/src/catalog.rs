@@ -288,6 +288,11 @@ impl AgentTable {
         self.providers.get(id)
     }
 
+    /// Every provider (configured, and the implicit ones an agent chain uses), by id.
+    pub fn providers(&self) -> impl Iterator<Item = (&str, &Arc<Provider>)> {
+        self.providers.iter().map(|(id, p)| (id.as_str(), p))
+    }
+
     /// `agents.list` payload.
     pub fn listing(&self) -> Value {
         json!({

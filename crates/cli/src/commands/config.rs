@@ -106,17 +106,13 @@ pub fn validate(global: &Global, opts: &ClientOpts) -> Result<ExitCode> {
             Ok(doc) => match validate_lenient(&doc) {
                 Err(e) => Some(e),
                 Ok((_, missing)) => {
-                    for var in missing {
-                        for path in env_ref_paths(&doc, &var) {
-                            warnings.push(
-                                openclaw_config::ConfigError::MissingEnv {
-                                    var: var.clone(),
-                                    path,
-                                }
-                                .to_string(),
-                            );
-                        }
-                    }
+                    warnings = openclaw_config::env_references(&doc)
+                        .into_iter()
+                        .filter(|(_, var)| missing.contains(var))
+                        .map(|(path, var)| {
+                            openclaw_config::ConfigError::MissingEnv { var, path }.to_string()
+                        })
+                        .collect();
                     None
                 }
             },
@@ -543,36 +539,6 @@ pub(crate) fn read_doc_or_empty(file: &Path) -> Result<Value> {
         Some(text) => Ok(read_doc(&text, file)?),
         None => Ok(json!({})),
     }
-}
-
-/// JSON paths of the strings in `doc` that reference `${var}`.
-fn env_ref_paths(doc: &Value, var: &str) -> Vec<String> {
-    let needle = format!("${{{var}}}");
-    let mut out = Vec::new();
-    let mut stack: Vec<(String, &Value)> = vec![(String::new(), doc)];
-    while let Some((path, v)) = stack.pop() {
-        match v {
-            Value::String(s) if s.contains(&needle) => out.push(path),
-            Value::Object(m) => {
-                for (k, v) in m {
-                    let p = if path.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{path}.{k}")
-                    };
-                    stack.push((p, v));
-                }
-            }
-            Value::Array(a) => {
-                for (i, v) in a.iter().enumerate() {
-                    stack.push((format!("{path}[{i}]"), v));
-                }
-            }
-            _ => {}
-        }
-    }
-    out.sort();
-    out
 }
 
 /// Validates with this shell's environment; `${VAR}` references to unset variables are

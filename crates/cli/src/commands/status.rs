@@ -1,14 +1,13 @@
 //! `openclaw status`.
 //!
-//! `--json` prints the gateway's `status` payload with three summaries added for runbook
-//! scripts: `runtime` (`status`, `pid`, `uptimeMs`, `uptime`), `channels.active` /
-//! `channels.configured` (accounts connected / configured, beside the per-channel
-//! entries) and `providers` (`available` and `configured` counts, and `list`: each
-//! configured provider with whether it is usable and why not).
+//! `--json` prints the gateway's `status` payload (whose `providers` says how many model
+//! providers can be called, by the same rule as `models.list`) with two summaries added
+//! for runbook scripts: `runtime` (`status`, `pid`, `uptimeMs`, `uptime`) and
+//! `channels.active` / `channels.configured` (accounts connected / configured, beside the
+//! per-channel entries).
 
 use std::process::ExitCode;
 
-use openclaw_config::Config;
 use serde_json::{Value, json};
 
 use super::{Global, READ_SCOPES, human_ms, print_json};
@@ -21,7 +20,7 @@ pub async fn run(global: &Global, opts: &ClientOpts) -> anyhow::Result<ExitCode>
     let target = local.target(opts);
     let mut status = local.call(&target, READ_SCOPES, "status", None).await?;
     if opts.json {
-        summarize(&mut status, &local.config);
+        summarize(&mut status);
         print_json(&status);
         return Ok(ExitCode::SUCCESS);
     }
@@ -43,8 +42,8 @@ pub async fn run(global: &Global, opts: &ClientOpts) -> anyhow::Result<ExitCode>
     Ok(ExitCode::SUCCESS)
 }
 
-/// Adds the `runtime`, `channels.active`/`configured` and `providers` summaries.
-fn summarize(status: &mut Value, config: &Config) {
+/// Adds the `runtime` and `channels.active`/`configured` summaries.
+fn summarize(status: &mut Value) {
     let uptime = status.get("uptimeMs").and_then(Value::as_u64);
     status["runtime"] = json!({
         "status": "running",
@@ -73,37 +72,6 @@ fn summarize(status: &mut Value, config: &Config) {
     }
     status["channels"]["active"] = json!(active);
     status["channels"]["configured"] = json!(configured);
-    let list: Vec<Value> = config
-        .models
-        .iter()
-        .flat_map(|m| m.providers.iter())
-        .map(|(id, p)| {
-            let keyed = p.api_key.as_ref().is_some_and(|k| !k.is_empty());
-            let local = super::doctor::checks::host_port(&p.base_url).is_some_and(|(h, _)| {
-                h == "localhost"
-                    || h.parse::<std::net::IpAddr>()
-                        .is_ok_and(|ip| ip.is_loopback())
-            });
-            let reason = if keyed || local {
-                Value::Null
-            } else {
-                json!(format!("no apiKey: set models.providers.{id}.apiKey"))
-            };
-            json!({
-                "id": id,
-                "baseUrl": p.base_url,
-                "models": p.models.iter().map(|m| m.id.clone()).collect::<Vec<_>>(),
-                "available": reason.is_null(),
-                "reason": reason,
-            })
-        })
-        .collect();
-    let available = list.iter().filter(|p| p["available"] == true).count();
-    status["providers"] = json!({
-        "available": available,
-        "configured": list.len(),
-        "list": list,
-    });
 }
 
 fn display(v: &Value) -> String {

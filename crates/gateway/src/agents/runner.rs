@@ -266,12 +266,15 @@ pub async fn run_turn(
 
     let mut messages = Vec::new();
     if turn.persist && turn.prior.is_empty() {
-        if !turn.user_text.is_empty() {
-            reset_if_idle(store, &turn.session, turn.agent.idle_reset).await?;
-        }
-        let history = store
+        let mut history = store
             .history(&turn.session, turn.agent.history_limit)
             .await?;
+        // A new message into an idle session starts it over.
+        if !turn.user_text.is_empty()
+            && reset_if_idle(store, &turn.session, history.last(), turn.agent.idle_reset).await?
+        {
+            history.clear();
+        }
         messages.extend(history.iter().filter_map(entry_to_message));
     }
     let history_ms = started.elapsed().as_millis() as u64;
@@ -367,18 +370,17 @@ pub async fn run_turn(
     }
 }
 
-/// Starts `session` over (its transcript archived, see [`SessionStore::reset`]) when its
-/// last entry is older than `idle` (`session.reset`, `gateway.sessionTimeout`). Called
-/// before a new message is recorded; returns whether it reset.
+/// Starts `session` over (its transcript archived, see [`SessionStore::reset`]) when
+/// `last`, its newest entry as the caller already read it, is older than `idle`
+/// (`session.reset`, `gateway.sessionTimeout`). Called before a new message is recorded;
+/// returns whether it reset (the caller's copy of the history is then stale).
 pub async fn reset_if_idle(
     store: &SessionStore,
     session: &SessionKey,
+    last: Option<&Entry>,
     idle: Option<Duration>,
 ) -> Result<bool, SessionError> {
-    let Some(idle) = idle else {
-        return Ok(false);
-    };
-    let Some(last) = store.history(session, 1).await?.pop() else {
+    let (Some(idle), Some(last)) = (idle, last) else {
         return Ok(false);
     };
     let idle_ms = crate::sys::now_ms().saturating_sub(last.ts);

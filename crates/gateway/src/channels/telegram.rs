@@ -399,18 +399,21 @@ impl Telegram {
         let session = SessionKey::new(&agent_id, &format!("telegram:{}", inbound.chat_id))
             .map_err(|e| ChannelError::Config(e.to_string()))?;
         let run_id = format!("telegram-{}-{update_id}", ctx.account.id);
-        // An idle session starts over before the new message is recorded in it.
-        let idle = host.agent(&agent_id).and_then(|a| a.idle_reset);
-        crate::agents::reset_if_idle(host.sessions(), &session, idle)
-            .await
-            .map_err(|e| ChannelError::Storage(e.to_string()))?;
-        // A redelivered update (killed after the append, before the offset was saved)
-        // is already in the transcript: do not record it twice.
-        let recent = host
+        let mut recent = host
             .sessions()
             .history(&session, 50)
             .await
             .map_err(|e| ChannelError::Storage(e.to_string()))?;
+        // An idle session starts over before the new message is recorded in it.
+        let idle = host.agent(&agent_id).and_then(|a| a.idle_reset);
+        if crate::agents::reset_if_idle(host.sessions(), &session, recent.last(), idle)
+            .await
+            .map_err(|e| ChannelError::Storage(e.to_string()))?
+        {
+            recent.clear();
+        }
+        // A redelivered update (killed after the append, before the offset was saved)
+        // is already in the transcript: do not record it twice.
         if !recent
             .iter()
             .any(|e| e.role == "user" && e.run_id.as_deref() == Some(&run_id))

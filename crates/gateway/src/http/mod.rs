@@ -56,7 +56,7 @@ pub fn router(state: Arc<AppState>) -> Router {
 /// (`origin.rs`), then the security headers on whatever the answer is.
 async fn edge(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     // `gateway.logTimings`: one `timing` line per request, until the response head.
-    let timing = state.live().resolved.gateway.log_timings.then(|| {
+    let timing = state.log_timings().then(|| {
         (
             std::time::Instant::now(),
             req.method().clone(),

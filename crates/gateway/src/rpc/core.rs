@@ -20,6 +20,7 @@ pub async fn health(state: &AppState, _params: &Value) -> Value {
 pub async fn status(state: &AppState) -> Value {
     let mut v = state.status();
     summaries::status_extras(state, &mut v).await;
+    v["providers"] = super::models::provider_summary(&state.live().agents);
     v
 }
 

@@ -140,7 +140,7 @@ pub fn list(state: &AppState, params: &Value) -> Result<Value, ErrorShape> {
             let endpoint = table.provider(&pid);
             let local = endpoint.map(|p| is_local_endpoint(p.base_url()));
             match endpoint {
-                Some(p) if p.has_credentials() || local == Some(true) => {
+                Some(p) if usable(p) => {
                     row["available"] = json!(true);
                 }
                 Some(_) => {
@@ -253,6 +253,32 @@ fn tags_for(agent: &Agent, key: &str) -> Vec<String> {
 
 /// Whether an API root is on this machine or a private network (a self-hosted model
 /// server), as opposed to a hosted API.
+/// Whether a provider can be called: it has credentials, or it is a local endpoint that
+/// needs none. `models.list` rows and the `status` summary both answer by it.
+pub fn usable(p: &openclaw_providers::Provider) -> bool {
+    p.has_credentials() || is_local_endpoint(p.base_url())
+}
+
+/// `status.providers`: how many providers can be called, of how many, and each one's
+/// verdict (`reason` says why one cannot).
+pub fn provider_summary(table: &AgentTable) -> Value {
+    let list: Vec<Value> = table
+        .providers()
+        .map(|(id, p)| {
+            let ok = usable(p);
+            let mut row = json!({"id": id, "available": ok});
+            if !ok {
+                row["reason"] = json!(format!(
+                    "no credentials: set models.providers.{id}.apiKey (or the provider's API key variable)"
+                ));
+            }
+            row
+        })
+        .collect();
+    let available = list.iter().filter(|r| r["available"] == true).count();
+    json!({"available": available, "configured": list.len(), "list": list})
+}
+
 fn is_local_endpoint(base_url: &str) -> bool {
     let Ok(url) = reqwest::Url::parse(base_url) else {
         return false;

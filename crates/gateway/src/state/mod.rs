@@ -240,6 +240,17 @@ impl AppState {
         self.live.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// `gateway.logTimings` of the live config, read without taking a snapshot (the edge
+    /// layer asks on every request).
+    pub fn log_timings(&self) -> bool {
+        self.live
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .resolved
+            .gateway
+            .log_timings
+    }
+
     /// Replaces the config snapshot (hot reload). Requests already running keep theirs.
     pub fn swap_live(&self, live: Arc<Activation>) {
         *self.live.write().unwrap_or_else(|e| e.into_inner()) = live;

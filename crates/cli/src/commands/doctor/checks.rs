@@ -18,14 +18,8 @@ use crate::target::Local;
 
 /// Keys the runbooks write that are aliases here: each works, and doctor names the
 /// canonical key to use instead (one check per alias in use).
-pub(super) fn check_aliases(local: &Local) -> Vec<Check> {
-    let Ok(text) = std::fs::read_to_string(&local.paths.config_path) else {
-        return Vec::new();
-    };
-    let Ok(doc) = openclaw_config::read_document(&text) else {
-        return Vec::new();
-    };
-    openclaw_config::aliases::aliases_in(&doc)
+pub(super) fn check_aliases(doc: &Value) -> Vec<Check> {
+    openclaw_config::aliases::aliases_in(doc)
         .into_iter()
         .map(|a| {
             Check::new(

@@ -6,7 +6,7 @@
 //! the posture helpers shared with `openclaw security audit` (permission bits, token
 //! strength, token generation) are in [`crate::posture`].
 
-pub(crate) mod checks;
+mod checks;
 mod env;
 mod fix;
 
@@ -181,9 +181,8 @@ pub async fn run(global: &Global, opts: &ClientOpts, o: Options) -> Result<ExitC
         local = Local::load(global)?;
     }
     checks.push(c);
-    checks.extend(check_aliases(&local));
-
     let raw_doc = read_raw_doc(&local.paths.config_path);
+    checks.extend(raw_doc.as_ref().map(check_aliases).unwrap_or_default());
     let secrets_in_config = raw_doc.as_ref().is_some_and(holds_inline_secrets);
     for mut c in check_perms(&local.paths, secrets_in_config) {
         fixer.settle(&mut c);

@@ -359,6 +359,11 @@ fn dev_setup_writes_the_dev_profile_config() {
     let v: Value = serde_json::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
     assert_eq!(v["gateway"]["mode"], "local");
     assert!(!home.path().join(".openclaw/openclaw.json").exists());
+    // The state dir it had to create is owner-only, like the file.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&home.path().join(".openclaw-dev")), 0o700);
+    assert_eq!(mode(&cfg), 0o600);
 }
 
 #[test]

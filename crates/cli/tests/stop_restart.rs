@@ -195,8 +195,22 @@ fn restart_with_a_config_the_gateway_would_refuse_sends_nothing() {
     assert!(out.stderr.contains("not restarting"), "{}", out.stderr);
     assert!(out.stderr.contains("gateway.bind"), "{}", out.stderr);
     assert!(out.stderr.contains("left as it is"), "{}", out.stderr);
-    // It still serves, with its old config and its old uptime.
-    assert!(!gw.output().contains("SIGUSR1"), "{}", gw.output());
+    // A `${VAR}` this shell lacks does not hide the rest of the file from the check.
+    std::fs::write(
+        gw.state.join("openclaw.json"),
+        r#"{ gateway: { mode: "local", auth: { token: "${OC_RESTART_TEST_NEVER_SET}" }, bind: "wide" } }"#,
+    )
+    .unwrap();
+    let out = cli_unmanaged(&gw, &["gateway", "restart"]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(out.stderr.contains("gateway.bind"), "{}", out.stderr);
+    // No signal was sent: the gateway never logs one, and still serves as it was.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let log = std::fs::read_to_string(gw.state.join("logs/gateway.log")).unwrap_or_default();
+    assert!(
+        !log.contains("SIGUSR1") && !gw.output().contains("SIGUSR1"),
+        "{log}"
+    );
     let status = json_of(&gw.cli(&["call", "status", "--port", &port, "--token", TOKEN]));
     assert_eq!(status["pid"], gw.pid());
 }

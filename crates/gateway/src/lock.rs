@@ -81,10 +81,12 @@ impl StateLock {
     /// another port is reflected). The pid stays the first line, as before.
     pub fn record_listener(&mut self, host: IpAddr, port: u16) -> Result<(), GatewayError> {
         let text = format!("{}\n{port}\n{host}\n", std::process::id());
+        // Overwrite in place, then cut what is left over: the pid line never changes, so a
+        // reader (`holder`, polling during a restart) never meets an empty file.
         self.file
-            .set_len(0)
-            .and_then(|()| self.file.rewind())
+            .rewind()
             .and_then(|()| self.file.write_all(text.as_bytes()))
+            .and_then(|()| self.file.set_len(text.len() as u64))
             .map_err(|e| GatewayError::io("cannot write lock file", e))
     }
 }

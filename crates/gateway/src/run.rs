@@ -181,7 +181,7 @@ async fn serve_inner(
                 // Let the request that caused the restart (config.set, secrets.reload) queue
                 // its response before every socket is closed.
                 tokio::time::sleep(Duration::from_millis(100)).await;
-                generation = restart(generation, &shared, next).await;
+                generation = restart(generation, &shared, next).await.0;
             }
             Some(()) = next_signal(restart_on.as_mut()) => {
                 generation = restart_requested(generation, &shared).await;
@@ -253,9 +253,12 @@ async fn restart_requested(current: Generation, shared: &Arc<Shared>) -> Generat
         }
     };
     shared.record_reload(None);
-    let next = restart(current, shared, next).await;
-    // Counted from when the new listener serves, as for a fresh start.
-    shared.reset_uptime();
+    let (next, restarted) = restart(current, shared, next).await;
+    // Counted from when the new listener serves, as for a fresh start; a restart that
+    // fell back to the old listener did not happen, and the uptime says so.
+    if restarted {
+        shared.reset_uptime();
+    }
     next
 }
 
@@ -304,7 +307,13 @@ pub fn shared_state(
 /// Replaces a generation: clients are told a restart is coming and closed with 1012, the
 /// old listener stops, the new one starts. If the new one cannot bind, the old settings
 /// are brought back up so the gateway never ends up listening nowhere.
-async fn restart(old: Generation, shared: &Arc<Shared>, mut next: Activation) -> Generation {
+/// Replaces `old` by a generation on `next`; falls back to the previous activation when
+/// `next` cannot listen. Returns the serving generation and whether `next` is what serves.
+async fn restart(
+    old: Generation,
+    shared: &Arc<Shared>,
+    mut next: Activation,
+) -> (Generation, bool) {
     tracing::info!(target: "gateway", "restarting the listener to apply config changes");
     // An unchanged port setting keeps the port actually bound (it was 0 = "any"), however
     // many restarts ago it was asked for.
@@ -320,10 +329,13 @@ async fn restart(old: Generation, shared: &Arc<Shared>, mut next: Activation) ->
         let _ = tokio::time::timeout(Duration::from_secs(2), s).await;
     }
     match start_generation(shared, Arc::new(next)).await {
-        Ok(g) => Generation {
-            requested_port: requested,
-            ..g
-        },
+        Ok(g) => (
+            Generation {
+                requested_port: requested,
+                ..g
+            },
+            true,
+        ),
         Err(e) => {
             tracing::error!(target: "gateway", error = %e, "restart failed; restoring the previous listener");
             shared.record_reload(Some(format!("restart failed: {e}")));
@@ -345,10 +357,13 @@ async fn restart(old: Generation, shared: &Arc<Shared>, mut next: Activation) ->
                     trusted_proxies: previous.trusted_proxies.clone(),
                 })
             };
-            Generation {
-                requested_port: kept_requested,
-                ..start_or_die(shared, fallback).await
-            }
+            (
+                Generation {
+                    requested_port: kept_requested,
+                    ..start_or_die(shared, fallback).await
+                },
+                false,
+            )
         }
     }
 }

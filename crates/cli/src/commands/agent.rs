@@ -259,13 +259,7 @@ async fn status(global: &Global, id: &str, opts: &ClientOpts) -> Result<ExitCode
         print_json(&v);
         return Ok(ExitCode::SUCCESS);
     }
-    let now = u64::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis())
-            .unwrap_or(0),
-    )
-    .unwrap_or(u64::MAX);
+    let now = super::logs::now_ms();
     let marker = if agent.default { " (default)" } else { "" };
     println!("Agent {}{marker}", agent.id);
     println!("    model:         {}", agent.model_text());
@@ -292,21 +286,24 @@ struct Route<'a> {
 /// The session key to send: a bare name with `--agent` becomes `agent:<agent>:<name>`
 /// (as the original CLI scopes it); a full key must belong to `--agent` when both are given.
 fn scoped_session(agent: Option<&str>, session: Option<&str>) -> Result<Option<String>> {
+    use openclaw_gateway::agents::session_key;
     let (Some(agent), Some(session)) = (agent, session) else {
         return Ok(session.map(str::to_owned));
     };
-    match session.strip_prefix("agent:") {
-        None => Ok(Some(format!("agent:{agent}:{session}"))),
-        Some(rest) => {
-            let owner = rest.split(':').next().unwrap_or("");
-            if owner != agent {
-                bail!(
-                    "--session {session} belongs to agent {owner:?}, not --agent {agent:?}; drop --agent or use agent:{agent}:<name>"
-                );
-            }
-            Ok(Some(session.to_owned()))
-        }
+    let raw = if session.starts_with("agent:") {
+        session.to_owned()
+    } else {
+        format!("agent:{agent}:{session}")
+    };
+    let key = session_key(&raw).map_err(|e| anyhow!("--session {session}: {e}"))?;
+    // Agent ids are compared as the gateway stores them (lower case).
+    if key.agent_id != agent.to_ascii_lowercase() {
+        bail!(
+            "--session {session} belongs to agent {:?}, not --agent {agent:?}; drop --agent or use agent:{agent}:<name>",
+            key.agent_id
+        );
     }
+    Ok(Some(key.to_string()))
 }
 
 async fn turn(

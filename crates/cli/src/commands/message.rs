@@ -11,7 +11,7 @@ use openclaw_protocol::scopes;
 use serde_json::{Value, json};
 
 use super::{Global, print_json};
-use crate::client::{Client, call_once};
+use crate::client::Client;
 use crate::opts::ClientOpts;
 use crate::target::Local;
 
@@ -68,14 +68,15 @@ pub async fn run(global: &Global, cmd: MessageCmd) -> Result<ExitCode> {
     let MessageSub::Send(a) = cmd.sub;
     let local = Local::load(global)?;
     let target = local.target(&a.client);
+    // One connection for the agent lookup and the send.
+    let mut client = match Client::connect(&target, &[scopes::READ, scopes::WRITE]).await {
+        Ok(c) => c,
+        Err(e) => {
+            local.warn_config();
+            return Err(e.into());
+        }
+    };
     if a.channel.is_none() {
-        let mut client = match Client::connect(&target, &[scopes::READ, scopes::WRITE]).await {
-            Ok(c) => c,
-            Err(e) => {
-                local.warn_config();
-                return Err(e.into());
-            }
-        };
         let agents = client.call("agents.list", None, false).await?;
         let is_agent = agents["agents"]
             .as_array()
@@ -85,19 +86,20 @@ pub async fn run(global: &Global, cmd: MessageCmd) -> Result<ExitCode> {
             client.close().await;
             return out;
         }
-        client.close().await;
     }
     let channel = a.channel.clone().unwrap_or_else(|| DEFAULT_CHANNEL.into());
     let mut params = json!({
         "to": a.to,
         "message": a.text,
         "channel": channel,
-        "idempotencyKey": a.idempotency_key.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+        "idempotencyKey": a.idempotency_key.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
     });
-    if let Some(acct) = a.account {
+    if let Some(acct) = &a.account {
         params["accountId"] = json!(acct);
     }
-    let res = match call_once(&target, &[scopes::WRITE], "send", Some(params), false).await {
+    let sent = client.call("send", Some(params), false).await;
+    client.close().await;
+    let res = match sent {
         Ok(r) => r,
         Err(e) => {
             local.warn_config();

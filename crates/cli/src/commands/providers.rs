@@ -529,8 +529,9 @@ impl FailureClass {
             FailureClass::NoModel => format!(
                 "pass --model, or list models under models.providers.{id}.models or use {id}/<model> in agents"
             ),
+            // The detail names the key (apiKey or a header) whose value is missing.
             FailureClass::Credential => format!(
-                "set the variable or fix the reference behind models.providers.{id}.apiKey (`openclaw secrets list` shows its source)"
+                "set the variable, or fix the reference, at the models.providers.{id} key named above (`openclaw secrets list` shows each source)"
             ),
             FailureClass::Dns => format!(
                 "check the host name in models.providers.{id}.baseUrl and this machine's DNS"

@@ -5,8 +5,8 @@
 
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
-use openclaw_config::{AtomicWrite, Expect, Paths, write_atomic};
+use anyhow::{Result, bail};
+use openclaw_config::{AtomicWrite, Expect, Paths};
 use serde_json::json;
 
 use super::{Global, print_json};
@@ -41,10 +41,7 @@ pub fn run(global: &Global, args: &SetupArgs) -> Result<ExitCode> {
         },
     });
     let text = format!("{}\n", serde_json::to_string_pretty(&config)?);
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create {}; check its permissions", dir.display()))?;
-    }
+    // The atomic writer creates a missing state dir owner-only (0700).
     let write = AtomicWrite {
         backup: existed,
         new_mode: 0o600,
@@ -54,7 +51,7 @@ pub fn run(global: &Global, args: &SetupArgs) -> Result<ExitCode> {
             Expect::Missing
         },
     };
-    write_atomic(path, text.as_bytes(), &write)?;
+    crate::posture::write_file(path, text.as_bytes(), &write, "the config")?;
     let flags = match (&paths.profile, paths.dev) {
         (_, true) => " --dev".to_owned(),
         (Some(p), false) => format!(" --profile {p}"),

@@ -166,12 +166,20 @@ fn stop(h: Holder, lock: &Path) -> Result<Done, String> {
 
 /// A restart re-reads the config; one the gateway would refuse is reported before any
 /// signal is sent (the gateway would keep running as it was, but the operator would only
-/// learn why from its log). A `${VAR}` unset here is not judged: the gateway may run with
-/// an environment this shell does not have.
+/// learn why from its log). Checked as `config validate` checks it: a `${VAR}` unset here
+/// gets a stand-in (the gateway may run with an environment this shell does not have) and
+/// everything else is still judged.
 fn check_config(config: &Path) -> Result<(), String> {
-    let env = |k: &str| std::env::var(k).ok();
-    match openclaw_config::load_file(config, &env) {
-        Ok(_) | Err(openclaw_config::ConfigError::MissingEnv { .. }) => Ok(()),
+    use crate::commands::config::{read_doc, read_text, validate_lenient};
+    let checked = match read_text(config) {
+        Err(e) => Err(e.to_string()),
+        Ok(None) => Ok(()),
+        Ok(Some(text)) => read_doc(&text, config)
+            .and_then(|doc| validate_lenient(&doc).map(|_| ()))
+            .map_err(|e| e.to_string()),
+    };
+    match checked {
+        Ok(()) => Ok(()),
         Err(e) => Err(format!(
             "not restarting: the gateway would refuse its config ({e}); fix it (`openclaw config validate` checks it) and run the restart again; the running gateway was left as it is"
         )),

@@ -458,6 +458,29 @@ pub fn aliases_in(doc: &Value) -> Vec<AliasUse> {
     out
 }
 
+/// The aliases in `doc` through which `path` (or a key above or below it) gets its value,
+/// as written (e.g. `gateway.host` for `gateway.bind`), for saying where a value came from.
+pub fn aliases_setting(doc: &Value, path: &str) -> Vec<String> {
+    let related = |p: &str| {
+        p == path || p.starts_with(&format!("{path}.")) || path.starts_with(&format!("{p}."))
+    };
+    let mut out: Vec<String> = ALIASES
+        .iter()
+        .filter(|a| {
+            get(doc, a.alias)
+                .and_then(|v| (a.map)(v).ok())
+                .is_some_and(|pairs| pairs.iter().any(|(p, _)| related(p)))
+        })
+        .map(|a| a.alias.to_owned())
+        .collect();
+    for (p, from, _) in VALUE_ALIASES {
+        if related(p) && get(doc, p).and_then(Value::as_str) == Some(from) {
+            out.push(format!("{p} = \"{from}\""));
+        }
+    }
+    out
+}
+
 /// `doc` with every alias mapped (what the gateway will read), for showing the value of a
 /// canonical key the file sets through an alias. Unsubstituted `${VAR}` stay as written.
 pub fn effective_document(doc: &Value) -> Result<Value, ConfigError> {
@@ -593,6 +616,12 @@ mod tests {
     #[test]
     fn doctor_sees_what_was_written() {
         let doc = json!({"gateway": {"host": "0.0.0.0", "reload": {"mode": "auto"}}});
+        assert_eq!(aliases_setting(&doc, "gateway.bind"), ["gateway.host"]);
+        assert_eq!(
+            aliases_setting(&doc, "gateway"),
+            ["gateway.host", "gateway.reload.mode = \"auto\""]
+        );
+        assert!(aliases_setting(&doc, "logging.level").is_empty());
         let used = aliases_in(&doc);
         assert_eq!(used.len(), 2);
         assert_eq!(used[0].written, "gateway.host");

@@ -54,11 +54,8 @@ pub fn get(global: &Global, opts: &ClientOpts, path: &str, show_secrets: bool) -
             .filter(|d| openclaw_config::get_path(d, &segs).is_some());
         match effective {
             Some(d) => {
-                let used: Vec<String> = openclaw_config::aliases::aliases_in(&doc)
-                    .into_iter()
-                    .map(|a| a.written)
-                    .collect();
-                eprintln!("note: {path} is set through {}", used.join(", "));
+                let through = openclaw_config::aliases::aliases_setting(&doc, path);
+                eprintln!("note: {path} is set through {}", through.join(", "));
                 doc = d;
             }
             None => bail!(

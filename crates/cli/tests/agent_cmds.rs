@@ -32,8 +32,7 @@ async fn setup() -> (Gateway, MockServer) {
     (start(Spec::default().config(&cfg)), mock)
 }
 
-fn with_conn<'a>(gw: &'a Gateway, url: &'a str, args: &[&'a str]) -> Vec<&'a str> {
-    let _ = gw;
+fn with_conn<'a>(url: &'a str, args: &[&'a str]) -> Vec<&'a str> {
     let mut v = args.to_vec();
     v.extend(["--url", url, "--token", TOKEN]);
     v
@@ -82,7 +81,7 @@ async fn agent_message_runs_a_turn_and_status_counts_its_session() {
     let url = gw.url();
 
     // Before any turn: no sessions.
-    let out = gw.cli(&with_conn(&gw, &url, &["agent", "status", "ops", "--json"]));
+    let out = gw.cli(&with_conn(&url, &["agent", "status", "ops", "--json"]));
     assert_eq!(out.code, 0, "{}", out.stderr);
     let v: Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(v["sessions"], 0);
@@ -91,7 +90,6 @@ async fn agent_message_runs_a_turn_and_status_counts_its_session() {
 
     // A turn through the gateway, text output is the reply.
     let out = gw.cli(&with_conn(
-        &gw,
         &url,
         &["agent", "--message", "hello there", "--agent", "ops"],
     ));
@@ -102,7 +100,6 @@ async fn agent_message_runs_a_turn_and_status_counts_its_session() {
 
     // JSON output, named session.
     let out = gw.cli(&with_conn(
-        &gw,
         &url,
         &[
             "agent",
@@ -124,7 +121,6 @@ async fn agent_message_runs_a_turn_and_status_counts_its_session() {
     // The original's spelling: --session-key with a bare name scoped to --agent, and a
     // one-turn model override.
     let out = gw.cli(&with_conn(
-        &gw,
         &url,
         &[
             "agent",
@@ -145,7 +141,6 @@ async fn agent_message_runs_a_turn_and_status_counts_its_session() {
     assert_eq!(v["reply"], "echo: third");
     assert_eq!(mock.requests().last().unwrap()["model"], "other-model");
     let out = gw.cli(&with_conn(
-        &gw,
         &url,
         &[
             "agent",
@@ -165,19 +160,19 @@ async fn agent_message_runs_a_turn_and_status_counts_its_session() {
     );
 
     // The agent now has two sessions (main and triage) with recent activity.
-    let out = gw.cli(&with_conn(&gw, &url, &["agent", "status", "ops", "--json"]));
+    let out = gw.cli(&with_conn(&url, &["agent", "status", "ops", "--json"]));
     assert_eq!(out.code, 0, "{}", out.stderr);
     let v: Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(v["sessions"], 2, "{v}");
     assert!(v["lastActivityAt"].as_u64().is_some_and(|t| t > 0), "{v}");
     assert_eq!(v["runningRuns"], 0);
     assert_eq!(v["model"]["primary"], "mock/ops-model");
-    let out = gw.cli(&with_conn(&gw, &url, &["agent", "status", "ops"]));
+    let out = gw.cli(&with_conn(&url, &["agent", "status", "ops"]));
     assert!(out.stdout.contains("sessions:      2"), "{}", out.stdout);
     assert!(out.stdout.contains("running turns: 0"), "{}", out.stdout);
     assert!(!out.stdout.contains("never"), "{}", out.stdout);
     // The other agent is untouched.
-    let out = gw.cli(&with_conn(&gw, &url, &["agent", "status", "main"]));
+    let out = gw.cli(&with_conn(&url, &["agent", "status", "main"]));
     assert!(out.stdout.contains("sessions:      0"), "{}", out.stdout);
     assert!(
         out.stdout.contains("last activity: never"),
@@ -190,7 +185,7 @@ async fn agent_message_runs_a_turn_and_status_counts_its_session() {
 async fn agent_errors_name_the_cause() {
     let (gw, _mock) = setup().await;
     let url = gw.url();
-    let out = gw.cli(&with_conn(&gw, &url, &["agent", "status", "nobody"]));
+    let out = gw.cli(&with_conn(&url, &["agent", "status", "nobody"]));
     assert_eq!(out.code, 1);
     assert!(
         out.stderr.contains("unknown agent \"nobody\""),
@@ -200,7 +195,6 @@ async fn agent_errors_name_the_cause() {
     assert!(out.stderr.contains("main, ops, broken"), "{}", out.stderr);
 
     let out = gw.cli(&with_conn(
-        &gw,
         &url,
         &["agent", "--message", "hi", "--agent", "nobody"],
     ));
@@ -213,7 +207,6 @@ async fn agent_errors_name_the_cause() {
 
     // A failing turn is reported with the provider's reason, exit 1.
     let out = gw.cli(&with_conn(
-        &gw,
         &url,
         &["agent", "--message", "hi", "--agent", "broken"],
     ));
@@ -226,7 +219,6 @@ async fn agent_errors_name_the_cause() {
     );
     assert!(out.stderr.contains("401"), "{}", out.stderr);
     let out = gw.cli(&with_conn(
-        &gw,
         &url,
         &["agent", "--message", "hi", "--agent", "broken", "--json"],
     ));
@@ -246,7 +238,6 @@ async fn agent_message_outlasts_one_call_timeout() {
     // The provider takes 1.5 s to answer; each call may take 0.6 s: the CLI keeps waiting
     // with agent.wait until the turn ends.
     let out = gw.cli(&with_conn(
-        &gw,
         &url,
         &[
             "agent",
@@ -291,7 +282,7 @@ async fn agent_status_counts_a_running_turn() {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let mut seen = Value::Null;
     while std::time::Instant::now() < deadline {
-        let out = gw.cli(&with_conn(&gw, &url, &["agent", "status", "ops", "--json"]));
+        let out = gw.cli(&with_conn(&url, &["agent", "status", "ops", "--json"]));
         assert_eq!(out.code, 0, "{}", out.stderr);
         seen = serde_json::from_str(&out.stdout).unwrap();
         if seen["runningRuns"] == 1 {
@@ -304,7 +295,7 @@ async fn agent_status_counts_a_running_turn() {
     let done = turn.join().unwrap();
     assert_eq!(done.code, 0, "{}", done.stderr);
     assert_eq!(done.stdout.trim(), "echo: slow one");
-    let out = gw.cli(&with_conn(&gw, &url, &["agent", "status", "ops", "--json"]));
+    let out = gw.cli(&with_conn(&url, &["agent", "status", "ops", "--json"]));
     let v: Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(v["runningRuns"], 0, "{v}");
 }

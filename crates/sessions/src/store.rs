@@ -395,7 +395,6 @@ fn load_blocking(path: &Path) -> Result<Transcript, SessionError> {
     Ok(transcript)
 }
 
-/// A transcript found by `list`, before its tail is read.
 /// One agent's sessions in numbers, from [`SessionStore::census`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Census {
@@ -408,6 +407,7 @@ pub struct Census {
     pub recent: Vec<(String, u64)>,
 }
 
+/// A transcript found by `list`, before its tail is read.
 struct Found {
     key: SessionKey,
     path: PathBuf,

@@ -16,7 +16,7 @@ pub const RECENT_SESSIONS: usize = 10;
 /// An agent's heartbeat as the original's health and status report it. This gateway
 /// runs no heartbeat turns, so every agent reports `enabled: false`; a client then shows
 /// "disabled" rather than the interval its own local defaults would suggest.
-pub fn heartbeat(_agent_id: &str) -> Value {
+pub fn heartbeat() -> Value {
     json!({"enabled": false, "every": "disabled", "everyMs": null})
 }
 
@@ -29,7 +29,7 @@ pub fn health_agents(listing: &Value) -> Value {
             let id = a["id"].as_str().unwrap_or_default().to_owned();
             a["agentId"] = json!(id);
             a["isDefault"] = a["default"].clone();
-            a["heartbeat"] = heartbeat(&id);
+            a["heartbeat"] = heartbeat();
         }
     }
     agents
@@ -96,7 +96,7 @@ pub async fn status_extras(state: &AppState, status: &mut Value) {
     status["heartbeat"] = json!({
         "defaultAgentId": live.agents.default_id(),
         "agents": agents.iter().map(|a| {
-            let mut h = heartbeat(&a.id);
+            let mut h = heartbeat();
             h["agentId"] = json!(a.id);
             h["waitingForRoute"] = json!(false);
             h

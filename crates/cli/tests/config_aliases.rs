@@ -104,7 +104,7 @@ fn aliases_map_onto_canonical_keys_and_config_get_answers_for_both() {
 }
 
 #[tokio::test]
-async fn a_host_alias_binds_and_later_sections_are_refused_by_config_set() {
+async fn a_host_alias_binds_and_the_seeds_edge_keys_are_set_as_written() {
     let gw = start(Spec::default().config(&format!(
         r#"{{ gateway: {{ mode: "local", host: "0.0.0.0", auth: {{ type: "password", password: "{TOKEN}" }} }} }}"#
     )));
@@ -117,24 +117,29 @@ async fn a_host_alias_binds_and_later_sections_are_refused_by_config_set() {
     // The seed's commands: the modes and the later sections.
     let out = gw.cli(&["config", "set", "gateway.reload.mode", "auto"]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
-    for (key, words) in [
-        ("gateway.rate_limit.enabled", "not implemented yet"),
-        ("gateway.tls.enabled", "reverse proxy"),
-        ("gateway.performance.max_connections", "not implemented yet"),
+    // Seed 000's "stop the bleeding" lines and its performance keys, as written.
+    for (key, value) in [
+        ("gateway.rate_limit.enabled", "true"),
+        ("gateway.rate_limit.requests_per_minute", "30"),
+        ("gateway.performance.max_connections", "1000"),
     ] {
-        let out = gw.cli(&["config", "set", key, "true"]);
-        assert_ne!(out.code, 0, "{key}");
-        let section = key.rsplit_once('.').unwrap().0;
-        assert!(
-            out.stderr.contains(section) && out.stderr.contains(words),
-            "{key}: {}",
-            out.stderr
-        );
+        let out = gw.cli(&["config", "set", key, value]);
+        assert_eq!(out.code, 0, "{key}: {}{}", out.stdout, out.stderr);
     }
+    let out = gw.cli(&["config", "get", "gateway.rateLimit.requestsPerMinute"]);
+    assert_eq!(out.stdout.trim(), "30", "{}", out.stderr);
+    // TLS without a certificate is refused with what to give.
+    let out = gw.cli(&["config", "set", "gateway.tls.enabled", "true"]);
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr.contains("gateway.tls") && out.stderr.contains("autoGenerate"),
+        "{}",
+        out.stderr
+    );
     let text = std::fs::read_to_string(gw.state.join("openclaw.json")).unwrap();
     assert!(
-        !text.contains("rate_limit"),
-        "a refused set changes nothing: {text}"
+        text.contains("rate_limit") && !text.contains("tls"),
+        "the accepted sets are written as typed, the refused one not: {text}"
     );
 }
 
@@ -213,7 +218,7 @@ async fn bare_model_ids_resolve_against_the_configured_providers() {
 fn yaml_import_and_unset_env_warn_but_the_gateway_refuses() {
     let dir = TempDir::new("yaml-import");
     write(dir.path(), r#"{ gateway: { mode: "local" } }"#);
-    // Seed 000's gateway.yaml, verbatim: its performance section is a later feature.
+    // Seed 000's gateway.yaml, verbatim: it watches skills, which this gateway has not.
     let seed = format!(
         "gateway:\n  host: 127.0.0.1\n  port: 18789\n\n  auth:\n    enabled: true\n    type: token\n    token: ${{{UNSET_VAR}}}\n\n  reload:\n    mode: hybrid # auto | manual | hybrid\n    watch_config: true\n    watch_skills: true\n\n  performance:\n    max_connections: 1000\n    request_timeout: 30000\n    idle_timeout: 60000\n"
     );
@@ -226,16 +231,12 @@ fn yaml_import_and_unset_env_warn_but_the_gateway_refuses() {
     );
     assert_ne!(out.code, 0);
     assert!(
-        out.stderr.contains("gateway.performance") && out.stderr.contains("not changed"),
+        out.stderr.contains("gateway.reload.watch_skills") && out.stderr.contains("not changed"),
         "{}",
         out.stderr
     );
-    // Without the sections this gateway does not have, it imports.
-    let trimmed: String = seed
-        .split("\n\n  performance:")
-        .next()
-        .unwrap()
-        .replace("\n    watch_skills: true", "");
+    // Without the key this gateway does not have, it imports.
+    let trimmed = seed.replace("\n    watch_skills: true", "");
     std::fs::write(&yaml, &trimmed).unwrap();
     let out = cli_in(
         dir.path(),
@@ -251,6 +252,8 @@ fn yaml_import_and_unset_env_warn_but_the_gateway_refuses() {
     };
     assert_eq!(get("gateway.host"), "127.0.0.1");
     assert_eq!(get("gateway.port"), "18789");
+    assert_eq!(get("gateway.performance.max_connections"), "1000");
+    assert_eq!(get("gateway.performance.requestTimeoutMs"), "30000");
     assert_eq!(get("gateway.auth.token"), format!("${{{UNSET_VAR}}}"));
 
     // validate: a warning naming the key, exit 0.

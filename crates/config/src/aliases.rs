@@ -78,6 +78,41 @@ pub const ALIASES: &[Alias] = &[
         map: session_timeout,
     },
     Alias {
+        alias: "gateway.tls.cert",
+        canonical: "gateway.tls.certPath",
+        map: tls_cert,
+    },
+    Alias {
+        alias: "gateway.tls.key",
+        canonical: "gateway.tls.keyPath",
+        map: tls_key,
+    },
+    Alias {
+        alias: "gateway.tls.ca",
+        canonical: "gateway.tls.caPath",
+        map: tls_ca,
+    },
+    Alias {
+        alias: "gateway.rate_limit",
+        canonical: "gateway.rateLimit",
+        map: rate_limit,
+    },
+    Alias {
+        alias: "gateway.performance.max_connections",
+        canonical: "gateway.performance.maxConnections",
+        map: max_connections,
+    },
+    Alias {
+        alias: "gateway.performance.request_timeout",
+        canonical: "gateway.performance.requestTimeoutMs",
+        map: request_timeout,
+    },
+    Alias {
+        alias: "gateway.performance.idle_timeout",
+        canonical: "gateway.performance.idleTimeoutMs",
+        map: idle_timeout,
+    },
+    Alias {
         alias: "logging.format",
         canonical: "logging.consoleStyle",
         map: log_format,
@@ -98,24 +133,10 @@ pub const VALUE_ALIASES: &[(&str, &str, &str)] = &[
 
 /// Sections refused with what to do instead: later features, or things this gateway
 /// does not do.
-pub const NOT_YET: &[(&str, &str)] = &[
-    (
-        "gateway.tls",
-        "TLS on the gateway port is not implemented yet (it is planned); terminate TLS in a reverse proxy such as nginx or Caddy in front of the loopback port, and remove gateway.tls",
-    ),
-    (
-        "gateway.rate_limit",
-        "request rate limiting is not implemented yet (it is planned); failed logins are already limited by gateway.auth.rateLimit. Remove gateway.rate_limit",
-    ),
-    (
-        "gateway.performance",
-        "gateway.performance.* is not implemented yet (it is planned); connection caps and timeouts are built in (see docs/SECURITY.md). Remove gateway.performance",
-    ),
-    (
-        "gateway.reload.watch_skills",
-        "this gateway has no skills to watch; remove gateway.reload.watch_skills",
-    ),
-];
+pub const NOT_YET: &[(&str, &str)] = &[(
+    "gateway.reload.watch_skills",
+    "this gateway has no skills to watch; remove gateway.reload.watch_skills",
+)];
 
 fn host(v: &Value) -> Mapped {
     let h = v
@@ -213,6 +234,58 @@ fn gateway_logging(v: &Value) -> Mapped {
         out.push((path, val.clone()));
     }
     Ok(out)
+}
+
+fn path_string(v: &Value, canonical: &'static str) -> Mapped {
+    match v.as_str() {
+        Some(p) => Ok(vec![(canonical, json!(p))]),
+        None => Err("expected a file path string such as \"/etc/openclaw/tls/server.pem\"".into()),
+    }
+}
+
+fn tls_cert(v: &Value) -> Mapped {
+    path_string(v, "gateway.tls.certPath")
+}
+
+fn tls_key(v: &Value) -> Mapped {
+    path_string(v, "gateway.tls.keyPath")
+}
+
+fn tls_ca(v: &Value) -> Mapped {
+    path_string(v, "gateway.tls.caPath")
+}
+
+fn rate_limit(v: &Value) -> Mapped {
+    let m = v.as_object().ok_or(
+        "expected an object such as { enabled: true, requests_per_minute: 60, burst: 10 }",
+    )?;
+    let mut out = Vec::new();
+    for (k, val) in m {
+        let path = match k.as_str() {
+            "enabled" => "gateway.rateLimit.enabled",
+            "requests_per_minute" | "requestsPerMinute" => "gateway.rateLimit.requestsPerMinute",
+            "burst" => "gateway.rateLimit.burst",
+            other => {
+                return Err(format!(
+                    "unknown key {other:?}; gateway.rate_limit takes enabled, requests_per_minute and burst"
+                ));
+            }
+        };
+        out.push((path, val.clone()));
+    }
+    Ok(out)
+}
+
+fn max_connections(v: &Value) -> Mapped {
+    Ok(vec![("gateway.performance.maxConnections", v.clone())])
+}
+
+fn request_timeout(v: &Value) -> Mapped {
+    Ok(vec![("gateway.performance.requestTimeoutMs", v.clone())])
+}
+
+fn idle_timeout(v: &Value) -> Mapped {
+    Ok(vec![("gateway.performance.idleTimeoutMs", v.clone())])
 }
 
 fn log_level(v: &Value) -> Mapped {
@@ -553,6 +626,16 @@ mod tests {
                 json!({"gateway": {}, "session": {"reset": {"mode": "idle", "idleMinutes": 60.0}}}),
             ),
             (
+                json!({"gateway": {"tls": {"enabled": true, "cert": "/c.pem", "key": "/k.pem"},
+                        "rate_limit": {"enabled": true, "requests_per_minute": 60, "burst": 10},
+                        "performance": {"max_connections": 1000, "request_timeout": 30000,
+                                        "idle_timeout": 60000}}}),
+                json!({"gateway": {"tls": {"enabled": true, "certPath": "/c.pem", "keyPath": "/k.pem"},
+                        "rateLimit": {"enabled": true, "requestsPerMinute": 60, "burst": 10},
+                        "performance": {"maxConnections": 1000, "requestTimeoutMs": 30000,
+                                        "idleTimeoutMs": 60000}}}),
+            ),
+            (
                 json!({"logging": {"rotation": {"enabled": false}}}),
                 json!({"logging": {"maxFileBytes": 0}}),
             ),
@@ -571,17 +654,11 @@ mod tests {
         assert!(e.contains("watch_config"), "{e}");
         // The same meaning twice is fine.
         assert!(norm(json!({"gateway": {"host": "0.0.0.0", "bind": "lan"}})).is_ok());
-        for (section, words) in [
-            ("tls", "reverse proxy"),
-            ("rate_limit", "not implemented yet"),
-            ("performance", "not implemented yet"),
-        ] {
-            let e = norm(json!({"gateway": {section: {"enabled": true}}})).unwrap_err();
-            assert!(
-                e.contains(&format!("gateway.{section}")) && e.contains(words),
-                "{e}"
-            );
-        }
+        let e = norm(json!({"gateway": {"rate_limit": {"rpm": 3}}})).unwrap_err();
+        assert!(e.contains("requests_per_minute"), "{e}");
+        let e = norm(json!({"gateway": {"rate_limit": {"burst": 3}, "rateLimit": {"burst": 4}}}))
+            .unwrap_err();
+        assert!(e.contains("gateway.rateLimit.burst"), "{e}");
         let e = norm(json!({"gateway": {"auth": {"type": "magic"}}})).unwrap_err();
         assert!(e.contains("password"), "{e}");
         let e =

@@ -23,6 +23,7 @@
 mod agents;
 pub mod aliases;
 pub mod channels;
+pub mod edge;
 pub mod edit;
 pub mod error;
 pub mod fsutil;

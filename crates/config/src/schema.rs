@@ -417,6 +417,16 @@ pub struct GatewayConfig {
     /// new agent runs are refused (retryable) and `/readyz` fails until it drops.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_memory: Option<serde_json::Value>,
+    /// TLS on the gateway port.
+    pub tls: crate::edge::TlsConfig,
+    /// Request budget per client (runbook spelling `gateway.rate_limit`).
+    pub rate_limit: crate::edge::RequestRateLimitConfig,
+    /// Connection cap and timeouts of the port.
+    pub performance: crate::edge::PerformanceConfig,
+    /// `GET /metrics`.
+    pub metrics: crate::edge::MetricsConfig,
+    /// The remote gateway clients use in `remote` mode (client-side only).
+    pub remote: crate::edge::RemoteConfig,
 }
 
 impl GatewayConfig {
@@ -749,6 +759,7 @@ impl Config {
         crate::agents::validate(self.models.as_ref(), self.agents.as_ref())?;
 
         crate::channels::validate(self.channels.as_ref(), self.hooks.as_ref())?;
+        crate::edge::validate(&gw.tls, &gw.rate_limit, &gw.performance, &gw.remote)?;
 
         if let Err(e) = openclaw_logs::RedactPatterns::compile(&self.logging.redact_patterns) {
             return invalid(

@@ -215,6 +215,16 @@ fn secret_slots(config: &Config) -> Vec<(String, Option<&Secret>)> {
         ("gateway.auth.token".to_string(), auth.token.as_ref()),
         ("gateway.auth.password".to_string(), auth.password.as_ref()),
     ];
+    // The remote's credentials are listed only when set: most configs have no remote.
+    let remote = &config.gateway.remote;
+    for (path, slot) in [
+        ("gateway.remote.token", &remote.token),
+        ("gateway.remote.password", &remote.password),
+    ] {
+        if slot.is_some() {
+            slots.push((path.to_string(), slot.as_ref()));
+        }
+    }
     if let Some(models) = &config.models {
         for (id, provider) in &models.providers {
             slots.push((
@@ -245,6 +255,12 @@ fn secret_slots_mut(config: &mut Config) -> Vec<(String, &mut Secret)> {
     let mut slots: Vec<(String, &mut Secret)> = Vec::new();
     slots.extend(set("gateway.auth.token".to_string(), &mut auth.token));
     slots.extend(set("gateway.auth.password".to_string(), &mut auth.password));
+    let remote = &mut config.gateway.remote;
+    slots.extend(set("gateway.remote.token".to_string(), &mut remote.token));
+    slots.extend(set(
+        "gateway.remote.password".to_string(),
+        &mut remote.password,
+    ));
     if let Some(models) = &mut config.models {
         for (id, provider) in &mut models.providers {
             slots.extend(set(

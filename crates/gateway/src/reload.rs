@@ -81,7 +81,7 @@ pub fn classify(path: &str) -> Class {
             || path.starts_with(&format!("{prefix}."))
             || path.starts_with(&format!("{prefix}["))
     };
-    if under("gateway.reload") || under("meta") || under("wizard") {
+    if under("gateway.reload") || under("gateway.remote") || under("meta") || under("wizard") {
         return Class::Noop;
     }
     const HOT: &[&str] = &[
@@ -96,6 +96,9 @@ pub fn classify(path: &str) -> Class {
         "gateway.tools",
         "gateway.logTimings",
         "gateway.maxMemory",
+        "gateway.rateLimit",
+        "gateway.performance",
+        "gateway.metrics",
         "session",
     ];
     if HOT.iter().any(|p| under(p)) {

@@ -14,7 +14,8 @@
 //! * [`agents`] — running turns (runner, background runs and their events).
 //! * [`state`] — [`AppState`], [`state::Shared`], [`Activation`].
 //! * [`catalog`], [`runs`], [`idempotency`], [`conns`], [`auth`], [`presence`],
-//!   [`settings`], [`listener`], [`serve`], [`lock`], [`error`], [`sys`], [`token`] — leaves.
+//!   [`settings`], [`listener`], [`serve`], [`throttle`], [`lock`], [`error`], [`sys`], [`token`] —
+//!   leaves.
 
 pub mod agents;
 pub mod auth;
@@ -35,6 +36,7 @@ pub mod serve;
 pub mod settings;
 pub mod state;
 pub mod sys;
+pub mod throttle;
 pub mod token;
 pub mod ws;
 

@@ -68,10 +68,13 @@ async fn start_generation(
     // the fd reserve are per process, not per address family.
     let sockets = {
         let st = state.clone();
-        crate::serve::Sockets::new(state.live().settings.limits.clone(), move || {
-            st.live().resolved.gateway.auth.rate_limit.exempt_loopback
-        })
+        crate::serve::Sockets::new(
+            state.live().settings.limits.clone(),
+            state.edge_limits.clone(),
+            move || st.live().resolved.gateway.auth.rate_limit.exempt_loopback,
+        )
     };
+    state.set_sockets(&sockets);
     let mut servers = Vec::new();
     for l in listeners {
         let app = crate::http::router(state.clone());
@@ -85,6 +88,7 @@ async fn start_generation(
     tokio::spawn(tick_task(state.clone()));
     tokio::spawn(presence_task(state.clone()));
     tokio::spawn(memory_task(state.clone()));
+    tokio::spawn(throttle_sweep_task(state.clone()));
     // Channels belong to the process; a new generation only re-points them (accounts
     // whose config did not change keep running).
     shared.set_current(&state);
@@ -488,6 +492,18 @@ async fn memory_task(state: Arc<AppState>) {
             }
             None => {}
         }
+    }
+}
+
+/// Once a minute, forgets `gateway.rateLimit` clients whose budget has refilled, so the
+/// table holds only recent clients however many have come and gone.
+async fn throttle_sweep_task(state: Arc<AppState>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+            _ = state.shutdown_signal() => return,
+        }
+        state.throttle.sweep();
     }
 }
 

@@ -64,6 +64,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tower::ServiceExt;
 
+use crate::throttle::EdgeLimits;
+
 mod framing;
 
 /// Default [`Limits::header_timeout`].
@@ -283,18 +285,22 @@ impl Table {
 enum Refusal {
     PerAddress,
     NoDescriptors,
+    /// `gateway.performance.maxConnections` open already.
+    MaxConnections(usize),
 }
 
 /// The sockets of one listener generation, shared by its listeners (see the module docs).
 pub struct Sockets {
     limits: Limits,
+    /// `gateway.performance`: the connection cap and idle timeout, as reloaded.
+    edge: Arc<EdgeLimits>,
     epoch: Instant,
     table: Mutex<Table>,
     exempt_loopback: Box<dyn Fn() -> bool + Send + Sync>,
     /// Descriptors open when the generation started (listeners, log, lock, runtime).
     baseline_fds: usize,
     lingering: AtomicUsize,
-    last_warn: [AtomicU64; 3],
+    last_warn: [AtomicU64; 4],
 }
 
 impl std::fmt::Debug for Sockets {
@@ -309,22 +315,18 @@ impl std::fmt::Debug for Sockets {
 }
 
 impl Sockets {
-    /// A table enforcing `limits`. `exempt_loopback` says, at each accept, whether
-    /// loopback peers are exempt from the per-address cap. Starts the sweeper that applies
-    /// the timeouts; it ends when the table is dropped.
+    /// A table enforcing `limits`, and `edge` (`gateway.performance`, read at each accept
+    /// and sweep so a reload applies to new connections at once). `exempt_loopback` says,
+    /// at each accept, whether loopback peers are exempt from the per-address cap. Starts
+    /// the sweeper that applies the timeouts; it ends when the table is dropped.
     pub fn new(
         limits: Limits,
+        edge: Arc<EdgeLimits>,
         exempt_loopback: impl Fn() -> bool + Send + Sync + 'static,
     ) -> Arc<Sockets> {
-        let tick = limits
-            .header_timeout
-            .min(limits.idle_timeout)
-            .min(limits.body_timeout)
-            .checked_div(4)
-            .unwrap_or_default()
-            .clamp(Duration::from_millis(25), Duration::from_secs(1));
         let sockets = Arc::new(Sockets {
             limits,
+            edge,
             epoch: Instant::now(),
             table: Mutex::new(Table::default()),
             exempt_loopback: Box::new(exempt_loopback),
@@ -332,8 +334,19 @@ impl Sockets {
             lingering: AtomicUsize::new(0),
             last_warn: Default::default(),
         });
-        tokio::spawn(sweep(Arc::downgrade(&sockets), tick));
+        tokio::spawn(sweep(Arc::downgrade(&sockets)));
         sockets
+    }
+
+    /// How often the sweeper runs: a quarter of the shortest timeout, 25 ms to 1 s.
+    fn tick(&self) -> Duration {
+        self.limits
+            .header_timeout
+            .min(self.edge.idle_timeout())
+            .min(self.limits.body_timeout)
+            .checked_div(4)
+            .unwrap_or_default()
+            .clamp(Duration::from_millis(25), Duration::from_secs(1))
     }
 
     /// Open sockets and, of those, unauthenticated ones (closing ones not counted).
@@ -376,6 +389,13 @@ impl Sockets {
             && t.per_bucket.get(&b).copied().unwrap_or(0) >= self.limits.preauth_per_ip
         {
             return Err(Refusal::PerAddress);
+        }
+        // The operator's cap counts every open connection, authenticated or not; the ones
+        // open are never shed for a newcomer.
+        if let Some(max) = self.edge.max_connections()
+            && t.live >= max
+        {
+            return Err(Refusal::MaxConnections(max));
         }
         // The accepted descriptor is the lowest free one, so `fd + 1` descriptors are open,
         // less those of shed sockets still closing; the table gives the other estimate.
@@ -469,7 +489,7 @@ impl Sockets {
         let ms = |d: Duration| d.as_millis() as u64;
         let (header, idle, body) = (
             ms(self.limits.header_timeout),
-            ms(self.limits.idle_timeout),
+            ms(self.edge.idle_timeout()),
             ms(self.limits.body_timeout),
         );
         let mut t = self.lock();
@@ -513,6 +533,7 @@ impl Sockets {
         let kind = match why {
             Refusal::PerAddress => 0,
             Refusal::NoDescriptors => 2,
+            Refusal::MaxConnections(_) => 3,
         };
         if self.may_warn(kind) {
             match why {
@@ -522,13 +543,21 @@ impl Sockets {
                 Refusal::NoDescriptors => {
                     tracing::warn!(target: "gateway", ip = %peer.ip(), "refusing connections: open-file limit nearly reached and nothing idle to close (503)")
                 }
+                Refusal::MaxConnections(max) => {
+                    tracing::warn!(target: "gateway", ip = %peer.ip(), max, "refusing connections: gateway.performance.maxConnections reached (503)")
+                }
             }
         }
         let message = match why {
             Refusal::PerAddress => {
-                "too many unauthenticated connections from this address; authenticate or close some, then retry"
+                "too many unauthenticated connections from this address; authenticate or close some, then retry".to_owned()
             }
-            Refusal::NoDescriptors => "the gateway is at its connection limit; retry shortly",
+            Refusal::NoDescriptors => {
+                "the gateway is at its connection limit; retry shortly".to_owned()
+            }
+            Refusal::MaxConnections(max) => format!(
+                "the gateway has {max} connections open, its gateway.performance.maxConnections; retry shortly, or raise the limit"
+            ),
         };
         let body = format!(r#"{{"error":{{"message":"{message}","type":"unavailable"}}}}"#);
         let answer = format!(
@@ -537,10 +566,11 @@ impl Sockets {
              x-content-type-options: nosniff\r\nreferrer-policy: no-referrer\r\n\r\n{body}",
             body.len()
         );
-        let linger = matches!(why, Refusal::PerAddress)
-            && self.lingering.fetch_add(1, Ordering::AcqRel) < MAX_LINGERING;
+        // Refused for a count (not for want of descriptors): linger so the answer is read.
+        let counted = matches!(why, Refusal::PerAddress | Refusal::MaxConnections(_));
+        let linger = counted && self.lingering.fetch_add(1, Ordering::AcqRel) < MAX_LINGERING;
         if !linger {
-            if matches!(why, Refusal::PerAddress) {
+            if counted {
                 self.lingering.fetch_sub(1, Ordering::AcqRel);
             }
             let _ = stream.try_write(answer.as_bytes());
@@ -570,11 +600,13 @@ impl Sockets {
     }
 }
 
-async fn sweep(sockets: Weak<Sockets>, tick: Duration) {
-    let mut interval = tokio::time::interval(tick);
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+async fn sweep(sockets: Weak<Sockets>) {
     loop {
-        interval.tick().await;
+        // Re-read each round: `gateway.performance.idleTimeout` may have been reloaded.
+        let Some(tick) = sockets.upgrade().map(|s| s.tick()) else {
+            return;
+        };
+        tokio::time::sleep(tick).await;
         let Some(s) = sockets.upgrade() else {
             return;
         };
@@ -926,9 +958,27 @@ async fn handle(
         }),
         None => Body::new(body),
     };
-    let res = match router.oneshot(Request::from_parts(parts, body)).await {
-        Ok(res) => res,
-        Err(never) => match never {},
+    // `gateway.performance.requestTimeout` bounds the time to the response head; an
+    // upgrade (WebSocket) is a connection, not a request, and is not bounded by it.
+    let deadline = ticket
+        .sockets
+        .edge
+        .request_timeout()
+        .filter(|_| !parts.headers.contains_key(header::UPGRADE));
+    let call = router.oneshot(Request::from_parts(parts, body));
+    let res = match deadline {
+        None => match call.await {
+            Ok(res) => res,
+            Err(never) => match never {},
+        },
+        Some(limit) => match tokio::time::timeout(limit, call).await {
+            Ok(Ok(res)) => res,
+            Ok(Err(never)) => match never {},
+            Err(_) => {
+                tracing::warn!(target: "gateway", conn = ticket.entry.id, timeout_ms = limit.as_millis() as u64, "request timed out before its response head; answering 504");
+                timeout_response(limit)
+            }
+        },
     };
     let res = if stalled.as_ref().is_some_and(|s| s.load(Ordering::Relaxed)) {
         tracing::debug!(target: "gateway", conn = ticket.entry.id, "request body stalled; answering 408");
@@ -943,6 +993,30 @@ async fn handle(
         inner,
         _in_flight: in_flight,
     }))
+}
+
+/// `504` in the OpenAI error shape for a request past `gateway.performance.requestTimeout`.
+fn timeout_response(limit: Duration) -> Response<Body> {
+    let body = format!(
+        r#"{{"error":{{"message":"the gateway did not answer within {} ms (gateway.performance.requestTimeout); retry, or raise the timeout","type":"timeout","param":null,"code":"request_timeout"}}}}"#,
+        limit.as_millis()
+    );
+    let mut res = Response::new(Body::from(body));
+    *res.status_mut() = StatusCode::GATEWAY_TIMEOUT;
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    res
 }
 
 fn stalled_response(timeout: Duration) -> Response<Body> {
@@ -1143,6 +1217,13 @@ fn open_fds() -> Option<usize> {
 mod tests {
     use super::*;
 
+    fn edge(l: &Limits) -> Arc<EdgeLimits> {
+        Arc::new(EdgeLimits::new(
+            &openclaw_config::edge::PerformanceConfig::default(),
+            l.idle_timeout,
+        ))
+    }
+
     #[test]
     fn buckets_and_reserve() {
         let v6: IpAddr = "2001:db8:1:2:3:4:5:6".parse().unwrap();
@@ -1160,7 +1241,7 @@ mod tests {
             preauth_per_ip: 2,
             ..Limits::default()
         };
-        let s = Sockets::new(limits, || true);
+        let s = Sockets::new(limits.clone(), edge(&limits), || true);
         let lan: IpAddr = "192.0.2.1".parse().unwrap();
         let a = s.admit(10, lan).unwrap();
         let _b = s.admit(11, lan).unwrap();
@@ -1182,7 +1263,7 @@ mod tests {
             preauth_total: 3,
             ..Limits::default()
         };
-        let s = Sockets::new(limits, || true);
+        let s = Sockets::new(limits.clone(), edge(&limits), || true);
         let lo = IpAddr::from([127, 0, 0, 1]);
         let first = s.admit(10, lo).unwrap();
         let second = s.admit(11, lo).unwrap();
@@ -1198,7 +1279,7 @@ mod tests {
 
     #[tokio::test]
     async fn descriptor_pressure_sheds_before_refusing() {
-        let s = Sockets::new(Limits::default(), || true);
+        let s = Sockets::new(Limits::default(), edge(&Limits::default()), || true);
         let soft = soft_nofile();
         if soft > 1 << 20 {
             return; // unlimited here: nothing to test

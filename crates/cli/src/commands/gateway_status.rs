@@ -46,7 +46,11 @@
 //!   "uptime":   string | null,            // e.g. "3h 12m 5s", from the status RPC
 //!   "uptimeMs": number | null,
 //!   "version":  string | null,            // the gateway's version when reachable
-//!   "deep":     object | null             // the gateway's status payload, with --deep
+//!   "deep":     object | null,            // the gateway's status payload, with --deep
+//!   "tls":       object | null,           // from the status RPC: TLS in force, certificate
+//!   "rateLimit": object | null,           // gateway.rateLimit in force, clients, limitedTotal
+//!   "limits":    object | null,           // gateway.performance in force, open connections
+//!   "traffic":   object | null            // requests / errors / rate-limited, last 60 s
 //! }
 //! ```
 
@@ -148,6 +152,9 @@ pub async fn run(global: &Global, opts: &ClientOpts, mode: Mode) -> anyhow::Resu
     let mut hosts: Option<Vec<String>> = None;
     let mut version = Value::Null;
     let mut uptime_ms: Option<u64> = None;
+    // The public edge as the gateway reports it: TLS, rate limit, connection limits and
+    // the last minute's traffic (`null` when the status RPC is not reachable).
+    let mut edge = json!({"tls": null, "rateLimit": null, "limits": null, "traffic": null});
     if mode.probe {
         let started = Instant::now();
         match Client::connect(&target, PROBE_SCOPES).await {
@@ -176,6 +183,11 @@ pub async fn run(global: &Global, opts: &ClientOpts, mode: Mode) -> anyhow::Resu
                         probe["rpc"] = json!(true);
                         hosts = listening(&status);
                         uptime_ms = status.get("uptimeMs").and_then(Value::as_u64);
+                        for key in ["tls", "rateLimit", "limits", "traffic"] {
+                            if let Some(v) = status.get(key) {
+                                edge[key] = v.clone();
+                            }
+                        }
                         if mode.deep {
                             deep = status;
                         }
@@ -235,6 +247,10 @@ pub async fn run(global: &Global, opts: &ClientOpts, mode: Mode) -> anyhow::Resu
         "runtime": runtime,
         "probe": probe,
         "deep": deep,
+        "tls": edge["tls"],
+        "rateLimit": edge["rateLimit"],
+        "limits": edge["limits"],
+        "traffic": edge["traffic"],
     });
 
     if opts.json {

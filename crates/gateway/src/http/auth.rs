@@ -13,6 +13,7 @@ use openclaw_config::net::IpRange;
 use crate::auth::{Attempt, Presented};
 use crate::state::Activation;
 use crate::state::AppState;
+use crate::throttle::{Identity, Surface};
 
 /// Checks `Authorization: Bearer <token|password>`: 401 on a wrong or missing credential,
 /// 429 with `Retry-After` while the address is locked out.
@@ -115,7 +116,8 @@ pub fn forwarded_client(trusted: &[IpRange], peer: IpAddr, headers: &HeaderMap) 
         .unwrap_or(peer)
 }
 
-/// Extractor: the request passed [`require_bearer`]. Put it first among a handler's
+/// Extractor: the request passed [`require_bearer`] and is within the client's
+/// `gateway.rateLimit` budget (429 otherwise). Put it first among a handler's
 /// arguments: extractors run in order and the body comes last, so nothing of an
 /// unauthenticated request is read.
 pub struct Authorized;
@@ -130,6 +132,20 @@ impl FromRequestParts<Arc<AppState>> for Authorized {
         let ip = client_ip(&state.live(), &parts.extensions, &parts.headers);
         require_bearer(state, &parts.headers, ip)?;
         crate::serve::Ticket::mark(&parts.extensions);
+        // Counted after authentication, against who the client authenticated as: a
+        // wrong credential is the failed-auth limiter's business, not the budget's.
+        let who = match bearer_token(&parts.headers) {
+            Some(credential) => Identity::Credential(credential),
+            None => Identity::Address(ip),
+        };
+        if let Err(throttled) = state.throttle.check(who) {
+            let surface = if parts.uri.path().starts_with("/tools/") {
+                Surface::Tools
+            } else {
+                Surface::OpenAi
+            };
+            return Err(ApiError::Throttled { throttled, surface });
+        }
         Ok(Authorized)
     }
 }

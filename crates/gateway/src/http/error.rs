@@ -21,6 +21,7 @@ use serde_json::{Value, json};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::agents::RunError;
+use crate::throttle::{Surface, Throttled};
 
 /// Bodies larger than this (declared, or once this much of an undeclared-length body has
 /// arrived) are read only with one of the [`MAX_LARGE_BODIES`] permits.
@@ -60,6 +61,15 @@ pub enum ApiError {
     RateLimited {
         /// Seconds until the lockout ends.
         retry_after_secs: u64,
+    },
+    /// 429 with `Retry-After`: the client is over `gateway.rateLimit`. The body takes the
+    /// shape of the surface it came in on (OpenAI's `rate_limit_exceeded` on `/v1/*`).
+    #[error("{}", .throttled.message())]
+    Throttled {
+        /// The budget and the wait.
+        throttled: Throttled,
+        /// Where the request came in.
+        surface: Surface,
     },
     /// 413: the body is larger than `limit` bytes.
     #[error("Request body too large: the limit is {} MB", limit / (1024 * 1024))]
@@ -165,7 +175,9 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) | ApiError::BadParam { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
-            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::RateLimited { .. } | ApiError::Throttled { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::NotFound(_) | ApiError::ModelNotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Unavailable(_) | ApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
@@ -182,6 +194,9 @@ impl ApiError {
             ApiError::ModelNotFound(_) => "invalid_request_error",
             ApiError::Unauthorized => "unauthorized",
             ApiError::RateLimited { .. } => "rate_limited",
+            // OpenAI's own `type` for a request-count limit (its `code` is
+            // `rate_limit_exceeded`).
+            ApiError::Throttled { .. } => "requests",
             ApiError::TooLarge { .. } => "invalid_request_error",
             ApiError::NotFound(_) => "not_found",
             ApiError::Unavailable(_) | ApiError::Busy => "unavailable",
@@ -199,6 +214,21 @@ impl ApiError {
                 json!({"ok": false, "error": {"type": kind, "message": message}})
             }
             ApiError::Hook { .. } => json!({"ok": false, "error": message}),
+            ApiError::Throttled {
+                surface: Surface::Hooks,
+                ..
+            } => json!({"ok": false, "error": message}),
+            // `/tools/invoke` clients read `ok` and `error.type`; OpenAI-style clients read
+            // `error.code`: this body answers both.
+            ApiError::Throttled {
+                surface: Surface::Tools,
+                ..
+            } => {
+                json!({"ok": false, "error": {"message": message, "type": "rate_limit_exceeded", "param": null, "code": "rate_limit_exceeded"}})
+            }
+            ApiError::Throttled { .. } => {
+                json!({"error": {"message": message, "type": self.kind(), "param": null, "code": "rate_limit_exceeded"}})
+            }
             ApiError::BadParam { param, code, .. } => {
                 json!({"error": {"message": message, "type": self.kind(), "param": param, "code": code}})
             }
@@ -227,6 +257,7 @@ impl IntoResponse for ApiError {
         let mut res = json_response(self.status(), self.body());
         let retry_after = match self {
             ApiError::RateLimited { retry_after_secs } => Some(retry_after_secs),
+            ApiError::Throttled { throttled, .. } => Some(throttled.retry_after_secs()),
             ApiError::Busy => Some(BUSY_RETRY_AFTER_SECS),
             _ => None,
         };

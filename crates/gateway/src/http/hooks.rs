@@ -99,6 +99,15 @@ async fn handle(
     }
     state.limiter.record_success(&attempt);
     crate::serve::Ticket::mark(req.extensions());
+    if let Err(throttled) = state
+        .throttle
+        .check(crate::throttle::Identity::Credential(token))
+    {
+        return Err(ApiError::Throttled {
+            throttled,
+            surface: crate::throttle::Surface::Hooks,
+        });
+    }
     if state.is_draining() {
         return Err(error(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -183,6 +183,18 @@ pub const EVENTS: &[&str] = &[
 ///   [`models`]).
 pub const CAPABILITIES: &[&str] = &[capabilities::PUBLISHED_MODEL_CATALOG];
 
+impl Method {
+    /// Whether a call counts against the caller's `gateway.rateLimit` budget. Every method
+    /// does except the operator's controls (admin-scoped methods: `config.set`, …) and the
+    /// `health` / `status` probes, so an operator whose clients used up the budget can
+    /// still see it and lower it (`openclaw config set gateway.rate_limit…`).
+    pub fn is_metered(&self) -> bool {
+        self.access != MethodAccess::Admin
+            && self.name != methods::HEALTH
+            && self.name != methods::STATUS
+    }
+}
+
 /// The table entry for `name`.
 pub fn method(name: &str) -> Option<&'static Method> {
     METHODS.iter().find(|m| m.name == name)

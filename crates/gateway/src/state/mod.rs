@@ -12,7 +12,7 @@ pub mod memory;
 pub mod summaries;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 use std::time::Instant;
 
 use openclaw_sessions::SessionStore;
@@ -27,8 +27,10 @@ use crate::conns::Registry;
 use crate::idempotency::IdempotencyCache;
 use crate::presence::{Presence, PresenceEntry};
 use crate::runs::Runs;
+use crate::serve::Sockets;
 use crate::settings::{RunOptions, auth_mode_name, bind_name};
 use crate::sys::{hostname, now_ms};
+use crate::throttle::{EdgeLimits, RequestLimiter};
 
 /// Gateway version reported in `hello-ok`, `status` and presence.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -182,6 +184,14 @@ pub struct AppState {
     pub auth: AuthVerifier,
     /// Counts failed authentications per address.
     pub limiter: RateLimiter,
+    /// `gateway.rateLimit`: the request budget per client (reconfigured by [`AppState::swap_live`]).
+    pub throttle: RequestLimiter,
+    /// `gateway.performance`: the connection cap and timeouts the accept loop reads
+    /// (reconfigured by [`AppState::swap_live`]).
+    pub edge_limits: Arc<EdgeLimits>,
+    /// The accept loop's socket table, for the counts in `status` (weak: the table's
+    /// callbacks hold this state).
+    sockets: OnceLock<Weak<Sockets>>,
     /// Authenticated WebSocket connections.
     pub conns: Arc<Registry>,
     /// Who is connected.
@@ -202,6 +212,11 @@ impl AppState {
     pub fn new(shared: Arc<Shared>, live: Arc<Activation>) -> Arc<Self> {
         let auth = AuthVerifier::new(live.settings.auth_mode, live.settings.secret.clone());
         let limiter = RateLimiter::new(live.resolved.gateway.auth.rate_limit.clone());
+        let throttle = RequestLimiter::new(&live.resolved.gateway.rate_limit);
+        let edge_limits = Arc::new(EdgeLimits::new(
+            &live.resolved.gateway.performance,
+            live.settings.limits.idle_timeout,
+        ));
         let self_entry = PresenceEntry {
             ts: now_ms(),
             host: hostname(),
@@ -223,6 +238,9 @@ impl AppState {
             live: RwLock::new(live),
             auth,
             limiter,
+            throttle,
+            edge_limits,
+            sockets: OnceLock::new(),
             conns: Arc::new(Registry::default()),
             presence: Presence::new(self_entry),
             presence_dirty: AtomicBool::new(false),
@@ -253,8 +271,48 @@ impl AppState {
 
     /// Replaces the config snapshot (hot reload). Requests already running keep theirs.
     pub fn swap_live(&self, live: Arc<Activation>) {
+        self.throttle.configure(&live.resolved.gateway.rate_limit);
+        self.edge_limits
+            .configure(&live.resolved.gateway.performance);
         *self.live.write().unwrap_or_else(|e| e.into_inner()) = live;
         self.health_version.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Records the generation's socket table (once, when its listeners start).
+    pub fn set_sockets(&self, sockets: &Arc<Sockets>) {
+        let _ = self.sockets.set(Arc::downgrade(sockets));
+    }
+
+    /// `gateway.rateLimit` in force and what it has done, for `status`.
+    pub fn rate_limit_status(&self) -> Value {
+        let cfg = &self.live().resolved.gateway.rate_limit;
+        json!({
+            "enabled": cfg.enabled,
+            "requestsPerMinute": cfg.requests_per_minute,
+            "burst": cfg.burst,
+            "clients": self.throttle.clients(),
+            "limitedTotal": self.throttle.limited_total(),
+        })
+    }
+
+    /// The connection cap and timeouts in force, with the open connections, for `status`.
+    pub fn limits_status(&self) -> Value {
+        let settings = &self.live().settings.limits;
+        let ms = |d: std::time::Duration| d.as_millis() as u64;
+        let (open, unauthenticated) = self
+            .sockets
+            .get()
+            .and_then(Weak::upgrade)
+            .map_or((0, 0), |s| s.counts());
+        json!({
+            "maxConnections": self.edge_limits.max_connections(),
+            "requestTimeoutMs": self.edge_limits.request_timeout().map(ms),
+            "idleTimeoutMs": ms(self.edge_limits.idle_timeout()),
+            "headerTimeoutMs": ms(settings.header_timeout),
+            "bodyTimeoutMs": ms(settings.body_timeout),
+            "openConnections": open,
+            "unauthenticatedConnections": unauthenticated,
+        })
     }
 
     /// Unix seconds at start (the `created` of `/v1/models` entries).
@@ -404,6 +462,8 @@ impl AppState {
                 "count": self.conns.len(),
                 "presence": self.presence.list().len() - 1,
             },
+            "rateLimit": self.rate_limit_status(),
+            "limits": self.limits_status(),
         })
     }
 }

@@ -15,6 +15,7 @@ mod upgrade;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
@@ -39,6 +40,7 @@ use crate::presence::PresenceEntry;
 use crate::rpc::{self, CallContext};
 use crate::state::{AppState, VERSION};
 use crate::sys::now_ms;
+use crate::throttle::{ClientKey, Identity};
 
 /// What a connection runs on: the upgraded HTTP connection (or any byte stream).
 pub trait Io: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
@@ -69,7 +71,15 @@ pub async fn serve_socket<S: Io>(
         return;
     }
 
-    let timeout = state.live().settings.handshake_timeout;
+    // `gateway.performance.idleTimeout`, when set, also bounds a socket that has not
+    // completed its handshake.
+    let timeout = {
+        let live = state.live();
+        let idle = live.resolved.gateway.performance.idle_timeout_ms;
+        live.settings
+            .handshake_timeout
+            .min(idle.map_or(Duration::MAX, Duration::from_millis))
+    };
     let accepted = tokio::select! {
         r = tokio::time::timeout(timeout, Box::pin(handshake(&state, &mut socket, peer, origin.as_deref()))) => match r {
             Ok(Some(accepted)) => accepted,
@@ -97,6 +107,8 @@ struct Accepted {
     rx: tokio::sync::mpsc::UnboundedReceiver<Outbound>,
     role: Role,
     tracked: bool,
+    /// Whom its requests count against in `gateway.rateLimit`.
+    client: ClientKey,
 }
 
 /// Reads the first frame and either accepts the client or closes the socket.
@@ -154,6 +166,12 @@ async fn handshake<S: Io>(
         return None;
     }
     state.limiter.record_success(&attempt);
+    let client = state
+        .throttle
+        .key(match presented.token.or(presented.password) {
+            Some(credential) => Identity::Credential(credential),
+            None => Identity::Address(ip),
+        });
 
     let granted = granted_scopes(params.scopes.as_deref(), role);
 
@@ -222,6 +240,7 @@ async fn handshake<S: Io>(
         rx,
         role,
         tracked,
+        client,
     })
 }
 
@@ -334,6 +353,7 @@ async fn run_connection<S: Io>(
         rx,
         role,
         tracked,
+        client,
     } = accepted;
     let (sink, stream) = socket.split();
     let writer = tokio::spawn(write_loop(sink, rx, conn.clone()));
@@ -342,7 +362,7 @@ async fn run_connection<S: Io>(
         role,
     };
     tokio::select! {
-        _ = read_loop(&state, stream, &ctx) => {}
+        _ = read_loop(&state, stream, &ctx, client) => {}
         _ = conn.killed() => {
             tracing::warn!(target: "gateway/ws", conn = %conn.id, "disconnecting slow consumer");
         }
@@ -366,6 +386,7 @@ async fn read_loop<S: Io>(
     state: &Arc<AppState>,
     mut stream: SplitStream<WebSocketStream<S>>,
     ctx: &CallContext,
+    client: ClientKey,
 ) {
     while let Some(msg) = stream.next().await {
         let text = match msg {
@@ -391,7 +412,17 @@ async fn read_loop<S: Io>(
         match Frame::parse(text.as_str()) {
             // Boxed: the dispatch future is large, and an idle connection should not carry
             // its space in the connection task.
-            Ok(Frame::Req(req)) => Box::pin(handle_request(state, ctx, req)).await,
+            Ok(Frame::Req(req)) => {
+                let metered = rpc::method(&req.method).is_none_or(rpc::Method::is_metered);
+                if metered && let Err(throttled) = state.throttle.check_key(client) {
+                    let err = ErrorShape::unavailable(throttled.message())
+                        .retry_after(throttled.retry_after_ms());
+                    ctx.conn
+                        .send_response(encode(&Frame::Res(ResponseFrame::err(req.id, err))));
+                    continue;
+                }
+                Box::pin(handle_request(state, ctx, req)).await
+            }
             Ok(_) => reply_err(
                 ctx,
                 "",

@@ -72,6 +72,7 @@ async fn start_generation(
             st.live().resolved.gateway.auth.rate_limit.exempt_loopback
         })
     };
+    sockets.record_into(shared.metrics.clone());
     let mut servers = Vec::new();
     for l in listeners {
         let app = crate::http::router(state.clone());

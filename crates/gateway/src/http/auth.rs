@@ -11,6 +11,7 @@ use super::ApiError;
 use openclaw_config::net::IpRange;
 
 use crate::auth::{Attempt, Presented};
+use crate::metrics::Surface;
 use crate::state::Activation;
 use crate::state::AppState;
 
@@ -36,6 +37,7 @@ pub fn require_bearer(state: &AppState, headers: &HeaderMap, ip: IpAddr) -> Resu
         }
         Err(_) => {
             state.limiter.record_failure(&attempt);
+            state.shared.metrics.auth_failed(Surface::Http);
             Err(ApiError::Unauthorized)
         }
     }

@@ -95,6 +95,10 @@ async fn handle(
     }
     if !token_matches(req.headers(), token) {
         state.limiter.record_failure(&attempt);
+        state
+            .shared
+            .metrics
+            .auth_failed(crate::metrics::Surface::Hooks);
         return Err(error(StatusCode::UNAUTHORIZED, "Unauthorized"));
     }
     state.limiter.record_success(&attempt);

@@ -59,6 +59,8 @@ pub struct Shared {
     pub channels: Arc<dyn ChannelControl>,
     /// The `gateway.maxMemory` budget's last sample.
     pub memory: memory::MemoryGuard,
+    /// Prometheus counters and histograms; process lifetime, so they survive restarts.
+    pub metrics: Arc<crate::metrics::Metrics>,
     reload_status: Mutex<ReloadStatus>,
     restart_tx: mpsc::UnboundedSender<Activation>,
     generation: watch::Sender<Weak<AppState>>,
@@ -79,6 +81,8 @@ pub struct ChannelDeps {
     pub runs: Arc<Runs>,
     /// The serving listener generation (empty between generations).
     pub generation: watch::Receiver<Weak<AppState>>,
+    /// The process's metrics (channel reconnects are counted there).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Shared {
@@ -96,10 +100,12 @@ impl Shared {
         let sessions = SessionStore::new(paths.state_dir.clone());
         let runs = Arc::new(Runs::default());
         let (generation, generation_rx) = watch::channel(Weak::new());
+        let metrics = Arc::new(crate::metrics::Metrics::default());
         let channels = channels(ChannelDeps {
             sessions: sessions.clone(),
             runs: runs.clone(),
             generation: generation_rx,
+            metrics: metrics.clone(),
         });
         let shared = Arc::new(Shared {
             started: Mutex::new(Instant::now()),
@@ -113,6 +119,7 @@ impl Shared {
             config_write: tokio::sync::Mutex::new(()),
             channels,
             memory: memory::MemoryGuard::default(),
+            metrics,
             reload_status: Mutex::new(ReloadStatus::default()),
             restart_tx,
             generation,

@@ -35,6 +35,7 @@ use preauth::{Ended, PreAuth};
 
 use crate::auth::{Presented, rate_limited_message};
 use crate::conns::{ConnHandle, Outbound};
+use crate::metrics::Surface;
 use crate::presence::PresenceEntry;
 use crate::rpc::{self, CallContext};
 use crate::state::{AppState, VERSION};
@@ -55,6 +56,7 @@ pub async fn serve_socket<S: Io>(
     origin: Option<String>,
     ticket: Option<crate::serve::Ticket>,
 ) {
+    let _open = state.shared.metrics.ws_connected();
     let mut socket = PreAuth::new(io);
     let challenge = json!({
         "type": "event",
@@ -147,6 +149,7 @@ async fn handshake<S: Io>(
         });
     if let Err(failure) = state.auth.verify(&presented) {
         state.limiter.record_failure(&attempt);
+        state.shared.metrics.auth_failed(Surface::Ws);
         tracing::warn!(target: "gateway/ws", ip = %ip, code = failure.detail_code, "connect rejected: authentication failed");
         let err = ErrorShape::invalid(failure.message)
             .with_details(json!({ "code": failure.detail_code }));

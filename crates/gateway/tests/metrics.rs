@@ -313,6 +313,53 @@ async fn every_series_is_present_and_moves_with_traffic() {
     }
 }
 
+/// Scrapes until `pred` holds on the parsed exposition (or fails after `within`).
+async fn wait_scrape(gw: &TestGateway, within: Duration, pred: impl Fn(&Scrape) -> bool) {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let (text, s) = scrape(gw).await;
+        if pred(&s) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never matched:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn channel_series_follow_the_account() {
+    const BOT: &str = "123456:TEST-metrics-bot";
+    let tg = openclaw_mock_telegram::spawn(BOT).await.unwrap();
+    let cfg = format!(
+        r#"{{
+          gateway: {{ mode: "local", auth: {{ token: "{TOKEN}" }} }},
+          channels: {{ telegram: {{ botToken: "{BOT}", apiRoot: "{}", pollTimeoutSeconds: 1 }} }},
+        }}"#,
+        tg.api_root()
+    );
+    let gw = TestGateway::with_config(&cfg);
+    let account = [("channel", "telegram"), ("account", "default")];
+    let within = Duration::from_secs(20);
+    wait_scrape(&gw, within, |s| {
+        value(s, "openclaw_channel_connected", &account) == Some(1.0)
+    })
+    .await;
+    tg.set_down(true);
+    wait_scrape(&gw, within, |s| {
+        value(s, "openclaw_channel_connected", &account) == Some(0.0)
+            && value(s, "openclaw_channel_reconnects_total", &account).is_some_and(|v| v >= 1.0)
+    })
+    .await;
+    tg.set_down(false);
+    wait_scrape(&gw, within, |s| {
+        value(s, "openclaw_channel_connected", &account) == Some(1.0)
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn scrapes_need_the_gateway_credential() {
     let (gw, _mock) = gateway("").await;

@@ -292,3 +292,16 @@ pub(crate) fn parse_params<T: serde::de::DeserializeOwned + Default>(
     serde_json::from_value(params.clone())
         .map_err(|e| ErrorShape::invalid(format!("invalid params for {method}: {e}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each method has its own metrics slot; one past the slots would be counted as
+    /// `unknown`, so the table must not outgrow them.
+    #[test]
+    fn method_table_fits_the_metrics_slots() {
+        assert!(METHODS.len() <= crate::metrics::RPC_SLOTS);
+        assert!(METHODS.iter().all(|m| m.name != "unknown"));
+    }
+}

@@ -55,7 +55,9 @@ pub async fn scrape(State(state): State<Arc<AppState>>, req: Request) -> Respons
     res
 }
 
-/// Enabled accounts from the supervisor's `{<channel>: {accounts: {<id>: status}}}`.
+/// The accounts the supervisor runs (enabled and with a credential) from its
+/// `{<channel>: {accounts: {<id>: status}}}`: an account that cannot connect by design is
+/// not reported as disconnected.
 fn channel_states(snapshot: &Value) -> Vec<ChannelState> {
     let mut out = Vec::new();
     let Some(channels) = snapshot.as_object() else {
@@ -66,7 +68,7 @@ fn channel_states(snapshot: &Value) -> Vec<ChannelState> {
             continue;
         };
         for (account, s) in accounts {
-            if s["enabled"].as_bool() == Some(true) {
+            if s["enabled"] == true && s["configured"] == true {
                 out.push(ChannelState {
                     channel: channel.clone(),
                     account: account.clone(),

@@ -29,7 +29,7 @@ pub struct ChannelState {
 /// process figures read from `/proc` (absent where there is none).
 #[derive(Clone, Debug, Default)]
 pub struct Extras {
-    /// Enabled channel accounts.
+    /// Channel accounts that are enabled and configured (the ones expected to connect).
     pub channels: Vec<ChannelState>,
     /// Resident set size, bytes.
     pub rss_bytes: Option<u64>,
@@ -363,7 +363,7 @@ impl Metrics {
             o,
             "openclaw_channel_connected",
             "gauge",
-            "1 while an enabled channel account is connected to its service, else 0.",
+            "1 while an enabled, configured channel account is connected to its service, else 0.",
         );
         for c in &extras.channels {
             sample(

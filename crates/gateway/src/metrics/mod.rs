@@ -539,6 +539,26 @@ mod tests {
     }
 
     #[test]
+    fn traffic_counts_requests_errors_and_rate_limited() {
+        let m = Metrics::default();
+        let d = Duration::from_millis(1);
+        m.http_head(Route::Models, HttpMethod::Get, 200, d);
+        m.http_head(Route::ChatCompletions, HttpMethod::Post, 502, d);
+        m.http_head(Route::Models, HttpMethod::Get, 429, d);
+        m.rate_limited(Surface::Http);
+        m.rate_limited(Surface::Ws);
+        assert_eq!(
+            m.traffic_json(),
+            serde_json::json!({"windowSeconds": 60, "requests": 3, "errors": 1, "rateLimited": 2})
+        );
+        let text = m.render(&render::Extras::default());
+        assert!(
+            text.contains("openclaw_rate_limited_total{surface=\"ws\"} 1"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn route_round_trips_through_u8() {
         for r in Route::ALL {
             assert_eq!(Route::from_u8(r as u8), r);

@@ -14,8 +14,8 @@
 //! * [`agents`] — running turns (runner, background runs and their events).
 //! * [`state`] — [`AppState`], [`state::Shared`], [`Activation`].
 //! * [`catalog`], [`runs`], [`idempotency`], [`conns`], [`auth`], [`presence`],
-//!   [`settings`], [`listener`], [`serve`], [`throttle`], [`lock`], [`error`], [`sys`], [`token`] —
-//!   leaves.
+//!   [`settings`], [`listener`], [`serve`], [`throttle`], [`lock`], [`error`], [`sys`], [`token`],
+//!   [`metrics`] — leaves.
 
 pub mod agents;
 pub mod auth;
@@ -27,6 +27,7 @@ pub mod http;
 pub mod idempotency;
 pub mod listener;
 pub mod lock;
+pub mod metrics;
 pub mod presence;
 pub mod reload;
 pub mod rpc;

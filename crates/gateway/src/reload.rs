@@ -12,6 +12,7 @@ use std::time::Duration;
 use openclaw_config::{Config, ReloadMode};
 use serde_json::{Value, json};
 
+use crate::metrics::ReloadOutcome;
 use crate::state::{Activation, ActivationError, AppState};
 use crate::sys::now_ms;
 
@@ -136,6 +137,12 @@ pub async fn reload(state: &Arc<AppState>, trigger: Trigger) -> Result<Outcome, 
     match &result {
         Ok(o) => {
             state.shared.record_reload(None);
+            state.shared.metrics.reload(match o.applied {
+                Applied::None => ReloadOutcome::Unchanged,
+                Applied::Hot => ReloadOutcome::Hot,
+                Applied::Restart => ReloadOutcome::Restart,
+                Applied::HotPending => ReloadOutcome::HotPendingRestart,
+            });
             if o.applied != Applied::None {
                 tracing::info!(target: "gateway/reload", applied = o.applied.as_str(), changed = ?o.changed, "config reloaded");
                 let payload = json!({"changed": o.changed, "applied": o.applied.as_str(), "hash": o.hash, "ts": now_ms()});
@@ -154,6 +161,7 @@ pub async fn reload(state: &Arc<AppState>, trigger: Trigger) -> Result<Outcome, 
         Err(e) => {
             tracing::warn!(target: "gateway/reload", "config reload skipped ({e})");
             state.shared.record_reload(Some(e.to_string()));
+            state.shared.metrics.reload(ReloadOutcome::Error);
         }
     }
     result

@@ -75,6 +75,7 @@ async fn start_generation(
         )
     };
     state.set_sockets(&sockets);
+    sockets.record_into(shared.metrics.clone());
     let mut servers = Vec::new();
     for l in listeners {
         let app = crate::http::router(state.clone());

@@ -47,7 +47,7 @@ use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::os::fd::AsRawFd;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -67,6 +67,8 @@ use tower::ServiceExt;
 use crate::throttle::EdgeLimits;
 
 mod framing;
+
+use crate::metrics::{HttpMethod, Metrics, Route};
 
 /// Default [`Limits::header_timeout`].
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -156,6 +158,8 @@ struct Entry {
     declared: AtomicU64,
     /// The body wrapper waiting for data, woken when a declaration passes the cap.
     body_waker: AtomicWaker,
+    /// The current request's [`Route`] family (`as u8`), for the metrics.
+    route: AtomicU8,
 }
 
 impl Entry {
@@ -301,6 +305,8 @@ pub struct Sockets {
     baseline_fds: usize,
     lingering: AtomicUsize,
     last_warn: [AtomicU64; 4],
+    /// Where requests are counted ([`Sockets::record_into`]).
+    metrics: OnceLock<Arc<Metrics>>,
 }
 
 impl std::fmt::Debug for Sockets {
@@ -333,6 +339,7 @@ impl Sockets {
             baseline_fds: open_fds().unwrap_or(0),
             lingering: AtomicUsize::new(0),
             last_warn: Default::default(),
+            metrics: OnceLock::new(),
         });
         tokio::spawn(sweep(Arc::downgrade(&sockets)));
         sockets
@@ -347,6 +354,12 @@ impl Sockets {
             .checked_div(4)
             .unwrap_or_default()
             .clamp(Duration::from_millis(25), Duration::from_secs(1))
+    }
+
+    /// Counts every request served through this table in `metrics` (HTTP requests by
+    /// route and code, time to first byte, total time). Set once; later calls are no-ops.
+    pub fn record_into(&self, metrics: Arc<Metrics>) {
+        let _ = self.metrics.set(metrics);
     }
 
     /// Open sockets and, of those, unauthenticated ones (closing ones not counted).
@@ -435,6 +448,7 @@ impl Sockets {
             declared_request: AtomicU64::new(0),
             declared: AtomicU64::new(0),
             body_waker: AtomicWaker::new(),
+            route: AtomicU8::new(0),
         });
         t.conns.insert(id, entry.clone());
         t.preauth.insert(id);
@@ -657,6 +671,12 @@ impl Ticket {
         }
     }
 
+    /// Labels the request in flight on this connection with `route` in the metrics
+    /// (handlers of configured paths, such as hooks, that the path table cannot know).
+    pub fn route(&self, route: Route) {
+        self.entry.route.store(route as u8, Ordering::Relaxed);
+    }
+
     /// Starts a request; returns its guard and its number on the connection.
     fn begin_request(&self) -> (InFlight, u64) {
         let e = &self.entry;
@@ -668,6 +688,7 @@ impl Ticket {
         let guard = InFlight {
             sockets: self.sockets.clone(),
             entry: self.entry.clone(),
+            done: None,
         };
         (guard, request)
     }
@@ -677,10 +698,15 @@ impl Ticket {
 struct InFlight {
     sockets: Arc<Sockets>,
     entry: Arc<Entry>,
+    /// Observes the request's total time when it ends.
+    done: Option<(Arc<Metrics>, Route, Instant)>,
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
+        if let Some((metrics, route, started)) = self.done.take() {
+            metrics.http_done(route, started.elapsed());
+        }
         let e = &self.entry;
         // `since` first: the sweeper reads `in_flight` and then `since`.
         e.since.store(self.sockets.now(), Ordering::Release);
@@ -937,9 +963,12 @@ async fn handle(
     ticket: Ticket,
     peer: SocketAddr,
 ) -> Result<Response<TrackedBody>, Infallible> {
-    let (in_flight, request) = ticket.begin_request();
+    let started = Instant::now();
+    let (mut in_flight, request) = ticket.begin_request();
     let timeout = ticket.sockets.limits.body_timeout;
     let (mut parts, body) = req.into_parts();
+    let method = HttpMethod::of(&parts.method);
+    ticket.route(Route::of_path(parts.uri.path()));
     parts.extensions.insert(ConnectInfo(peer));
     parts.extensions.insert(ticket.clone());
     // A request without a body (most GETs) has nothing to stall on: no watch, no
@@ -986,9 +1015,15 @@ async fn handle(
     } else {
         if res.status() == StatusCode::SWITCHING_PROTOCOLS {
             ticket.entry.flags.fetch_or(UPGRADED, Ordering::AcqRel);
+            ticket.route(Route::WebSocket);
         }
         res
     };
+    if let Some(m) = ticket.sockets.metrics.get() {
+        let route = Route::from_u8(ticket.entry.route.load(Ordering::Relaxed));
+        m.http_head(route, method, res.status().as_u16(), started.elapsed());
+        in_flight.done = Some((m.clone(), route, started));
+    }
     Ok(res.map(|inner| TrackedBody {
         inner,
         _in_flight: in_flight,
@@ -1209,7 +1244,7 @@ fn fd_reserve(soft: usize) -> usize {
 }
 
 /// Descriptors open in this process, if `/proc` says.
-fn open_fds() -> Option<usize> {
+pub(crate) fn open_fds() -> Option<usize> {
     Some(std::fs::read_dir("/proc/self/fd").ok()?.count())
 }
 

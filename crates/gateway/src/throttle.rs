@@ -22,30 +22,8 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 use openclaw_config::edge::{PerformanceConfig, RequestRateLimitConfig};
 
-/// Where a limited request came in; the error shape and the metrics label follow it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Surface {
-    /// `/v1/*` (OpenAI-compatible).
-    OpenAi,
-    /// `/tools/invoke`.
-    Tools,
-    /// `/hooks/*`.
-    Hooks,
-    /// A WebSocket RPC request after `hello-ok`.
-    Ws,
-}
-
-impl Surface {
-    /// The label used in logs and metrics.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Surface::OpenAi => "http",
-            Surface::Tools => "tools",
-            Surface::Hooks => "hooks",
-            Surface::Ws => "ws",
-        }
-    }
-}
+use crate::metrics::Metrics;
+pub use crate::metrics::Surface;
 
 /// Whom a request is counted against.
 #[derive(Clone, Copy, Debug)]
@@ -109,6 +87,8 @@ pub struct RequestLimiter {
     hasher: RandomState,
     clock: DefaultClock,
     limited: AtomicU64,
+    /// Where refusals are counted (by surface, and in `status.traffic`).
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl std::fmt::Debug for RequestLimiter {
@@ -120,14 +100,15 @@ impl std::fmt::Debug for RequestLimiter {
 }
 
 impl RequestLimiter {
-    /// A limiter applying `config`.
-    pub fn new(config: &RequestRateLimitConfig) -> RequestLimiter {
+    /// A limiter applying `config`, counting refusals in `metrics` (if given).
+    pub fn new(config: &RequestRateLimitConfig, metrics: Option<Arc<Metrics>>) -> RequestLimiter {
         let limiter = RequestLimiter {
             enabled: AtomicBool::new(false),
             budget: RwLock::new(None),
             hasher: RandomState::new(),
             clock: DefaultClock::default(),
             limited: AtomicU64::new(0),
+            metrics,
         };
         limiter.configure(config);
         limiter
@@ -167,17 +148,17 @@ impl RequestLimiter {
             .clone()
     }
 
-    /// Counts one request of `who`; `Err` when it is over the budget.
-    pub fn check(&self, who: Identity<'_>) -> Result<(), Throttled> {
+    /// Counts one request of `who` on `surface`; `Err` when it is over the budget.
+    pub fn check(&self, who: Identity<'_>, surface: Surface) -> Result<(), Throttled> {
         if !self.enabled.load(Ordering::Acquire) {
             return Ok(());
         }
-        self.check_key(self.key(who))
+        self.check_key(self.key(who), surface)
     }
 
     /// [`RequestLimiter::check`] for a client whose key was taken once (a WebSocket
     /// connection keeps the key of the credential it connected with, not the secret).
-    pub fn check_key(&self, key: ClientKey) -> Result<(), Throttled> {
+    pub fn check_key(&self, key: ClientKey, surface: Surface) -> Result<(), Throttled> {
         let Some(budget) = self.current() else {
             return Ok(());
         };
@@ -185,6 +166,9 @@ impl RequestLimiter {
             Ok(()) => Ok(()),
             Err(not_until) => {
                 self.limited.fetch_add(1, Ordering::Relaxed);
+                if let Some(m) = &self.metrics {
+                    m.rate_limited(surface);
+                }
                 Err(Throttled {
                     retry_after: not_until.wait_time_from(self.clock.now()),
                     requests_per_minute: budget.config.requests_per_minute,
@@ -306,6 +290,8 @@ pub type SharedEdgeLimits = Arc<EdgeLimits>;
 mod tests {
     use super::*;
 
+    const H: Surface = Surface::Http;
+
     fn cfg(rpm: u32, burst: u32) -> RequestRateLimitConfig {
         RequestRateLimitConfig {
             enabled: true,
@@ -316,20 +302,20 @@ mod tests {
 
     #[test]
     fn burst_then_refusal_with_a_wait_per_client() {
-        let l = RequestLimiter::new(&cfg(60, 3));
+        let l = RequestLimiter::new(&cfg(60, 3), None);
         let a = Identity::Credential("token-a");
         for _ in 0..3 {
-            assert!(l.check(a).is_ok());
+            assert!(l.check(a, H).is_ok());
         }
-        let t = l.check(a).unwrap_err();
+        let t = l.check(a, H).unwrap_err();
         // One request per second sustained: the next slot is at most a second away.
         assert!(t.retry_after <= Duration::from_secs(1), "{t:?}");
         assert_eq!(t.retry_after_secs(), 1);
         assert!(t.message().contains("gateway.rateLimit.requestsPerMinute"));
         // Another client has its own budget.
-        assert!(l.check(Identity::Credential("token-b")).is_ok());
+        assert!(l.check(Identity::Credential("token-b"), H).is_ok());
         assert!(
-            l.check(Identity::Address("10.0.0.1".parse().unwrap()))
+            l.check(Identity::Address("10.0.0.1".parse().unwrap()), H)
                 .is_ok()
         );
         assert_eq!(l.limited_total(), 1);
@@ -338,23 +324,23 @@ mod tests {
 
     #[test]
     fn reconfigure_applies_at_once_and_off_admits_all() {
-        let l = RequestLimiter::new(&cfg(60, 1));
+        let l = RequestLimiter::new(&cfg(60, 1), None);
         let a = Identity::Credential("t");
-        assert!(l.check(a).is_ok());
-        assert!(l.check(a).is_err());
+        assert!(l.check(a, H).is_ok());
+        assert!(l.check(a, H).is_err());
         // Same config: state kept.
         l.configure(&cfg(60, 1));
-        assert!(l.check(a).is_err());
+        assert!(l.check(a, H).is_err());
         // Raised: a fresh budget under the new numbers.
         l.configure(&cfg(600, 5));
         for _ in 0..5 {
-            assert!(l.check(a).is_ok());
+            assert!(l.check(a, H).is_ok());
         }
-        assert!(l.check(a).is_err());
+        assert!(l.check(a, H).is_err());
         l.configure(&RequestRateLimitConfig::default());
         assert!(l.config().is_none());
         for _ in 0..100 {
-            assert!(l.check(a).is_ok());
+            assert!(l.check(a, H).is_ok());
         }
     }
 

@@ -44,6 +44,7 @@ pub struct TurnHost {
     sessions: SessionStore,
     runs: Arc<Runs>,
     generation: watch::Receiver<Weak<AppState>>,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl TurnHost {
@@ -53,7 +54,13 @@ impl TurnHost {
             sessions: deps.sessions,
             runs: deps.runs,
             generation: deps.generation,
+            metrics: deps.metrics,
         }
+    }
+
+    /// The process's metrics (a channel counts its reconnects there).
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.metrics
     }
 
     fn current(&self) -> Option<Arc<AppState>> {

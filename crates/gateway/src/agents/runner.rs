@@ -19,6 +19,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::catalog::{Agent, ModelTarget};
+use crate::metrics::{Metrics, Outcome as MetricOutcome};
 use crate::runs::Cancel;
 
 /// A `Retry-After` at most this long is waited out on the same model before falling back.
@@ -249,9 +250,29 @@ impl RunError {
 }
 
 /// Runs one turn. Events go to `events` (a closed receiver is ignored: the run still
-/// finishes and is recorded).
+/// finishes and is recorded). The run and each model call are counted in `metrics`.
 pub async fn run_turn(
     store: &SessionStore,
+    metrics: &Metrics,
+    turn: Turn,
+    events: &mpsc::Sender<RunEvent>,
+    cancel: &Cancel,
+) -> Result<Outcome, RunError> {
+    let started = Instant::now();
+    let result = run_turn_inner(store, metrics, turn, events, cancel).await;
+    let outcome = match &result {
+        Ok(_) => MetricOutcome::Ok,
+        Err(RunError::Aborted) => MetricOutcome::Aborted,
+        Err(RunError::Timeout(_)) => MetricOutcome::Timeout,
+        Err(_) => MetricOutcome::Error,
+    };
+    metrics.run_completed(outcome, started.elapsed());
+    result
+}
+
+async fn run_turn_inner(
+    store: &SessionStore,
+    metrics: &Metrics,
     turn: Turn,
     events: &mpsc::Sender<RunEvent>,
     cancel: &Cancel,
@@ -323,7 +344,16 @@ pub async fn run_turn(
     }
 
     let model_started = Instant::now();
-    let result = try_chain(&turn, &chain, system, messages, events, cancel, deadline).await;
+    let result = try_chain(
+        &turn,
+        &chain,
+        system,
+        messages,
+        (events, metrics),
+        cancel,
+        deadline,
+    )
+    .await;
     let model_ms = model_started.elapsed().as_millis() as u64;
     let timing = |ok: bool| {
         if turn.agent.log_timings {
@@ -399,7 +429,7 @@ async fn try_chain(
     chain: &[ModelTarget],
     system: Option<String>,
     messages: Vec<Message>,
-    events: &mpsc::Sender<RunEvent>,
+    (events, metrics): (&mpsc::Sender<RunEvent>, &Metrics),
     cancel: &Cancel,
     deadline: Instant,
 ) -> Result<Outcome, RunError> {
@@ -423,7 +453,7 @@ async fn try_chain(
             match attempt(
                 target,
                 &req,
-                events,
+                (events, metrics),
                 cancel,
                 (deadline, turn.agent.timeout),
                 turn.agent.max_answer_bytes,
@@ -474,7 +504,39 @@ enum Attempt {
     Fatal(RunError),
 }
 
+/// One call to one model, counted in the metrics by provider, model and outcome.
 async fn attempt(
+    target: &ModelTarget,
+    req: &ChatRequest,
+    (events, metrics): (&mpsc::Sender<RunEvent>, &Metrics),
+    cancel: &Cancel,
+    limits: (Instant, Duration),
+    max_answer: usize,
+) -> Result<Outcome, Attempt> {
+    let started = Instant::now();
+    let result = attempt_inner(target, req, events, cancel, limits, max_answer).await;
+    let (outcome, tokens) = match &result {
+        Ok(out) => (
+            MetricOutcome::Ok,
+            out.usage
+                .as_ref()
+                .map(|u| (u.input_tokens, u.output_tokens)),
+        ),
+        Err(Attempt::Fatal(RunError::Aborted)) => (MetricOutcome::Aborted, None),
+        Err(Attempt::Fatal(RunError::Timeout(_))) => (MetricOutcome::Timeout, None),
+        Err(_) => (MetricOutcome::Error, None),
+    };
+    metrics.model_call(
+        target.provider.id(),
+        &target.model,
+        outcome,
+        started.elapsed(),
+        tokens,
+    );
+    result
+}
+
+async fn attempt_inner(
     target: &ModelTarget,
     req: &ChatRequest,
     events: &mpsc::Sender<RunEvent>,

@@ -25,6 +25,7 @@ pub const CHAT_EVENT: &str = "chat";
 /// Runs a turn in the background, streaming `agent` and `chat` events to operators.
 pub fn spawn_run(state: &Arc<AppState>, turn: Turn, entry: Arc<RunEntry>) {
     let sessions = state.shared.sessions.clone();
+    let metrics = state.shared.metrics.clone();
     let runs = state.shared.runs.clone();
     let conns = state.conns.clone();
     tokio::spawn(async move {
@@ -49,7 +50,7 @@ pub fn spawn_run(state: &Arc<AppState>, turn: Turn, entry: Arc<RunEntry>) {
                 em
             })
         };
-        let result = run_turn(&sessions, turn, &tx, &entry.cancel).await;
+        let result = run_turn(&sessions, &metrics, turn, &tx, &entry.cancel).await;
         drop(tx);
         let Ok(mut em) = emitter.await else {
             return;

@@ -530,6 +530,9 @@ async fn supervise(channel: Arc<dyn Channel>, ctx: AccountCtx, mut stop: watch::
             s.reconnect_attempts = s.reconnect_attempts.saturating_add(1);
             s.reconnect_attempts
         });
+        ctx.host
+            .metrics()
+            .channel_reconnect("telegram", &ctx.account.id);
         let delay = backoff(attempts);
         tracing::warn!(target: "channels", account = %ctx.account.id, error = %error, attempt = attempts, delay_ms = delay.as_millis() as u64, "channel account failed; reconnecting");
         tokio::select! {

@@ -11,9 +11,10 @@ use super::ApiError;
 use openclaw_config::net::IpRange;
 
 use crate::auth::{Attempt, Presented};
+use crate::metrics::Surface;
 use crate::state::Activation;
 use crate::state::AppState;
-use crate::throttle::{Identity, Surface};
+use crate::throttle::Identity;
 
 /// Checks `Authorization: Bearer <token|password>`: 401 on a wrong or missing credential,
 /// 429 with `Retry-After` while the address is locked out.
@@ -37,6 +38,7 @@ pub fn require_bearer(state: &AppState, headers: &HeaderMap, ip: IpAddr) -> Resu
         }
         Err(_) => {
             state.limiter.record_failure(&attempt);
+            state.shared.metrics.auth_failed(Surface::Http);
             Err(ApiError::Unauthorized)
         }
     }
@@ -138,12 +140,12 @@ impl FromRequestParts<Arc<AppState>> for Authorized {
             Some(credential) => Identity::Credential(credential),
             None => Identity::Address(ip),
         };
-        if let Err(throttled) = state.throttle.check(who) {
-            let surface = if parts.uri.path().starts_with("/tools/") {
-                Surface::Tools
-            } else {
-                Surface::OpenAi
-            };
+        let surface = if parts.uri.path().starts_with("/tools/") {
+            Surface::Tools
+        } else {
+            Surface::Http
+        };
+        if let Err(throttled) = state.throttle.check(who, surface) {
             return Err(ApiError::Throttled { throttled, surface });
         }
         Ok(Authorized)

@@ -95,14 +95,18 @@ async fn handle(
     }
     if !token_matches(req.headers(), token) {
         state.limiter.record_failure(&attempt);
+        state
+            .shared
+            .metrics
+            .auth_failed(crate::metrics::Surface::Hooks);
         return Err(error(StatusCode::UNAUTHORIZED, "Unauthorized"));
     }
     state.limiter.record_success(&attempt);
     crate::serve::Ticket::mark(req.extensions());
-    if let Err(throttled) = state
-        .throttle
-        .check(crate::throttle::Identity::Credential(token))
-    {
+    if let Err(throttled) = state.throttle.check(
+        crate::throttle::Identity::Credential(token),
+        crate::throttle::Surface::Hooks,
+    ) {
         return Err(ApiError::Throttled {
             throttled,
             surface: crate::throttle::Surface::Hooks,

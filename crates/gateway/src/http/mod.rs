@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod error;
 pub mod hooks;
+pub mod metrics;
 pub mod openai;
 pub mod origin;
 pub mod sse;
@@ -25,6 +26,8 @@ use axum::routing::{get, post};
 use serde_json::json;
 
 pub use error::{ApiError, JsonObject, json_response};
+
+use crate::metrics::Route;
 
 use crate::state::AppState;
 
@@ -47,6 +50,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/chat/completions", post(openai::chat_completions))
         .route("/v1/responses", post(openai::responses))
         .route("/tools/invoke", post(tools::invoke))
+        .route("/metrics", get(metrics::scrape))
+        .route("/api/diagnostics/prometheus", get(metrics::scrape))
         .fallback(fallback)
         .layer(middleware::from_fn_with_state(state.clone(), edge))
         .with_state(state)
@@ -150,12 +155,25 @@ async fn fallback(State(state): State<Arc<AppState>>, req: Request) -> Response 
         let peer = SocketAddr::new(ip, peer.port());
         return crate::ws::upgrade(state, req, peer);
     }
+    // For the metrics' route label: these paths are configured, not in the table.
+    let ticket = req.extensions().get::<crate::serve::Ticket>().cloned();
+    let tag = |route| {
+        if let Some(t) = &ticket {
+            t.route(route);
+        }
+    };
     let req = match webhook::route(&state, req).await {
-        Ok(res) => return res,
+        Ok(res) => {
+            tag(Route::ChannelWebhook);
+            return res;
+        }
         Err(req) => req,
     };
     let req = match hooks::route(&state, req).await {
-        Ok(res) => return res,
+        Ok(res) => {
+            tag(Route::Hooks);
+            return res;
+        }
         Err(req) => req,
     };
     ApiError::NotFound(format!(

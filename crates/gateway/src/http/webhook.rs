@@ -72,6 +72,10 @@ async fn handle(state: &Arc<AppState>, target: WebhookTarget, req: Request) -> R
         .unwrap_or_default();
     if !bool::from(given.ct_eq(target.secret.expose().as_bytes())) {
         state.limiter.record_failure(&attempt);
+        state
+            .shared
+            .metrics
+            .auth_failed(crate::metrics::Surface::Webhook);
         tracing::warn!(target: "channels", channel = target.channel, account = %target.account, %ip, "webhook delivery refused: wrong or missing secret token");
         return error(
             StatusCode::UNAUTHORIZED,

@@ -21,6 +21,7 @@ pub async fn status(state: &AppState) -> Value {
     let mut v = state.status();
     summaries::status_extras(state, &mut v).await;
     v["providers"] = super::models::provider_summary(&state.live().agents);
+    v["traffic"] = state.shared.metrics.traffic_json();
     v
 }
 

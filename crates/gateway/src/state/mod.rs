@@ -61,6 +61,8 @@ pub struct Shared {
     pub channels: Arc<dyn ChannelControl>,
     /// The `gateway.maxMemory` budget's last sample.
     pub memory: memory::MemoryGuard,
+    /// Prometheus counters and histograms; process lifetime, so they survive restarts.
+    pub metrics: Arc<crate::metrics::Metrics>,
     reload_status: Mutex<ReloadStatus>,
     restart_tx: mpsc::UnboundedSender<Activation>,
     generation: watch::Sender<Weak<AppState>>,
@@ -81,6 +83,8 @@ pub struct ChannelDeps {
     pub runs: Arc<Runs>,
     /// The serving listener generation (empty between generations).
     pub generation: watch::Receiver<Weak<AppState>>,
+    /// The process's metrics (channel reconnects are counted there).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Shared {
@@ -98,10 +102,12 @@ impl Shared {
         let sessions = SessionStore::new(paths.state_dir.clone());
         let runs = Arc::new(Runs::default());
         let (generation, generation_rx) = watch::channel(Weak::new());
+        let metrics = Arc::new(crate::metrics::Metrics::default());
         let channels = channels(ChannelDeps {
             sessions: sessions.clone(),
             runs: runs.clone(),
             generation: generation_rx,
+            metrics: metrics.clone(),
         });
         let shared = Arc::new(Shared {
             started: Mutex::new(Instant::now()),
@@ -115,6 +121,7 @@ impl Shared {
             config_write: tokio::sync::Mutex::new(()),
             channels,
             memory: memory::MemoryGuard::default(),
+            metrics,
             reload_status: Mutex::new(ReloadStatus::default()),
             restart_tx,
             generation,
@@ -212,7 +219,10 @@ impl AppState {
     pub fn new(shared: Arc<Shared>, live: Arc<Activation>) -> Arc<Self> {
         let auth = AuthVerifier::new(live.settings.auth_mode, live.settings.secret.clone());
         let limiter = RateLimiter::new(live.resolved.gateway.auth.rate_limit.clone());
-        let throttle = RequestLimiter::new(&live.resolved.gateway.rate_limit);
+        let throttle = RequestLimiter::new(
+            &live.resolved.gateway.rate_limit,
+            Some(shared.metrics.clone()),
+        );
         let edge_limits = Arc::new(EdgeLimits::new(
             &live.resolved.gateway.performance,
             live.settings.limits.idle_timeout,

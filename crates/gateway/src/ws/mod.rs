@@ -36,6 +36,7 @@ use preauth::{Ended, PreAuth};
 
 use crate::auth::{Presented, rate_limited_message};
 use crate::conns::{ConnHandle, Outbound};
+use crate::metrics::Surface;
 use crate::presence::PresenceEntry;
 use crate::rpc::{self, CallContext};
 use crate::state::{AppState, VERSION};
@@ -57,6 +58,7 @@ pub async fn serve_socket<S: Io>(
     origin: Option<String>,
     ticket: Option<crate::serve::Ticket>,
 ) {
+    let _open = state.shared.metrics.ws_connected();
     let mut socket = PreAuth::new(io);
     let challenge = json!({
         "type": "event",
@@ -159,6 +161,7 @@ async fn handshake<S: Io>(
         });
     if let Err(failure) = state.auth.verify(&presented) {
         state.limiter.record_failure(&attempt);
+        state.shared.metrics.auth_failed(Surface::Ws);
         tracing::warn!(target: "gateway/ws", ip = %ip, code = failure.detail_code, "connect rejected: authentication failed");
         let err = ErrorShape::invalid(failure.message)
             .with_details(json!({ "code": failure.detail_code }));
@@ -414,7 +417,11 @@ async fn read_loop<S: Io>(
             // its space in the connection task.
             Ok(Frame::Req(req)) => {
                 let metered = rpc::method(&req.method).is_none_or(rpc::Method::is_metered);
-                if metered && let Err(throttled) = state.throttle.check_key(client) {
+                if metered
+                    && let Err(throttled) = state
+                        .throttle
+                        .check_key(client, crate::throttle::Surface::Ws)
+                {
                     let err = ErrorShape::unavailable(throttled.message())
                         .retry_after(throttled.retry_after_ms());
                     ctx.conn

@@ -66,6 +66,7 @@ pub async fn chat_completions(
         let (tx, _) = mpsc::channel(1);
         let result = run_turn(
             &state.shared.sessions,
+            &state.shared.metrics,
             prepared.turn,
             &tx,
             &Cancel::default(),

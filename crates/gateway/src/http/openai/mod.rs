@@ -508,9 +508,10 @@ fn start_streaming_run(
     let (out_tx, out_rx) = mpsc::channel::<Result<Vec<SseFrame>, RunError>>(64);
     let (ev_tx, mut ev_rx) = mpsc::channel::<RunEvent>(64);
     let sessions = state.shared.sessions.clone();
+    let metrics = state.shared.metrics.clone();
     let run_cancel = cancel.clone();
     tokio::spawn(async move {
-        let run = run_turn(&sessions, turn, &ev_tx, &run_cancel);
+        let run = run_turn(&sessions, &metrics, turn, &ev_tx, &run_cancel);
         tokio::pin!(run);
         let mut sent_any = false;
         let result = loop {

@@ -71,7 +71,14 @@ pub async fn responses(
     let created = crate::sys::now_ms() / 1000;
     if !body.get("stream").and_then(Value::as_bool).unwrap_or(false) {
         let (tx, _) = mpsc::channel(1);
-        let result = run_turn(&state.shared.sessions, turn, &tx, &Cancel::default()).await;
+        let result = run_turn(
+            &state.shared.sessions,
+            &state.shared.metrics,
+            turn,
+            &tx,
+            &Cancel::default(),
+        )
+        .await;
         let out = result.map_err(|e| ApiError::from(&e))?;
         return Ok(json_response(
             StatusCode::OK,

@@ -35,6 +35,7 @@ pub mod serve;
 pub mod settings;
 pub mod state;
 pub mod sys;
+pub mod tls;
 pub mod token;
 pub mod ws;
 

@@ -594,3 +594,52 @@ fn audit_reports_expiring_and_expired_certificates() {
         out.stderr
     );
 }
+
+#[tokio::test]
+async fn gateway_restart_probes_readiness_over_tls_and_keeps_the_certificate() {
+    let gw = start(Spec::default().config(&tls_config("autoGenerate: true")));
+    let fp = served_fingerprint(gw.port).await;
+    // No service manager on PATH: the in-process restart (SIGUSR1) and its /readyz probe.
+    let empty = gw.state.join("empty-path");
+    std::fs::create_dir_all(&empty).unwrap();
+    let path = empty.display().to_string();
+    let out = cli_in(
+        &gw.state,
+        &["gateway", "restart", "--json"],
+        &[("PATH", &path)],
+    );
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["ok"], true, "{v}");
+    assert!(v["uptimeMs"].is_u64(), "{v}");
+    assert_eq!(
+        served_fingerprint(gw.port).await,
+        fp,
+        "the generated pair is reused"
+    );
+}
+
+#[tokio::test]
+async fn silent_and_stalled_tls_clients_are_dropped_at_the_header_timeout() {
+    let gw = start(
+        Spec::default()
+            .config(&tls_config("autoGenerate: true"))
+            .env("OPENCLAW_HTTP_HEADER_TIMEOUT_MS", "400"),
+    );
+    for first in [&b""[..], &[0x16u8, 0x03, 0x01][..]] {
+        let started = Instant::now();
+        let mut tcp = TcpStream::connect(("127.0.0.1", gw.port)).await.unwrap();
+        tcp.write_all(first).await.unwrap();
+        let mut buf = Vec::new();
+        let r = tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut buf)).await;
+        assert!(r.is_ok(), "closed instead of held open (sent {first:?})");
+        assert!(buf.is_empty(), "{buf:?}");
+        assert!(
+            started.elapsed() >= Duration::from_millis(300),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+    // The port still serves after that.
+    let _ = served_fingerprint(gw.port).await;
+}

@@ -292,6 +292,28 @@ async fn cli_over_wss_with_local_cert_ca_file_and_fingerprint() {
     let v: Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(v["tls"]["fingerprintSha256"], fp, "{v:#}");
 
+    let out = cli_in(
+        &gw.state,
+        &["gateway", "status", "--json"],
+        &[("OPENCLAW_GATEWAY_PORT", &port)],
+    );
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["probe"]["ok"], true, "{v:#}");
+    assert_eq!(v["gateway"]["probeUrl"], url, "{v:#}");
+    assert_eq!(v["gateway"]["tls"]["fingerprintSha256"], fp, "{v:#}");
+    let out = cli_in(
+        &gw.state,
+        &["gateway", "status"],
+        &[("OPENCLAW_GATEWAY_PORT", &port)],
+    );
+    assert!(
+        out.stdout.contains(&format!("Probe target: {url}"))
+            && out.stdout.contains("TLS: on (autoGenerate"),
+        "{}",
+        out.stdout
+    );
+
     let cert_arg = cert.display().to_string();
     let out = gw.cli(&[
         "health", "--json", "--url", &url, "--token", TOKEN, "--tls-ca", &cert_arg,

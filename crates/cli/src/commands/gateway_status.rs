@@ -16,7 +16,9 @@
 //!     "port": number,                     // port the CLI expects the gateway on
 //!     "probeUrl": string,
 //!     "listening": [string] | null,       // "host:port" from the status RPC when reachable
-//!     "version": string | null            // from hello-ok when reachable
+//!     "version": string | null,           // from hello-ok when reachable
+//!     "tls": { "enabled": bool, ... }     // the status RPC's tls object when reachable,
+//!                                         // else enabled/source/certPath/keyPath from config
 //!   },
 //!   "service":  {
 //!     "manager": "systemd" | "launchd" | null,   // null: no service manager here
@@ -112,6 +114,20 @@ fn listening(status: &Value) -> Option<Vec<String>> {
     )
 }
 
+/// `gateway.tls` as the config gives it, for when the gateway cannot be asked.
+fn config_tls(local: &Local) -> Value {
+    use openclaw_gateway::tls::{Files, Source};
+    match Files::from_config(&local.config.gateway.tls, &local.paths.state_dir) {
+        None => json!({"enabled": false}),
+        Some(f) => json!({
+            "enabled": true,
+            "source": if f.source == Source::Files { "files" } else { "autoGenerate" },
+            "certPath": f.cert,
+            "keyPath": f.key,
+        }),
+    }
+}
+
 /// Prints the report.
 pub async fn run(global: &Global, opts: &ClientOpts, mode: Mode) -> anyhow::Result<ExitCode> {
     let local = Local::load(global)?;
@@ -148,6 +164,8 @@ pub async fn run(global: &Global, opts: &ClientOpts, mode: Mode) -> anyhow::Resu
     let mut hosts: Option<Vec<String>> = None;
     let mut version = Value::Null;
     let mut uptime_ms: Option<u64> = None;
+    // TLS as the running gateway reports it, else as the config says.
+    let mut tls = config_tls(&local);
     if mode.probe {
         let started = Instant::now();
         match Client::connect(&target, PROBE_SCOPES).await {
@@ -176,6 +194,9 @@ pub async fn run(global: &Global, opts: &ClientOpts, mode: Mode) -> anyhow::Resu
                         probe["rpc"] = json!(true);
                         hosts = listening(&status);
                         uptime_ms = status.get("uptimeMs").and_then(Value::as_u64);
+                        if status["tls"].is_object() {
+                            tls = status["tls"].clone();
+                        }
                         if mode.deep {
                             deep = status;
                         }
@@ -226,6 +247,7 @@ pub async fn run(global: &Global, opts: &ClientOpts, mode: Mode) -> anyhow::Resu
             "probeUrl": target.url,
             "listening": hosts,
             "version": version,
+            "tls": tls,
         },
         "service": service_json,
         "status": runtime["status"],
@@ -318,6 +340,23 @@ fn print_text(
         local.port
     );
     println!("Probe target: {}", s(&report["gateway"]["probeUrl"]));
+    let tls = &report["gateway"]["tls"];
+    if tls["enabled"] == json!(true) {
+        let mut line = format!("TLS: on ({}, {})", s(&tls["source"]), s(&tls["certPath"]));
+        if let Some(fp) = tls["fingerprintSha256"].as_str() {
+            line.push_str(&format!(", sha256 {fp}"));
+        }
+        if let Some(t) = tls["notAfter"]
+            .as_i64()
+            .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+        {
+            line.push_str(&format!(", expires {t}"));
+        }
+        println!("{line}");
+        if let Some(e) = tls["lastError"].as_str() {
+            println!("TLS renewal refused: {e}");
+        }
+    }
     let runtime = &report["runtime"];
     match runtime.get("pid").and_then(Value::as_u64) {
         Some(pid) => println!("Runtime: running (pid {pid})"),

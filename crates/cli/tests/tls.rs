@@ -665,3 +665,41 @@ async fn silent_and_stalled_tls_clients_are_dropped_at_the_header_timeout() {
     // The port still serves after that.
     let _ = served_fingerprint(gw.port).await;
 }
+
+#[tokio::test]
+async fn a_config_change_to_unusable_tls_files_keeps_the_running_listener() {
+    let dir = TempDir::new("tls-cfg");
+    let gw = start(
+        Spec::default()
+            .config(&tls_config("autoGenerate: true"))
+            .state(dir.path()),
+    );
+    let fp = served_fingerprint(gw.port).await;
+    let pem = std::fs::read(gw.state.join("tls/gateway-cert.pem")).unwrap();
+    let (mut ws, _) = wss_connect(gw.port, trusting(&pem)).await;
+    // gateway.tls is restart-class: the new pair is checked before the listener goes.
+    std::fs::write(
+        gw.state.join("openclaw.json"),
+        tls_config(r#"certPath: "/nonexistent/new.pem", keyPath: "/nonexistent/new.key""#),
+    )
+    .unwrap();
+    let mut seen = Value::Null;
+    for i in 0..100 {
+        let h = rpc(&mut ws, &format!("r{i}"), "health").await;
+        assert_eq!(h["ok"], true, "the connection stays up: {h}");
+        if h["payload"]["reload"]["lastError"].is_string() {
+            seen = h;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let err = seen["payload"]["reload"]["lastError"]
+        .as_str()
+        .expect("reload.lastError names the refused restart");
+    assert!(
+        err.contains("restart skipped") && err.contains("/nonexistent/new.pem"),
+        "{err}"
+    );
+    assert_eq!(seen["payload"]["tls"]["fingerprintSha256"], fp);
+    assert_eq!(served_fingerprint(gw.port).await, fp);
+}

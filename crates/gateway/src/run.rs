@@ -339,6 +339,19 @@ async fn restart(
     if requested == kept_requested {
         next.settings.port = bound;
     }
+    // A certificate pair the new config cannot use must not cost the running listener:
+    // checked (and generated, for autoGenerate) before anything is shut down.
+    let tls_check = {
+        let cfg = next.resolved.gateway.tls.clone();
+        let state_dir = next.paths.state_dir.clone();
+        tokio::task::spawn_blocking(move || crate::tls::Tls::load(&cfg, &state_dir).map(|_| ()))
+            .await
+    };
+    if let Ok(Err(e)) = tls_check {
+        tracing::error!(target: "gateway", error = %e, "restart skipped: the gateway keeps serving with its current listener and certificate; fix gateway.tls and reload again");
+        shared.record_reload(Some(format!("restart skipped: {e}")));
+        return (old, false);
+    }
     shutdown(&old.state, Some(RESTART_EXPECTED_MS)).await;
     for s in old.servers {
         let _ = tokio::time::timeout(Duration::from_secs(2), s).await;

@@ -197,7 +197,7 @@ impl Client {
                 .await
                 .map_err(|e| ClientError::Unreachable {
                     url: target.url.clone(),
-                    reason: short_io_reason(&e.to_string()),
+                    reason: upgrade_failure(&e),
                 })?;
         // The gateway speaks first with connect.challenge; the nonce matters only for
         // device-signature auth, which this client does not use.
@@ -320,6 +320,20 @@ async fn next_text(ws: &mut Ws) -> Result<String, ClientError> {
             }
         }
     }
+}
+
+/// Why the WebSocket upgrade failed; a TLS gateway's answer to plain `ws://` becomes the
+/// advice to use `wss://`.
+fn upgrade_failure(e: &tokio_tungstenite::tungstenite::Error) -> String {
+    if let tokio_tungstenite::tungstenite::Error::Http(res) = e
+        && res
+            .body()
+            .as_deref()
+            .is_some_and(|b| String::from_utf8_lossy(b).contains("speaks TLS"))
+    {
+        return "the port speaks TLS; use a wss:// URL".into();
+    }
+    short_io_reason(&e.to_string())
 }
 
 fn short_io_reason(raw: &str) -> String {

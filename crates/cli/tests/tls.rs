@@ -357,6 +357,12 @@ async fn cli_over_wss_with_local_cert_ca_file_and_fingerprint() {
         out.stderr
     );
 
+    // ws:// to the TLS port: told to use wss://.
+    let plain_url = format!("ws://127.0.0.1:{}", gw.port);
+    let out = gw.cli(&["health", "--url", &plain_url, "--token", TOKEN]);
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains("use a wss:// URL"), "{}", out.stderr);
+
     // No trust given for a URL the CLI does not know: the system roots refuse a
     // self-signed certificate, and the error says which flag to pass.
     let out = gw.cli(&["health", "--url", &url, "--token", TOKEN]);

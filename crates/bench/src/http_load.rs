@@ -4,10 +4,11 @@
 //! and on a 2-core machine that caps the measurable rate; writing a fixed request and
 //! reading `Content-Length` bytes back costs almost nothing.
 
+use std::future::Future;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// Result of one load run.
@@ -48,6 +49,28 @@ pub async fn get_load(
     conns: usize,
     duration: Duration,
 ) -> anyhow::Result<LoadResult> {
+    load_with(path, token, conns, duration, move || async move {
+        let s = TcpStream::connect(("127.0.0.1", port)).await?;
+        let _ = s.set_nodelay(true);
+        Ok(s)
+    })
+    .await
+}
+
+/// [`get_load`] over connections `connect` opens (TCP, or TLS over it): keep-alive, a
+/// new connection only after an error.
+pub async fn load_with<C, F, S>(
+    path: &str,
+    token: &str,
+    conns: usize,
+    duration: Duration,
+    connect: C,
+) -> anyhow::Result<LoadResult>
+where
+    C: Fn() -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = std::io::Result<S>> + Send,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let request =
         format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n\r\n");
     let started = Instant::now();
@@ -55,14 +78,14 @@ pub async fn get_load(
     let mut tasks = Vec::with_capacity(conns);
     for _ in 0..conns {
         let request = request.clone();
+        let connect = connect.clone();
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::with_capacity(65_536);
             let mut failed = 0usize;
-            let mut stream = match TcpStream::connect(("127.0.0.1", port)).await {
+            let mut stream = match connect().await {
                 Ok(s) => s,
                 Err(_) => return (lat, 1),
             };
-            let _ = stream.set_nodelay(true);
             let mut buf = vec![0u8; 64 * 1024];
             while Instant::now() < deadline {
                 let t0 = Instant::now();
@@ -71,7 +94,7 @@ pub async fn get_load(
                     Ok(_) => failed += 1,
                     Err(_) => {
                         failed += 1;
-                        match TcpStream::connect(("127.0.0.1", port)).await {
+                        match connect().await {
                             Ok(s) => stream = s,
                             Err(_) => break,
                         }
@@ -81,6 +104,58 @@ pub async fn get_load(
             (lat, failed)
         }));
     }
+    collect(tasks, started).await
+}
+
+/// Runs `conns` loops that each open a new connection per request (`connect`, which for
+/// TLS does a full handshake), send `GET path` with `Connection: close` and read the
+/// answer, for `duration`. Latencies include the connect (and handshake).
+pub async fn connect_load<C, F, S>(
+    path: &str,
+    conns: usize,
+    duration: Duration,
+    connect: C,
+) -> anyhow::Result<LoadResult>
+where
+    C: Fn() -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = std::io::Result<S>> + Send,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    let started = Instant::now();
+    let deadline = started + duration;
+    let mut tasks = Vec::with_capacity(conns);
+    for _ in 0..conns {
+        let request = request.clone();
+        let connect = connect.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::with_capacity(65_536);
+            let mut failed = 0usize;
+            let mut buf = vec![0u8; 64 * 1024];
+            while Instant::now() < deadline {
+                let t0 = Instant::now();
+                let r = async {
+                    let mut s = connect().await?;
+                    let status = one(&mut s, request.as_bytes(), &mut buf).await?;
+                    let _ = s.shutdown().await;
+                    anyhow::Ok(status)
+                }
+                .await;
+                match r {
+                    Ok(200) => lat.push(t0.elapsed()),
+                    _ => failed += 1,
+                }
+            }
+            (lat, failed)
+        }));
+    }
+    collect(tasks, started).await
+}
+
+async fn collect(
+    tasks: Vec<tokio::task::JoinHandle<(Vec<Duration>, usize)>>,
+    started: Instant,
+) -> anyhow::Result<LoadResult> {
     let mut latencies = Vec::new();
     let mut failed = 0;
     for t in tasks {
@@ -99,7 +174,11 @@ pub async fn get_load(
 }
 
 /// One request/response on a keep-alive connection; returns the status.
-async fn one(stream: &mut TcpStream, request: &[u8], buf: &mut [u8]) -> anyhow::Result<u16> {
+pub(crate) async fn one<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    request: &[u8],
+    buf: &mut [u8],
+) -> anyhow::Result<u16> {
     stream.write_all(request).await?;
     let mut filled = 0;
     loop {

@@ -9,6 +9,7 @@ mod chat;
 mod gateway;
 mod http_load;
 mod scenarios;
+mod tls;
 
 use std::path::PathBuf;
 
@@ -23,6 +24,9 @@ scenarios:
   chat [RATE]       added latency of /v1/chat/completions at RATE req/s (default 2000)
   sse [N]           N concurrent SSE streams (default 1000)
   soak [SECS]       mixed traffic, RSS flat within 10% (default 300 s)
+  https [CONNS]     GET /v1/models plain then over TLS, 10 s each (default 64 connections)
+  handshakes [N]    new connection per request, plain then full TLS handshakes, 10 s each
+                    (default 16 loops)
   all               every scenario with its defaults
 --bin defaults to the openclaw binary next to this one (target/release/openclaw).
 --compare runs startup, ws-idle 1000 (16 in flight) and models 32 against both gateways;
@@ -116,6 +120,10 @@ async fn main() -> anyhow::Result<()> {
             "chat" => rows.extend(chat::added_latency(&bin, num.unwrap_or(2000), 10).await?),
             "sse" => rows.extend(scenarios::sse_streams(&bin, num.unwrap_or(1000) as usize).await?),
             "soak" => rows.extend(scenarios::soak(&bin, num.unwrap_or(300)).await?),
+            "https" => rows.extend(tls::https_models(&ours, num.unwrap_or(64) as usize, 10).await?),
+            "handshakes" => {
+                rows.extend(tls::handshakes(&ours, num.unwrap_or(16) as usize, 10).await?)
+            }
             "all" => {
                 rows.extend(scenarios::startup(&ours, 20).await?);
                 rows.extend(scenarios::ws_idle(&ours, 10_000, 64).await?);
@@ -123,6 +131,8 @@ async fn main() -> anyhow::Result<()> {
                 rows.extend(chat::added_latency(&bin, 2000, 10).await?);
                 rows.extend(scenarios::sse_streams(&bin, 1000).await?);
                 rows.extend(scenarios::soak(&bin, 300).await?);
+                rows.extend(tls::https_models(&ours, 64, 10).await?);
+                rows.extend(tls::handshakes(&ours, 16, 10).await?);
             }
             other => {
                 eprintln!("unknown scenario {other:?}");

@@ -6,15 +6,23 @@ use anyhow::{Context, Result, bail};
 use futures_util::{SinkExt, StreamExt};
 use openclaw_protocol::{ErrorShape, Frame, PROTOCOL_VERSION, RequestFrame};
 use serde_json::{Value, json};
+use std::pin::Pin;
+use std::task::Poll;
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
+use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::tls::Trust;
 
 /// Where and how to connect.
 #[derive(Clone)]
 pub struct Target {
-    /// `ws://host:port`.
+    /// `ws://host:port` or `wss://host:port`.
     pub url: String,
+    /// What a `wss://` connection trusts (unused for `ws://`).
+    pub tls: Trust,
     /// Shared token.
     pub token: Option<String>,
     /// Shared password.
@@ -42,9 +50,123 @@ pub enum ClientError {
     /// The socket closed or misbehaved after connecting.
     #[error("{0}")]
     Protocol(String),
+    /// The TLS connection could not be made or trusted (the message says why and what to
+    /// pass).
+    #[error("{0}")]
+    Tls(String),
 }
 
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+type Ws = WebSocketStream<Stream>;
+
+/// The socket under the WebSocket: plain TCP for `ws://`, TLS over it for `wss://`.
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(
+        self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(
+        self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// Opens the TCP (and, for `wss://`, TLS) connection `target.url` names.
+async fn open_stream(target: &Target) -> Result<Stream, ClientError> {
+    let unreachable = |reason: String| ClientError::Unreachable {
+        url: target.url.clone(),
+        reason,
+    };
+    let uri: tokio_tungstenite::tungstenite::http::Uri = target
+        .url
+        .parse()
+        .map_err(|e| unreachable(format!("not a valid URL: {e}")))?;
+    let secure = uri.scheme_str() == Some("wss");
+    let host = uri
+        .host()
+        .ok_or_else(|| unreachable("the URL has no host".into()))?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
+    let tcp = TcpStream::connect((host.as_str(), port))
+        .await
+        .map_err(|e| unreachable(short_io_reason(&e.to_string())))?;
+    let _ = tcp.set_nodelay(true);
+    if !secure {
+        return Ok(Stream::Plain(tcp));
+    }
+    let (config, presented) = crate::tls::client_config(&target.tls).map_err(ClientError::Tls)?;
+    let name = rustls::pki_types::ServerName::try_from(host.clone())
+        .map_err(|e| unreachable(format!("{host:?} is not a TLS server name: {e}")))?;
+    let connector = tokio_rustls::TlsConnector::from(config);
+    match connector.connect(name, tcp).await {
+        Ok(tls) => Ok(Stream::Tls(Box::new(tls))),
+        Err(e) => {
+            let seen = *presented.lock().unwrap_or_else(|p| p.into_inner());
+            let why = seen
+                .and_then(|fp| crate::tls::mismatch_message(&target.tls, &fp))
+                .unwrap_or_else(|| tls_failure_hint(&target.tls, &e.to_string()));
+            Err(ClientError::Tls(format!(
+                "TLS handshake with {} failed: {why}",
+                target.url
+            )))
+        }
+    }
+}
+
+/// What to suggest after a TLS failure that is not a pin mismatch.
+fn tls_failure_hint(trust: &Trust, raw: &str) -> String {
+    match trust {
+        Trust::System => format!(
+            "{raw}; for a self-signed or private-CA gateway pass --tls-ca FILE (its certificate or CA) or --tls-fingerprint SHA256"
+        ),
+        Trust::CaFile(path) => format!(
+            "{raw}; the certificate does not chain to {} for this host name, or the port does not speak TLS (try ws://)",
+            path.display()
+        ),
+        _ => format!("{raw}; the port may not speak TLS (try ws://)"),
+    }
+}
 
 /// An authenticated connection.
 pub struct Client {
@@ -69,12 +191,13 @@ impl Client {
     }
 
     async fn connect_inner(target: &Target, scopes: &[&str]) -> Result<Client, ClientError> {
+        let stream = open_stream(target).await?;
         let (mut ws, _) =
-            tokio_tungstenite::connect_async_with_config(target.url.as_str(), None, true)
+            tokio_tungstenite::client_async_with_config(target.url.as_str(), stream, None)
                 .await
                 .map_err(|e| ClientError::Unreachable {
                     url: target.url.clone(),
-                    reason: short_io_reason(&e.to_string()),
+                    reason: upgrade_failure(&e),
                 })?;
         // The gateway speaks first with connect.challenge; the nonce matters only for
         // device-signature auth, which this client does not use.
@@ -197,6 +320,20 @@ async fn next_text(ws: &mut Ws) -> Result<String, ClientError> {
             }
         }
     }
+}
+
+/// Why the WebSocket upgrade failed; a TLS gateway's answer to plain `ws://` becomes the
+/// advice to use `wss://`.
+fn upgrade_failure(e: &tokio_tungstenite::tungstenite::Error) -> String {
+    if let tokio_tungstenite::tungstenite::Error::Http(res) = e
+        && res
+            .body()
+            .as_deref()
+            .is_some_and(|b| String::from_utf8_lossy(b).contains("speaks TLS"))
+    {
+        return "the port speaks TLS; use a wss:// URL".into();
+    }
+    short_io_reason(&e.to_string())
 }
 
 fn short_io_reason(raw: &str) -> String {

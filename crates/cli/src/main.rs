@@ -5,6 +5,7 @@ mod commands;
 mod opts;
 mod posture;
 mod target;
+mod tls;
 
 use std::process::ExitCode;
 

@@ -14,12 +14,25 @@ pub struct ClientOpts {
     /// Gateway password (default: OPENCLAW_GATEWAY_PASSWORD, then gateway.auth.password).
     #[arg(long)]
     pub password: Option<String>,
+    /// For wss://: trust only certificates issued by the CAs in this PEM file (a
+    /// self-signed gateway's own certificate works), instead of the system's roots.
+    #[arg(long, value_name = "FILE", conflicts_with = "tls_fingerprint")]
+    pub tls_ca: Option<std::path::PathBuf>,
+    /// For wss://: accept exactly the certificate with this SHA-256 fingerprint
+    /// (AA:BB:… or plain hex); default gateway.remote.tlsFingerprint for the remote URL.
+    #[arg(long, value_name = "SHA256", value_parser = parse_tls_fingerprint)]
+    pub tls_fingerprint: Option<[u8; 32]>,
     /// Timeout in milliseconds for connecting and for each call.
     #[arg(long, default_value_t = 10_000, value_name = "MS")]
     pub timeout: u64,
     /// Print machine-readable JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Parses `--tls-fingerprint` by the config's rule for `gateway.remote.tlsFingerprint`.
+fn parse_tls_fingerprint(raw: &str) -> Result<[u8; 32], String> {
+    openclaw_config::edge::parse_fingerprint(raw)
 }
 
 /// Parses `--url`/`--api-url`: `ws://` and `wss://` as given, `http://` and `https://`

@@ -9,6 +9,16 @@ use serde_json::Value;
 use crate::client::{Target, call_once};
 use crate::commands::Global;
 use crate::opts::ClientOpts;
+use crate::tls::Trust;
+
+/// `--tls-ca`, else a pinned fingerprint (flag or config), if any.
+fn explicit_trust(opts: &ClientOpts, fingerprint: Option<[u8; 32]>) -> Option<Trust> {
+    match (&opts.tls_ca, fingerprint) {
+        (Some(ca), _) => Some(Trust::CaFile(ca.clone())),
+        (None, Some(fp)) => Some(Trust::Pin(fp)),
+        (None, None) => None,
+    }
+}
 
 /// What a client command knows about its instance before connecting.
 pub struct Local {
@@ -49,14 +59,36 @@ impl Local {
         })
     }
 
-    /// The probe target: `--url` or the local port, with credentials from flags, env, config.
+    /// Whether the local gateway serves TLS (`gateway.tls.enabled`).
+    pub fn local_tls(&self) -> bool {
+        self.config.gateway.tls.enabled
+    }
+
+    /// The local gateway's URL: `wss://` when it serves TLS.
+    pub fn local_url(&self, port: u16) -> String {
+        let scheme = if self.local_tls() { "wss" } else { "ws" };
+        format!("{scheme}://127.0.0.1:{port}")
+    }
+
+    /// The probe target: `--url`; else `gateway.remote.url` when `gateway.mode` is
+    /// `remote`; else the local port. Credentials come from flags, env and config (in
+    /// OpenClaw's order for the mode), TLS trust from `--tls-ca`/`--tls-fingerprint`, the
+    /// remote's `tlsFingerprint`, or the local gateway's own certificate file.
     pub fn target(&self, opts: &ClientOpts) -> Target {
         use openclaw_gateway::settings::pick_secret;
         let env = |k: &str| std::env::var(k).ok();
         // SecretRefs are resolved here as the gateway resolves them; a ref that cannot be
         // resolved leaves the secret unset (the gateway will then say what is missing).
         let resolved = openclaw_config::resolve_secrets(&self.config, &env).ok();
-        let auth = &resolved.as_ref().unwrap_or(&self.config).gateway.auth;
+        let gateway = &resolved.as_ref().unwrap_or(&self.config).gateway;
+        let remote = &gateway.remote;
+        let remote_url = remote.url.as_deref().filter(|_| {
+            gateway.mode == Some(openclaw_config::GatewayMode::Remote) && opts.url.is_none()
+        });
+        if let Some(url) = remote_url {
+            return self.remote_target(opts, url, gateway);
+        }
+        let auth = &gateway.auth;
         // Flag, then environment variable, then config, as the gateway picks them.
         let pick = |flag: &Option<String>, var: &str, configured| {
             pick_secret(flag.as_deref(), env(var), configured)
@@ -77,11 +109,73 @@ impl Local {
             .flatten(),
             _ => token,
         };
+        let url = opts
+            .url
+            .clone()
+            .unwrap_or_else(|| self.local_url(self.port));
+        // The local gateway's own certificate, when nothing else says what to trust.
+        let local_cert = || {
+            let tls = &self.config.gateway.tls;
+            let files = openclaw_gateway::tls::Files::from_config(tls, &self.paths.state_dir)?;
+            Some(Trust::LocalCert(files.cert))
+        };
+        let fingerprint = opts.tls_fingerprint.or_else(|| {
+            // gateway.remote.tlsFingerprint pins the remote URL when it is named by --url.
+            remote
+                .tls_fingerprint
+                .as_deref()
+                .filter(|_| remote.url.is_some() && remote.url == opts.url)
+                .and_then(|f| openclaw_config::edge::parse_fingerprint(f).ok())
+        });
+        let tls = explicit_trust(opts, fingerprint)
+            .or_else(|| opts.url.is_none().then(local_cert).flatten())
+            .unwrap_or(Trust::System);
         Target {
-            url: opts
-                .url
-                .clone()
-                .unwrap_or_else(|| format!("ws://127.0.0.1:{}", self.port)),
+            url,
+            tls,
+            token,
+            password,
+            timeout: Duration::from_millis(opts.timeout.max(1)),
+        }
+    }
+
+    /// The target in `gateway.mode: "remote"`: `gateway.remote.url`, with OpenClaw's
+    /// remote-mode credential order (token: flag, `gateway.remote.token`,
+    /// `OPENCLAW_GATEWAY_TOKEN`, `gateway.auth.token`; password: flag,
+    /// `OPENCLAW_GATEWAY_PASSWORD`, `gateway.remote.password`, `gateway.auth.password`)
+    /// and `gateway.remote.tlsFingerprint` pinning it unless a flag says otherwise.
+    fn remote_target(
+        &self,
+        opts: &ClientOpts,
+        url: &str,
+        gateway: &openclaw_config::GatewayConfig,
+    ) -> Target {
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let secret = |s: Option<&openclaw_config::Secret>| {
+            s.map(|s| s.expose().to_owned()).filter(|v| !v.is_empty())
+        };
+        let remote = &gateway.remote;
+        let token = opts
+            .token
+            .clone()
+            .or_else(|| secret(remote.token.as_ref()))
+            .or_else(|| env("OPENCLAW_GATEWAY_TOKEN"))
+            .or_else(|| secret(gateway.auth.token.as_ref()));
+        let password = opts
+            .password
+            .clone()
+            .or_else(|| env("OPENCLAW_GATEWAY_PASSWORD"))
+            .or_else(|| secret(remote.password.as_ref()))
+            .or_else(|| secret(gateway.auth.password.as_ref()));
+        let fingerprint = opts.tls_fingerprint.or_else(|| {
+            remote
+                .tls_fingerprint
+                .as_deref()
+                .and_then(|f| openclaw_config::edge::parse_fingerprint(f).ok())
+        });
+        Target {
+            url: url.to_owned(),
+            tls: explicit_trust(opts, fingerprint).unwrap_or(Trust::System),
             token,
             password,
             timeout: Duration::from_millis(opts.timeout.max(1)),

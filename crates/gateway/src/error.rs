@@ -63,6 +63,9 @@ pub enum GatewayError {
         /// The port.
         port: u16,
     },
+    /// The TLS certificate pair (`gateway.tls`) cannot be used or generated.
+    #[error("{0}")]
+    Tls(#[from] crate::tls::TlsError),
     /// Any other I/O failure (cannot create the state dir, bind failed for another reason).
     #[error("{context}: {source}")]
     Io {
@@ -84,7 +87,8 @@ impl GatewayError {
             | GatewayError::Setting(_)
             | GatewayError::ModeBlocked { .. }
             | GatewayError::RefusedBind { .. }
-            | GatewayError::LockHeld { .. } => EXIT_CONFIG,
+            | GatewayError::LockHeld { .. }
+            | GatewayError::Tls(_) => EXIT_CONFIG,
             GatewayError::PortInUse { .. } | GatewayError::Io { .. } => 1,
         }
     }

@@ -38,6 +38,7 @@ pub mod settings;
 pub mod state;
 pub mod sys;
 pub mod throttle;
+pub mod tls;
 pub mod token;
 pub mod ws;
 

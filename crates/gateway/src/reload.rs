@@ -130,6 +130,10 @@ fn as_value(c: &Config) -> Value {
 /// Runs one reload against the current generation.
 pub async fn reload(state: &Arc<AppState>, trigger: Trigger) -> Result<Outcome, ActivationError> {
     let _guard = state.shared.reload_lock.lock().await;
+    // A renewed certificate whose file event was missed is picked up by any reload.
+    if let Some(tls) = state.tls.get().cloned() {
+        let _ = tokio::task::spawn_blocking(move || tls.reload()).await;
+    }
     let result = match load_next(state).await {
         Ok(next) => Ok(apply(state, trigger, next)),
         Err(e) => Err(e),

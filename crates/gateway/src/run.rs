@@ -39,6 +39,16 @@ async fn start_generation(
     live: Arc<Activation>,
 ) -> Result<Generation, GatewayError> {
     let port_setting = live.settings.port;
+    // The certificate pair is checked (or generated) before the port is touched: a
+    // missing or mismatched file stops the start (or the restart) with the file named.
+    let tls = {
+        let cfg = live.resolved.gateway.tls.clone();
+        let state_dir = live.paths.state_dir.clone();
+        tokio::task::spawn_blocking(move || crate::tls::Tls::load(&cfg, &state_dir))
+            .await
+            .map_err(|e| GatewayError::io("the TLS set-up task failed", std::io::Error::other(e)))?
+            .map_err(GatewayError::Tls)?
+    };
     let listeners = listener::bind_all(&live.settings.hosts, port_setting).await?;
     let port = listeners[0]
         .local_addr()
@@ -54,6 +64,10 @@ async fn start_generation(
     }
     let state = AppState::new(shared.clone(), live);
     state.bound_port.store(u64::from(port), Ordering::Relaxed);
+    if let Some(tls) = tls {
+        tls.watch();
+        let _ = state.tls.set(tls);
+    }
     if !state.auth.requires_secret() {
         tracing::warn!(target: "gateway", "gateway.auth.mode is \"none\": no authentication, any local process and any allowed browser origin can connect; remove it to use a token");
     }
@@ -81,9 +95,10 @@ async fn start_generation(
         let app = crate::http::router(state.clone());
         let st = state.clone();
         let sockets = sockets.clone();
+        let acceptor = state.tls.get().map(|t| t.acceptor());
         servers.push(tokio::spawn(async move {
             let stop = async move { st.shutdown_signal().await };
-            crate::serve::serve_listener(l, app, sockets, stop).await;
+            crate::serve::serve_listener(l, app, sockets, acceptor, stop).await;
         }));
     }
     tokio::spawn(tick_task(state.clone()));
@@ -95,7 +110,7 @@ async fn start_generation(
     shared.set_current(&state);
     shared.channels.apply(&state.live().resolved);
     state.mark_started();
-    tracing::info!(target: "gateway", "listening on ws://127.0.0.1:{port} (PID {})", std::process::id());
+    tracing::info!(target: "gateway", "listening on {}://127.0.0.1:{port} (PID {})", state.ws_scheme(), std::process::id());
     Ok(Generation {
         state,
         servers,
@@ -328,6 +343,19 @@ async fn restart(
     let kept_requested = old.requested_port;
     if requested == kept_requested {
         next.settings.port = bound;
+    }
+    // A certificate pair the new config cannot use must not cost the running listener:
+    // checked (and generated, for autoGenerate) before anything is shut down.
+    let tls_check = {
+        let cfg = next.resolved.gateway.tls.clone();
+        let state_dir = next.paths.state_dir.clone();
+        tokio::task::spawn_blocking(move || crate::tls::Tls::load(&cfg, &state_dir).map(|_| ()))
+            .await
+    };
+    if let Ok(Err(e)) = tls_check {
+        tracing::error!(target: "gateway", error = %e, "restart skipped: the gateway keeps serving with its current listener and certificate; fix gateway.tls and reload again");
+        shared.record_reload(Some(format!("restart skipped: {e}")));
+        return (old, false);
     }
     shutdown(&old.state, Some(RESTART_EXPECTED_MS)).await;
     for s in old.servers {

@@ -730,10 +730,12 @@ impl Drop for Registered {
 
 /// The socket as hyper (and, once upgraded, the WebSocket) sees it: notes when bytes of a
 /// request head arrive and when writes block, and fails every read and write once the
-/// entry is shed.
-struct TrackedIo {
+/// entry is shed. `S` is the TCP stream itself, or the TLS session over it (so the framing
+/// scanner always sees plaintext); each is its own monomorphised type, so the plain path
+/// pays nothing for TLS.
+struct TrackedIo<S = TcpStream> {
     reg: Registered,
-    stream: TcpStream,
+    stream: S,
     /// Follows the request framing for chunk-size declarations (off once upgraded).
     framing: framing::Framing,
 }
@@ -742,7 +744,7 @@ fn shed_error() -> io::Error {
     io::Error::new(io::ErrorKind::TimedOut, "connection closed by the gateway")
 }
 
-impl TrackedIo {
+impl<S> TrackedIo<S> {
     fn write_done<T>(&self, r: Poll<io::Result<T>>, cx: &Context<'_>) -> Poll<io::Result<T>> {
         let e = &self.reg.entry;
         match r {
@@ -767,7 +769,7 @@ impl TrackedIo {
     }
 }
 
-impl AsyncRead for TrackedIo {
+impl<S: AsyncRead + Unpin> AsyncRead for TrackedIo<S> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -805,7 +807,7 @@ impl AsyncRead for TrackedIo {
     }
 }
 
-impl AsyncWrite for TrackedIo {
+impl<S: AsyncWrite + Unpin> AsyncWrite for TrackedIo<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -1077,11 +1079,13 @@ fn stalled_response(timeout: Duration) -> Response<Body> {
 /// Serves `router` on `listener` until `shutdown` completes, then stops accepting, closes
 /// connections with no request in flight (a half-sent head included), lets the others
 /// finish theirs (hyper's graceful shutdown; upgraded sockets are closed by their own
-/// code), and returns when they are gone.
+/// code), and returns when they are gone. With `tls`, every connection handshakes first
+/// (see [`spawn_tls_connection`]).
 pub async fn serve_listener(
     listener: TcpListener,
     router: Router,
     sockets: Arc<Sockets>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     let (signal_tx, signal_rx) = watch::channel(());
@@ -1104,8 +1108,8 @@ pub async fn serve_listener(
                 // delayed ACK.
                 let _ = stream.set_nodelay(true);
                 let fd = usize::try_from(stream.as_raw_fd()).unwrap_or(0);
-                match sockets.admit(fd, peer.ip()) {
-                    Ok(entry) => spawn_connection(
+                match (sockets.admit(fd, peer.ip()), &tls) {
+                    (Ok(entry), None) => spawn_connection(
                         stream,
                         peer,
                         &sockets,
@@ -1114,7 +1118,17 @@ pub async fn serve_listener(
                         &signal_tx,
                         &close_rx,
                     ),
-                    Err(why) => sockets.refuse(stream, peer, why),
+                    (Ok(entry), Some(acceptor)) => spawn_tls_connection(
+                        stream,
+                        peer,
+                        &sockets,
+                        entry,
+                        acceptor.clone(),
+                        router.clone(),
+                        &signal_tx,
+                        &close_rx,
+                    ),
+                    (Err(why), _) => sockets.refuse(stream, peer, why),
                 }
                 continue;
             }
@@ -1157,49 +1171,159 @@ fn spawn_connection(
     signal_tx: &watch::Sender<()>,
     close_rx: &watch::Receiver<()>,
 ) {
-    let ticket = Ticket {
+    let reg = Registered {
         sockets: sockets.clone(),
-        entry: entry.clone(),
+        entry,
     };
-    let io = TrackedIo {
-        reg: Registered {
-            sockets: sockets.clone(),
-            entry: entry.clone(),
-        },
+    tokio::spawn(serve_connection(
+        reg,
         stream,
-        framing: framing::Framing::default(),
+        peer,
+        router,
+        signal_tx.clone(),
+        close_rx.clone(),
+    ));
+}
+
+/// The answer to a client that speaks plain HTTP to a TLS port.
+const PLAIN_ON_TLS: &str = "this port speaks TLS; use https:// or wss://\n";
+
+/// [`spawn_connection`] for a TLS listener. The handshake runs in the connection's task,
+/// under the same rules as a request head: the socket counts as unauthenticated, and the
+/// header timeout from accept (or shedding for room) closes a client that does not finish
+/// it. A client whose first byte is not a TLS handshake record is speaking plain HTTP: it
+/// gets a plaintext `400` saying to use `https://`/`wss://`, and the connection closes.
+#[allow(clippy::too_many_arguments)]
+fn spawn_tls_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    sockets: &Arc<Sockets>,
+    entry: Arc<Entry>,
+    acceptor: tokio_rustls::TlsAcceptor,
+    router: Router,
+    signal_tx: &watch::Sender<()>,
+    close_rx: &watch::Receiver<()>,
+) {
+    let reg = Registered {
+        sockets: sockets.clone(),
+        entry,
     };
-    let sockets = sockets.clone();
     let signal_tx = signal_tx.clone();
     let close_rx = close_rx.clone();
+    let header_timeout = sockets.limits.header_timeout;
     tokio::spawn(async move {
-        let service = hyper::service::service_fn(move |req| {
-            handle(req, router.clone(), ticket.clone(), peer)
+        let entry = reg.entry.clone();
+        // Shed (header timeout, room for others, shutdown) ends the handshake at once.
+        let shed = std::future::poll_fn(|cx| {
+            entry.read_waker.register(cx.waker());
+            if entry.is_shed() {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
         });
-        let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
-        builder.http1().keep_alive(true).max_buf_size(MAX_BUF);
-        let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
-        tokio::pin!(conn);
-        let mut signalled = false;
-        loop {
-            tokio::select! {
-                r = conn.as_mut() => {
-                    if let Err(e) = r {
-                        tracing::trace!(target: "gateway", error = %e, "connection ended with an error");
-                    }
-                    break;
+        let handshake = async {
+            let mut first = [0u8; 1];
+            match stream.peek(&mut first).await {
+                Ok(1) if crate::tls::is_handshake_record(first[0]) => {}
+                Ok(1) => {
+                    refuse_plain(stream).await;
+                    return None;
                 }
-                _ = signal_tx.closed(), if !signalled => {
-                    signalled = true;
-                    conn.as_mut().graceful_shutdown();
-                    // hyper waits for a request head that has begun; nothing is in flight
-                    // yet, so there is nothing to finish.
-                    sockets.shed_if_idle(&entry);
+                _ => return None,
+            }
+            match acceptor.accept(stream).await {
+                Ok(tls) => Some(tls),
+                Err(e) => {
+                    tracing::debug!(target: "gateway", conn = entry.id, error = %e, "TLS handshake failed");
+                    None
+                }
+            }
+        };
+        let tls = tokio::select! {
+            r = handshake => r,
+            _ = shed => None,
+            _ = tokio::time::sleep(header_timeout) => None,
+            _ = signal_tx.closed() => None,
+        };
+        if let Some(tls) = tls {
+            serve_connection(reg, tls, peer, router, signal_tx, close_rx).await;
+        }
+    });
+}
+
+/// Answers plain HTTP on a TLS port with `400` in plaintext and closes, reading what the
+/// client sent meanwhile (bounded) so the close does not reset the answer away.
+async fn refuse_plain(mut stream: TcpStream) {
+    let answer = format!(
+        "HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n{PLAIN_ON_TLS}",
+        PLAIN_ON_TLS.len()
+    );
+    let _ = tokio::time::timeout(LINGER, async {
+        if stream.write_all(answer.as_bytes()).await.is_ok() {
+            let _ = stream.shutdown().await;
+            let mut buf = [0u8; 4096];
+            let mut seen = 0usize;
+            while seen < MAX_BUF {
+                match tokio::io::AsyncReadExt::read(&mut stream, &mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => seen += n,
                 }
             }
         }
-        drop(close_rx);
-    });
+    })
+    .await;
+}
+
+/// One connection's hyper HTTP/1.1 server over `stream` (TCP or TLS), until it closes or
+/// shutdown has closed it.
+async fn serve_connection<S>(
+    reg: Registered,
+    stream: S,
+    peer: SocketAddr,
+    router: Router,
+    signal_tx: watch::Sender<()>,
+    close_rx: watch::Receiver<()>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let ticket = Ticket {
+        sockets: reg.sockets.clone(),
+        entry: reg.entry.clone(),
+    };
+    let sockets = reg.sockets.clone();
+    let entry = reg.entry.clone();
+    let io = TrackedIo {
+        reg,
+        stream,
+        framing: framing::Framing::default(),
+    };
+    let service =
+        hyper::service::service_fn(move |req| handle(req, router.clone(), ticket.clone(), peer));
+    let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
+    builder.http1().keep_alive(true).max_buf_size(MAX_BUF);
+    let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
+    tokio::pin!(conn);
+    let mut signalled = false;
+    loop {
+        tokio::select! {
+            r = conn.as_mut() => {
+                if let Err(e) = r {
+                    tracing::trace!(target: "gateway", error = %e, "connection ended with an error");
+                }
+                break;
+            }
+            _ = signal_tx.closed(), if !signalled => {
+                signalled = true;
+                conn.as_mut().graceful_shutdown();
+                // hyper waits for a request head that has begun; nothing is in flight
+                // yet, so there is nothing to finish.
+                sockets.shed_if_idle(&entry);
+            }
+        }
+    }
+    drop(close_rx);
 }
 
 /// Errors of one connection that `accept` reports; the next accept is fine.

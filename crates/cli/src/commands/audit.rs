@@ -572,11 +572,12 @@ fn gateway_findings(local: &Local, cfg: &Config, out: &mut Vec<Finding>) {
         out.push(finding("gateway.control_ui.allowed_origins_required", Severity::Critical, "Non-loopback gateway without a browser-origin allowlist", format!("bind {bind} with gateway.controlUi.allowedOrigins empty: browsers reaching the gateway by a LAN address or hostname are refused, and nothing names the origins that should work"), "set gateway.controlUi.allowedOrigins to the origins that serve the Control UI"));
     }
 
-    if !loopback {
-        out.push(finding("gateway.tls_disabled", Severity::Warn, "Gateway traffic is not encrypted", format!("bind {bind} exposes plain ws:// and http://; this gateway has no TLS, so tokens and messages cross the network in clear text"), "bind to loopback and reach it through SSH, Tailscale or a TLS-terminating reverse proxy"));
-        if gw.trusted_proxies.is_empty() && mode != AuthMode::TrustedProxy {
-            out.push(finding("gateway.trusted_proxies_missing", Severity::Info, "No trusted proxies configured", format!("bind {bind} with gateway.trustedProxies empty: forwarded-for headers are ignored, so behind a reverse proxy every client looks like the proxy (one shared rate-limit bucket)"), "if a reverse proxy fronts the gateway, list its address in gateway.trustedProxies"));
-        }
+    if !loopback && !gw.tls.enabled {
+        out.push(finding("gateway.tls_disabled", Severity::Warn, "Gateway traffic is not encrypted", format!("bind {bind} exposes plain ws:// and http://; gateway.tls is off, so tokens and messages cross the network in clear text"), "turn on gateway.tls (certPath + keyPath, or autoGenerate: true for a self-signed certificate), or bind to loopback and reach it through SSH, Tailscale or a TLS-terminating reverse proxy"));
+    }
+    tls_cert_findings(local, cfg, out);
+    if !loopback && gw.trusted_proxies.is_empty() && mode != AuthMode::TrustedProxy {
+        out.push(finding("gateway.trusted_proxies_missing", Severity::Info, "No trusted proxies configured", format!("bind {bind} with gateway.trustedProxies empty: forwarded-for headers are ignored, so behind a reverse proxy every client looks like the proxy (one shared rate-limit bucket)"), "if a reverse proxy fronts the gateway, list its address in gateway.trustedProxies"));
     }
     if mode == AuthMode::TrustedProxy && gw.trusted_proxies.is_empty() {
         out.push(finding(
@@ -609,6 +610,67 @@ fn gateway_findings(local: &Local, cfg: &Config, out: &mut Vec<Finding>) {
         if !weak.is_empty() {
             out.push(finding("gateway.auth_no_rate_limit", Severity::Warn, "Auth rate limiting is weakened", format!("gateway.auth.rateLimit: {}", weak.join("; ")), "restore the defaults (maxAttempts 10, windowMs 60000, lockoutMs 300000) with `openclaw config unset gateway.auth.rateLimit`"));
         }
+    }
+}
+
+/// Days before `notAfter` from which an expiring certificate is reported.
+const CERT_EXPIRY_WARN_DAYS: u64 = 14;
+
+/// The served certificate's expiry: expired is critical (clients refuse it), within
+/// [`CERT_EXPIRY_WARN_DAYS`] a warning; a configured file that cannot be read is reported
+/// too (the gateway would not start with it).
+fn tls_cert_findings(local: &Local, cfg: &Config, out: &mut Vec<Finding>) {
+    use openclaw_gateway::tls;
+    let Some(files) = tls::Files::from_config(&cfg.gateway.tls, &local.paths.state_dir) else {
+        return;
+    };
+    if files.source == tls::Source::AutoGenerate && !files.cert.exists() {
+        // Generated on the gateway's first start.
+        return;
+    }
+    let path = files.cert.display().to_string();
+    let leaf = match tls::read_leaf(&files.cert) {
+        Ok(leaf) => leaf,
+        Err(e) => {
+            out.push(finding("gateway.tls.cert_unreadable", Severity::Critical, "TLS certificate cannot be read", e.to_string(), "fix gateway.tls.certPath or the file; the gateway refuses to start (or to renew) with it"));
+            return;
+        }
+    };
+    let Some(not_after) = tls::not_after_ms(&leaf) else {
+        return;
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    let when = jiff::Timestamp::from_millisecond(not_after as i64)
+        .map(|t| t.to_string())
+        .unwrap_or_else(|_| format!("{not_after} ms"));
+    let renew = if files.source == tls::Source::AutoGenerate {
+        format!(
+            "remove {} and its key to have a new self-signed pair generated at the next start",
+            path
+        )
+    } else {
+        "renew the certificate (certbot renew, or your CA); the gateway picks up the new files without a restart".to_owned()
+    };
+    if not_after <= now {
+        out.push(finding(
+            "gateway.tls.cert_expired",
+            Severity::Critical,
+            "TLS certificate has expired",
+            format!("{path} expired at {when} (notAfter); clients refuse the connection"),
+            renew,
+        ));
+    } else if not_after - now <= CERT_EXPIRY_WARN_DAYS * 86_400_000 {
+        let days = (not_after - now) / 86_400_000;
+        out.push(finding(
+            "gateway.tls.cert_expiring",
+            Severity::Warn,
+            "TLS certificate expires soon",
+            format!("{path} expires at {when} (notAfter), in {days} day(s)"),
+            renew,
+        ));
     }
 }
 

@@ -445,7 +445,7 @@ fn edit_target(local: &Local, opts: &ClientOpts) -> crate::client::Target {
             .and_then(|doc| validate_lenient(&doc).ok())
             .and_then(|(config, _)| config.gateway.port);
         if let Some(port) = port {
-            target.url = format!("ws://127.0.0.1:{port}");
+            target.url = local.local_url(port);
         }
     }
     target

@@ -16,7 +16,9 @@
 //!     "port": number,                     // port the CLI expects the gateway on
 //!     "probeUrl": string,
 //!     "listening": [string] | null,       // "host:port" from the status RPC when reachable
-//!     "version": string | null            // from hello-ok when reachable
+//!     "version": string | null,           // from hello-ok when reachable
+//!     "tls": { "enabled": bool, ... }     // the status RPC's tls object when reachable,
+//!                                         // else enabled/source/certPath/keyPath from config
 //!   },
 //!   "service":  {
 //!     "manager": "systemd" | "launchd" | null,   // null: no service manager here
@@ -47,7 +49,7 @@
 //!   "uptimeMs": number | null,
 //!   "version":  string | null,            // the gateway's version when reachable
 //!   "deep":     object | null,            // the gateway's status payload, with --deep
-//!   "tls":       object | null,           // from the status RPC: TLS in force, certificate
+//!   "tls":       object,                  // = gateway.tls (the gateway's, else the config's)
 //!   "rateLimit": object | null,           // gateway.rateLimit in force, clients, limitedTotal
 //!   "limits":    object | null,           // gateway.performance in force, open connections
 //!   "traffic":   object | null            // requests / errors / rate-limited, last 60 s
@@ -116,6 +118,20 @@ fn listening(status: &Value) -> Option<Vec<String>> {
     )
 }
 
+/// `gateway.tls` as the config gives it, for when the gateway cannot be asked.
+fn config_tls(local: &Local) -> Value {
+    use openclaw_gateway::tls::{Files, Source};
+    match Files::from_config(&local.config.gateway.tls, &local.paths.state_dir) {
+        None => json!({"enabled": false}),
+        Some(f) => json!({
+            "enabled": true,
+            "source": if f.source == Source::Files { "files" } else { "autoGenerate" },
+            "certPath": f.cert,
+            "keyPath": f.key,
+        }),
+    }
+}
+
 /// Prints the report.
 pub async fn run(global: &Global, opts: &ClientOpts, mode: Mode) -> anyhow::Result<ExitCode> {
     let local = Local::load(global)?;
@@ -152,9 +168,11 @@ pub async fn run(global: &Global, opts: &ClientOpts, mode: Mode) -> anyhow::Resu
     let mut hosts: Option<Vec<String>> = None;
     let mut version = Value::Null;
     let mut uptime_ms: Option<u64> = None;
-    // The public edge as the gateway reports it: TLS, rate limit, connection limits and
-    // the last minute's traffic (`null` when the status RPC is not reachable).
-    let mut edge = json!({"tls": null, "rateLimit": null, "limits": null, "traffic": null});
+    // The public edge as the gateway reports it: rate limit, connection limits and the
+    // last minute's traffic (`null` when the status RPC is not reachable); TLS as the
+    // running gateway reports it, else as the config says.
+    let mut edge = json!({"rateLimit": null, "limits": null, "traffic": null});
+    let mut tls = config_tls(&local);
     if mode.probe {
         let started = Instant::now();
         match Client::connect(&target, PROBE_SCOPES).await {
@@ -183,10 +201,13 @@ pub async fn run(global: &Global, opts: &ClientOpts, mode: Mode) -> anyhow::Resu
                         probe["rpc"] = json!(true);
                         hosts = listening(&status);
                         uptime_ms = status.get("uptimeMs").and_then(Value::as_u64);
-                        for key in ["tls", "rateLimit", "limits", "traffic"] {
+                        for key in ["rateLimit", "limits", "traffic"] {
                             if let Some(v) = status.get(key) {
                                 edge[key] = v.clone();
                             }
+                        }
+                        if status["tls"].is_object() {
+                            tls = status["tls"].clone();
                         }
                         if mode.deep {
                             deep = status;
@@ -238,6 +259,7 @@ pub async fn run(global: &Global, opts: &ClientOpts, mode: Mode) -> anyhow::Resu
             "probeUrl": target.url,
             "listening": hosts,
             "version": version,
+            "tls": tls.clone(),
         },
         "service": service_json,
         "status": runtime["status"],
@@ -247,7 +269,7 @@ pub async fn run(global: &Global, opts: &ClientOpts, mode: Mode) -> anyhow::Resu
         "runtime": runtime,
         "probe": probe,
         "deep": deep,
-        "tls": edge["tls"],
+        "tls": tls,
         "rateLimit": edge["rateLimit"],
         "limits": edge["limits"],
         "traffic": edge["traffic"],
@@ -334,6 +356,23 @@ fn print_text(
         local.port
     );
     println!("Probe target: {}", s(&report["gateway"]["probeUrl"]));
+    let tls = &report["gateway"]["tls"];
+    if tls["enabled"] == json!(true) {
+        let mut line = format!("TLS: on ({}, {})", s(&tls["source"]), s(&tls["certPath"]));
+        if let Some(fp) = tls["fingerprintSha256"].as_str() {
+            line.push_str(&format!(", sha256 {fp}"));
+        }
+        if let Some(t) = tls["notAfter"]
+            .as_i64()
+            .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+        {
+            line.push_str(&format!(", expires {t}"));
+        }
+        println!("{line}");
+        if let Some(e) = tls["lastError"].as_str() {
+            println!("TLS renewal refused: {e}");
+        }
+    }
     let runtime = &report["runtime"];
     match runtime.get("pid").and_then(Value::as_u64) {
         Some(pid) => println!("Runtime: running (pid {pid})"),

@@ -96,12 +96,14 @@ pub fn start(spec: Spec) -> Gateway {
         let log = std::fs::read_to_string(state.join("logs/gateway.log")).unwrap_or_default();
         let mine = format!("(PID {})", child.id());
         let found = [&text, &log].into_iter().find_map(|s| {
-            s.lines()
-                .filter(|l| l.contains(&mine))
-                .find_map(|l| l.find("listening on ws://127.0.0.1:").map(|i| &l[i..]))
+            s.lines().filter(|l| l.contains(&mine)).find_map(|l| {
+                // ws:// or, with gateway.tls on, wss://.
+                let i = l.find("listening on ws")?;
+                let at = l[i..].find("://127.0.0.1:")?;
+                Some(&l[i + at + "://127.0.0.1:".len()..])
+            })
         });
-        if let Some(line) = found {
-            let rest = &line["listening on ws://127.0.0.1:".len()..];
+        if let Some(rest) = found {
             let port: u16 = rest
                 .chars()
                 .take_while(|c| c.is_ascii_digit())

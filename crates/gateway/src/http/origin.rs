@@ -65,10 +65,11 @@ pub fn allowed(state: &AppState, origin: &str) -> bool {
     {
         return true;
     }
-    // The gateway's own origins: plain http, the bound port, a loopback name or an address
-    // it listens on.
+    // The gateway's own origins: its scheme (https with TLS on), the bound port, a
+    // loopback name or an address it listens on.
     let Some((host, port)) = origin
-        .strip_prefix("http://")
+        .strip_prefix(state.http_scheme())
+        .and_then(|rest| rest.strip_prefix("://"))
         .and_then(|rest| rest.rsplit_once(':'))
     else {
         return false;

@@ -12,7 +12,9 @@ use crate::state::{AppState, summaries};
 /// `health {probe?}`: the health snapshot with each agent's session counts. `probe` is
 /// accepted; live channel checks are `channels.status {probe}`.
 pub async fn health(state: &AppState, _params: &Value) -> Value {
-    summaries::with_sessions(state, state.health_snapshot()).await
+    let mut v = summaries::with_sessions(state, state.health_snapshot()).await;
+    v["tls"] = state.tls_status();
+    v
 }
 
 /// `status`: our status payload plus the original's heartbeat, channel summary and
@@ -22,6 +24,7 @@ pub async fn status(state: &AppState) -> Value {
     summaries::status_extras(state, &mut v).await;
     v["providers"] = super::models::provider_summary(&state.live().agents);
     v["traffic"] = state.shared.metrics.traffic_json();
+    v["tls"] = state.tls_status();
     v
 }
 

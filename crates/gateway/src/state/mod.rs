@@ -208,6 +208,9 @@ pub struct AppState {
     health_version: AtomicU64,
     /// The port actually bound (differs from `settings.port` when that was 0).
     pub bound_port: AtomicU64,
+    /// TLS of this generation's listeners (`gateway.tls`), set before they accept; unset
+    /// when TLS is off.
+    pub tls: std::sync::OnceLock<Arc<crate::tls::Tls>>,
     draining: AtomicBool,
     drain_retry_after_ms: AtomicU64,
     started_up: AtomicBool,
@@ -245,6 +248,7 @@ impl AppState {
         Arc::new(AppState {
             shared,
             bound_port: AtomicU64::new(u64::from(live.settings.port)),
+            tls: std::sync::OnceLock::new(),
             live: RwLock::new(live),
             auth,
             limiter,
@@ -441,6 +445,34 @@ impl AppState {
         })
     }
 
+    /// `wss` when this generation serves TLS, else `ws`: the scheme of every gateway URL
+    /// it prints (`https`/`http` for HTTP ones, see [`AppState::http_scheme`]).
+    pub fn ws_scheme(&self) -> &'static str {
+        if self.tls.get().is_some() {
+            "wss"
+        } else {
+            "ws"
+        }
+    }
+
+    /// `https` when this generation serves TLS, else `http`.
+    pub fn http_scheme(&self) -> &'static str {
+        if self.tls.get().is_some() {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
+    /// The `tls` object of `health` and `status`: the served certificate, its source and
+    /// expiry, and the last renewal's outcome; `{enabled: false}` when TLS is off.
+    pub fn tls_status(&self) -> Value {
+        match self.tls.get() {
+            Some(t) => t.status_json(),
+            None => crate::tls::disabled_json(),
+        }
+    }
+
     /// The `status` method's payload.
     pub fn status(&self) -> Value {
         let port = self.bound_port.load(Ordering::Relaxed);
@@ -455,7 +487,7 @@ impl AppState {
                 "bind": bind_name(settings.bind),
                 "hosts": settings.hosts.iter().map(|h| h.to_string()).collect::<Vec<_>>(),
                 "port": port,
-                "url": format!("ws://127.0.0.1:{port}"),
+                "url": format!("{}://127.0.0.1:{port}", self.ws_scheme()),
                 "authMode": auth_mode_name(settings.auth_mode),
                 "draining": self.is_draining(),
             },

@@ -235,6 +235,28 @@ fn restart(h: Holder, lock: &Path) -> Result<Done, String> {
     }
 }
 
+/// The raw answer to `GET /readyz` on `addr`, over TLS when `tls`.
+fn readyz(addr: SocketAddr, tls: bool) -> Option<String> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(500)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    s.set_write_timeout(Some(Duration::from_secs(2))).ok()?;
+    let req = format!("GET /readyz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let mut raw = Vec::new();
+    if tls {
+        let name = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
+        let conn =
+            rustls::ClientConnection::new(crate::tls::readiness_probe_config().ok()?, name).ok()?;
+        let mut tls = rustls::StreamOwned::new(conn, s);
+        tls.write_all(req.as_bytes()).ok()?;
+        // A close without close_notify still leaves the whole answer read.
+        let _ = tls.take(64 * 1024).read_to_end(&mut raw);
+    } else {
+        s.write_all(req.as_bytes()).ok()?;
+        s.take(64 * 1024).read_to_end(&mut raw).ok()?;
+    }
+    Some(String::from_utf8_lossy(&raw).into_owned())
+}
+
 /// Where to reach a listener bound to `host`: the unspecified address means "every
 /// interface", which loopback reaches.
 fn address(host: Option<IpAddr>, port: u16) -> SocketAddr {
@@ -253,15 +275,13 @@ fn answers(addr: SocketAddr) -> bool {
 
 /// The `uptimeMs` of the gateway's `/readyz` answer (ready or not: a required channel
 /// that is down does not mean the restart failed), or `None` if it does not answer.
+/// A gateway with `gateway.tls` on answers the plain request with its "speaks TLS" `400`;
+/// the probe then asks again over TLS (the restart may also have turned TLS on or off).
 fn ready_uptime(addr: SocketAddr) -> Option<u64> {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(500)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    s.set_write_timeout(Some(Duration::from_secs(2))).ok()?;
-    let req = format!("GET /readyz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    s.write_all(req.as_bytes()).ok()?;
-    let mut raw = Vec::new();
-    s.take(64 * 1024).read_to_end(&mut raw).ok()?;
-    let text = String::from_utf8_lossy(&raw);
+    let mut text = readyz(addr, false)?;
+    if text.starts_with("HTTP/1.1 400") && text.contains("speaks TLS") {
+        text = readyz(addr, true)?;
+    }
     let body = text.split_once("\r\n\r\n")?.1;
     let v: Value = serde_json::from_str(body.trim()).ok()?;
     v.get("uptimeMs").and_then(Value::as_u64)

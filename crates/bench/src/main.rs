@@ -6,6 +6,7 @@
 //! Node.js OpenClaw gateway too, when it is installed.
 
 mod chat;
+mod edge;
 mod gateway;
 mod http_load;
 mod scenarios;
@@ -27,7 +28,12 @@ scenarios:
   https [CONNS]     GET /v1/models plain then over TLS, 10 s each (default 64 connections)
   handshakes [N]    new connection per request, plain then full TLS handshakes, 10 s each
                     (default 16 loops)
+  edge [CONNS]      GET /v1/models with the rate limit on (never reached) and /metrics
+                    scraped each second, against the limit off (or --baseline PATH, a
+                    binary from before either existed), 5 alternating 5 s rounds
+                    (default 64 connections)
   all               every scenario with its defaults
+--baseline PATH: the binary the edge scenario compares against.
 --bin defaults to the openclaw binary next to this one (target/release/openclaw).
 --compare runs startup, ws-idle 1000 (16 in flight) and models 32 against both gateways;
 the original is looked up in --original-dir (default /opt/ocref: npm install
@@ -56,6 +62,7 @@ async fn main() -> anyhow::Result<()> {
             .and_then(|p| p.parent().map(|d| d.join("openclaw")))
             .unwrap_or_else(|| PathBuf::from("openclaw"))
     });
+    let baseline = take("--baseline").map(|p| Impl::Ours(PathBuf::from(p)));
     let original_dir = take("--original-dir")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/opt/ocref"));
@@ -124,6 +131,9 @@ async fn main() -> anyhow::Result<()> {
             "handshakes" => {
                 rows.extend(tls::handshakes(&ours, num.unwrap_or(16) as usize, 10).await?)
             }
+            "edge" => rows.extend(
+                edge::overhead(&ours, baseline.as_ref(), num.unwrap_or(64) as usize, 5).await?,
+            ),
             "all" => {
                 rows.extend(scenarios::startup(&ours, 20).await?);
                 rows.extend(scenarios::ws_idle(&ours, 10_000, 64).await?);
@@ -133,6 +143,7 @@ async fn main() -> anyhow::Result<()> {
                 rows.extend(scenarios::soak(&bin, 300).await?);
                 rows.extend(tls::https_models(&ours, 64, 10).await?);
                 rows.extend(tls::handshakes(&ours, 16, 10).await?);
+                rows.extend(edge::overhead(&ours, baseline.as_ref(), 64, 5).await?);
             }
             other => {
                 eprintln!("unknown scenario {other:?}");

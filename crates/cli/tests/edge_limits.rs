@@ -140,6 +140,33 @@ async fn over_the_budget_every_surface_says_429_or_unavailable_then_recovers() {
         "{v}"
     );
 
+    // Each refusal is in the metrics, by surface, and in status's last minute.
+    let text = http
+        .get(gw.http("/metrics"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for surface in ["http", "tools", "ws", "hooks"] {
+        let line = format!("openclaw_rate_limited_total{{surface=\"{surface}\"}} ");
+        let n: u64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix(line.as_str()))
+            .unwrap_or_else(|| panic!("no {line} in\n{text}"))
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(n >= 1, "{surface}: {n}");
+    }
+    let st = call(&mut ws, "s2", "status", json!({})).await;
+    assert!(
+        st["payload"]["traffic"]["rateLimited"].as_u64().unwrap() >= 4,
+        "{st}"
+    );
+
     // Recovery: one request a second comes back.
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(models(&http, &gw).await.status(), 200);

@@ -43,7 +43,7 @@ pub fn client_config(trust: &Trust) -> Result<(Arc<ClientConfig>, Presented), St
         .map_err(|e| format!("cannot set up TLS: {e}"))?;
     let pin = |expected: [u8; 32]| -> Arc<dyn ServerCertVerifier> {
         Arc::new(PinVerifier {
-            expected,
+            expected: Some(expected),
             presented: presented.clone(),
             provider: provider.clone(),
         })
@@ -102,7 +102,9 @@ pub fn client_config(trust: &Trust) -> Result<(Arc<ClientConfig>, Presented), St
 /// not make the probe fail.
 pub fn readiness_probe_config() -> Result<Arc<ClientConfig>, rustls::Error> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let verifier = Arc::new(AnyCert {
+    let verifier = Arc::new(PinVerifier {
+        expected: None,
+        presented: Presented::default(),
         provider: provider.clone(),
     });
     Ok(Arc::new(
@@ -112,59 +114,6 @@ pub fn readiness_probe_config() -> Result<Arc<ClientConfig>, rustls::Error> {
             .with_custom_certificate_verifier(verifier)
             .with_no_client_auth(),
     ))
-}
-
-/// See [`readiness_probe_config`].
-#[derive(Debug)]
-struct AnyCert {
-    provider: Arc<CryptoProvider>,
-}
-
-impl ServerCertVerifier for AnyCert {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
 }
 
 /// What to tell the user when a pinned handshake failed on the fingerprint.
@@ -184,11 +133,12 @@ pub fn mismatch_message(trust: &Trust, presented: &[u8; 32]) -> Option<String> {
     }
 }
 
-/// Accepts exactly one leaf certificate, by SHA-256; handshake signatures are still
-/// verified against it, so the peer must hold its key.
+/// Accepts exactly one leaf certificate, by SHA-256 (`expected: None`: any, for
+/// [`readiness_probe_config`]); handshake signatures are still verified against the
+/// presented certificate, so the peer must hold its key.
 #[derive(Debug)]
 struct PinVerifier {
-    expected: [u8; 32],
+    expected: Option<[u8; 32]>,
     presented: Presented,
     provider: Arc<CryptoProvider>,
 }
@@ -203,7 +153,7 @@ impl ServerCertVerifier for PinVerifier {
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         let fp = sha256(end_entity);
-        if fp == self.expected {
+        if self.expected.is_none_or(|want| want == fp) {
             Ok(ServerCertVerified::assertion())
         } else {
             *self.presented.lock().unwrap_or_else(|e| e.into_inner()) = Some(fp);

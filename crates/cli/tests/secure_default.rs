@@ -83,6 +83,14 @@ async fn auth_mode_none_is_explicit_loopback_only_and_warned() {
     let cfg = r#"{ gateway: { mode: "local", auth: { mode: "none" } } }"#;
     let gw = start(Spec::default().config(cfg));
     assert!(!gw.state.join("gateway.token").exists());
+    // `start` may have seen the listening line in the log file before the console reader
+    // caught up with the warning printed before it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    while !gw.output().contains("gateway.auth.mode is \"none\"")
+        && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     assert!(
         gw.output().contains("gateway.auth.mode is \"none\""),
         "{}",

@@ -382,23 +382,6 @@ async fn cli_over_wss_with_local_cert_ca_file_and_fingerprint() {
     assert_eq!(out.code, 0, "remote mode: {}{}", out.stdout, out.stderr);
 }
 
-/// The (year, month, day) of a day number since 1970-01-01.
-fn civil_from_days(z: i64) -> (i32, u8, u8) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (
-        (yoe + era * 400 + i64::from(m <= 2)) as i32,
-        m as u8,
-        d as u8,
-    )
-}
-
 /// A self-signed pair for 127.0.0.1 valid until `not_after` (y, m, d).
 fn pair(not_after: (i32, u8, u8)) -> (String, String) {
     let key = rcgen::KeyPair::generate().unwrap();
@@ -558,14 +541,14 @@ fn bad_files_stop_the_start_naming_the_file() {
 
 #[test]
 fn audit_reports_expiring_and_expired_certificates() {
-    let days = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-        / 86_400;
+    let week = jiff::tz::TimeZone::UTC
+        .to_datetime(jiff::Timestamp::now())
+        .date()
+        .checked_add(jiff::Span::new().days(7))
+        .unwrap();
     let cases = [
         (
-            civil_from_days(days + 7),
+            (i32::from(week.year()), week.month() as u8, week.day() as u8),
             "gateway.tls.cert_expiring",
             "warn",
         ),

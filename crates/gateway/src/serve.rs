@@ -570,7 +570,7 @@ impl Sockets {
                 "the gateway is at its connection limit; retry shortly".to_owned()
             }
             Refusal::MaxConnections(max) => format!(
-                "the gateway has {max} connections open, its gateway.performance.maxConnections; retry shortly, or raise the limit"
+                "the gateway is at gateway.performance.maxConnections ({max} open connections); retry shortly, or raise that limit"
             ),
         };
         let body = format!(r#"{{"error":{{"message":"{message}","type":"unavailable"}}}}"#);
@@ -592,23 +592,7 @@ impl Sockets {
         }
         let me = self.clone();
         tokio::spawn(async move {
-            let mut stream = stream;
-            let _ = tokio::time::timeout(LINGER, async {
-                if stream.write_all(answer.as_bytes()).await.is_ok() {
-                    let _ = stream.shutdown().await;
-                    // Read what the client sent until it closes, so closing does not reset
-                    // the connection before the answer is read.
-                    let mut buf = [0u8; 4096];
-                    let mut seen = 0usize;
-                    while seen < MAX_BUF {
-                        match tokio::io::AsyncReadExt::read(&mut stream, &mut buf).await {
-                            Ok(0) | Err(_) => break,
-                            Ok(n) => seen += n,
-                        }
-                    }
-                }
-            })
-            .await;
+            answer_and_close(stream, answer.as_bytes()).await;
             me.lingering.fetch_sub(1, Ordering::AcqRel);
         });
     }
@@ -698,13 +682,15 @@ impl Ticket {
 struct InFlight {
     sockets: Arc<Sockets>,
     entry: Arc<Entry>,
-    /// Observes the request's total time when it ends.
-    done: Option<(Arc<Metrics>, Route, Instant)>,
+    /// Observes the request's total time, in the table's metrics, when it ends.
+    done: Option<(Route, Instant)>,
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        if let Some((metrics, route, started)) = self.done.take() {
+        if let Some((route, started)) = self.done.take()
+            && let Some(metrics) = self.sockets.metrics.get()
+        {
             metrics.http_done(route, started.elapsed());
         }
         let e = &self.entry;
@@ -997,19 +983,17 @@ async fn handle(
         .request_timeout()
         .filter(|_| !parts.headers.contains_key(header::UPGRADE));
     let call = router.oneshot(Request::from_parts(parts, body));
-    let res = match deadline {
-        None => match call.await {
-            Ok(res) => res,
-            Err(never) => match never {},
-        },
-        Some(limit) => match tokio::time::timeout(limit, call).await {
-            Ok(Ok(res)) => res,
-            Ok(Err(never)) => match never {},
-            Err(_) => {
-                tracing::warn!(target: "gateway", conn = ticket.entry.id, timeout_ms = limit.as_millis() as u64, "request timed out before its response head; answering 504");
-                timeout_response(limit)
-            }
-        },
+    let answered = match deadline {
+        None => Ok(call.await),
+        Some(limit) => tokio::time::timeout(limit, call).await.map_err(|_| limit),
+    };
+    let res = match answered {
+        Ok(Ok(res)) => res,
+        Ok(Err(never)) => match never {},
+        Err(limit) => {
+            tracing::warn!(target: "gateway", conn = ticket.entry.id, timeout_ms = limit.as_millis() as u64, "request timed out before its response head; answering 504");
+            timeout_response(limit)
+        }
     };
     let res = if stalled.as_ref().is_some_and(|s| s.load(Ordering::Relaxed)) {
         tracing::debug!(target: "gateway", conn = ticket.entry.id, "request body stalled; answering 408");
@@ -1024,7 +1008,7 @@ async fn handle(
     if let Some(m) = ticket.sockets.metrics.get() {
         let route = Route::from_u8(ticket.entry.route.load(Ordering::Relaxed));
         m.http_head(route, method, res.status().as_u16(), started.elapsed());
-        in_flight.done = Some((m.clone(), route, started));
+        in_flight.done = Some((route, started));
     }
     Ok(res.map(|inner| TrackedBody {
         inner,
@@ -1038,8 +1022,26 @@ fn timeout_response(limit: Duration) -> Response<Body> {
         r#"{{"error":{{"message":"the gateway did not answer within {} ms (gateway.performance.requestTimeout); retry, or raise the timeout","type":"timeout","param":null,"code":"request_timeout"}}}}"#,
         limit.as_millis()
     );
+    json_error(StatusCode::GATEWAY_TIMEOUT, body)
+}
+
+/// `408` for a request body that stopped arriving; the connection closes after it.
+fn stalled_response(timeout: Duration) -> Response<Body> {
+    let body = format!(
+        r#"{{"error":{{"message":"request body stalled: no data for {} ms; send the body without pausing","type":"request_timeout"}}}}"#,
+        timeout.as_millis()
+    );
+    let mut res = json_error(StatusCode::REQUEST_TIMEOUT, body);
+    res.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    res
+}
+
+/// An answer the accept loop makes itself, outside the router (whose edge layer adds
+/// `Referrer-Policy` to the rest): JSON `body` with `status` and the security headers.
+fn json_error(status: StatusCode, body: String) -> Response<Body> {
     let mut res = Response::new(Body::from(body));
-    *res.status_mut() = StatusCode::GATEWAY_TIMEOUT;
+    *res.status_mut() = status;
     let h = res.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
@@ -1052,26 +1054,6 @@ fn timeout_response(limit: Duration) -> Response<Body> {
     h.insert(
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
-    );
-    res
-}
-
-fn stalled_response(timeout: Duration) -> Response<Body> {
-    let body = format!(
-        r#"{{"error":{{"message":"request body stalled: no data for {} ms; send the body without pausing","type":"request_timeout"}}}}"#,
-        timeout.as_millis()
-    );
-    let mut res = Response::new(Body::from(body));
-    *res.status_mut() = StatusCode::REQUEST_TIMEOUT;
-    let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json; charset=utf-8"),
-    );
-    h.insert(header::CONNECTION, HeaderValue::from_static("close"));
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
     );
     res
 }
@@ -1210,7 +1192,6 @@ fn spawn_tls_connection(
     };
     let signal_tx = signal_tx.clone();
     let close_rx = close_rx.clone();
-    let header_timeout = sockets.limits.header_timeout;
     tokio::spawn(async move {
         let entry = reg.entry.clone();
         // Shed (header timeout, room for others, shutdown) ends the handshake at once.
@@ -1242,8 +1223,8 @@ fn spawn_tls_connection(
         };
         let tls = tokio::select! {
             r = handshake => r,
+            // The sweeper's header timeout (a socket not yet served) sheds it.
             _ = shed => None,
-            _ = tokio::time::sleep(header_timeout) => None,
             _ = signal_tx.closed() => None,
         };
         if let Some(tls) = tls {
@@ -1252,16 +1233,22 @@ fn spawn_tls_connection(
     });
 }
 
-/// Answers plain HTTP on a TLS port with `400` in plaintext and closes, reading what the
-/// client sent meanwhile (bounded) so the close does not reset the answer away.
-async fn refuse_plain(mut stream: TcpStream) {
+/// Answers plain HTTP on a TLS port with `400` in plaintext and closes.
+async fn refuse_plain(stream: TcpStream) {
     let answer = format!(
         "HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\n\
          content-length: {}\r\nconnection: close\r\n\r\n{PLAIN_ON_TLS}",
         PLAIN_ON_TLS.len()
     );
+    answer_and_close(stream, answer.as_bytes()).await;
+}
+
+/// Writes `answer` to a socket the gateway is refusing and closes it, first reading what
+/// the client sent meanwhile (bounded, for at most [`LINGER`]) so the close does not reset
+/// the connection before the answer is read.
+async fn answer_and_close(mut stream: TcpStream, answer: &[u8]) {
     let _ = tokio::time::timeout(LINGER, async {
-        if stream.write_all(answer.as_bytes()).await.is_ok() {
+        if stream.write_all(answer).await.is_ok() {
             let _ = stream.shutdown().await;
             let mut buf = [0u8; 4096];
             let mut seen = 0usize;

@@ -289,9 +289,6 @@ impl EdgeLimits {
     }
 }
 
-/// A shared handle: the state owns it, the accept loop of each listener reads it.
-pub type SharedEdgeLimits = Arc<EdgeLimits>;
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,6 +18,7 @@
 //! the old pair keeps serving, a warning is logged, and the error is shown in `health`
 //! and `status` (`tls.lastError`) until a good pair arrives.
 
+use jiff::tz::TimeZone;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
@@ -509,11 +510,15 @@ fn ensure_generated(cert: &Path, key: &Path) -> Result<(), TlsError> {
     let mut dn = rcgen::DistinguishedName::new();
     dn.push(rcgen::DnType::CommonName, "OpenClaw Gateway (self-signed)");
     params.distinguished_name = dn;
-    let today = now_ms() as i64 / 86_400_000;
-    let (y, m, d) = civil_from_days(today - 1);
-    params.not_before = rcgen::date_time_ymd(y as i32, m as u8, d as u8);
-    let (y, m, d) = civil_from_days(today + GENERATED_DAYS);
-    params.not_after = rcgen::date_time_ymd(y as i32, m as u8, d as u8);
+    let today = TimeZone::UTC.to_datetime(jiff::Timestamp::now()).date();
+    let ymd = |days: i64| {
+        today
+            .checked_add(jiff::Span::new().days(days))
+            .map(|d| rcgen::date_time_ymd(i32::from(d.year()), d.month() as u8, d.day() as u8))
+            .map_err(|e| gen_err(e.to_string()))
+    };
+    params.not_before = ymd(-1)?;
+    params.not_after = ymd(GENERATED_DAYS)?;
     let key_pair = rcgen::KeyPair::generate().map_err(|e| gen_err(e.to_string()))?;
     let certificate = params
         .self_signed(&key_pair)
@@ -592,11 +597,19 @@ pub fn not_after_ms(der: &[u8]) -> Option<u64> {
         0x18 => (text.get(..4)?.parse().ok()?, text.get(4..)?),
         _ => return None,
     };
-    let num = |r: std::ops::Range<usize>| rest.get(r)?.parse::<i64>().ok();
-    let (mo, d, h, mi, s) = (num(0..2)?, num(2..4)?, num(4..6)?, num(6..8)?, num(8..10)?);
-    let days = days_from_civil(year, mo, d);
-    let secs = days * 86_400 + h * 3600 + mi * 60 + s;
-    u64::try_from(secs).ok().map(|s| s * 1000)
+    let num = |r: std::ops::Range<usize>| rest.get(r)?.parse::<i8>().ok();
+    let at = jiff::civil::DateTime::new(
+        i16::try_from(year).ok()?,
+        num(0..2)?,
+        num(2..4)?,
+        num(4..6)?,
+        num(6..8)?,
+        num(8..10)?,
+        0,
+    )
+    .ok()?;
+    let ms = TimeZone::UTC.to_timestamp(at).ok()?.as_millisecond();
+    u64::try_from(ms).ok()
 }
 
 /// One DER item: (tag, contents, what follows).
@@ -620,30 +633,6 @@ fn der_item(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     Some((tag, b.get(head..end)?, b.get(end..)?))
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The date of a day number since 1970-01-01 (inverse of [`days_from_civil`]).
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
 /// Whether a connection's first byte starts a TLS handshake record (a ClientHello).
 pub fn is_handshake_record(first: u8) -> bool {
     first == 0x16
@@ -654,12 +643,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn dates_round_trip() {
-        assert_eq!(days_from_civil(1970, 1, 1), 0);
-        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
-        for z in [-1000, 0, 11_017, 20_000, 60_000] {
-            let (y, m, d) = civil_from_days(z);
-            assert_eq!(days_from_civil(y, m, d), z);
+    fn not_after_is_read_to_the_second() {
+        let key = rcgen::KeyPair::generate().unwrap();
+        for (y, m, d, ms) in [
+            (2000, 3, 1, 951_868_800_000u64),
+            (2049, 12, 31, 2_524_521_600_000),
+            (2050, 1, 1, 2_524_608_000_000),
+        ] {
+            let mut params = rcgen::CertificateParams::new(vec!["localhost".into()]).unwrap();
+            params.not_after = rcgen::date_time_ymd(y, m, d);
+            let cert = params.self_signed(&key).unwrap();
+            assert_eq!(not_after_ms(cert.der()), Some(ms), "{y}-{m}-{d}");
         }
     }
 

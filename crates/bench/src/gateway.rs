@@ -194,6 +194,48 @@ pub fn tree(pid: u32) -> Vec<u32> {
     out
 }
 
+/// Binds every thread of process `pid` (`None`: this process) to `cpus`. Threads
+/// started later inherit it from the thread that starts them.
+pub fn pin(pid: Option<u32>, cpus: std::ops::Range<usize>) -> anyhow::Result<()> {
+    let mut set = rustix::thread::CpuSet::new();
+    for cpu in cpus {
+        set.set(cpu);
+    }
+    let dir = match pid {
+        Some(p) => format!("/proc/{p}/task"),
+        None => "/proc/self/task".to_owned(),
+    };
+    for e in std::fs::read_dir(&dir)?.flatten() {
+        let Some(tid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        // A thread that ended since the listing has nothing left to pin.
+        if let Some(tid) = rustix::process::Pid::from_raw(tid) {
+            let _ = rustix::thread::sched_setaffinity(Some(tid), &set);
+        }
+    }
+    Ok(())
+}
+
+/// CPU time (user + system) a process has used so far.
+pub fn cpu_time(pid: u32) -> anyhow::Result<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name's closing ')': state is the first, utime the 12th.
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .ok_or_else(|| anyhow::anyhow!("unreadable /proc/{pid}/stat"))?;
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .map(|v| v.parse().unwrap_or(0))
+        .collect();
+    let ticks = f.iter().sum::<u64>();
+    let hz = rustix::param::clock_ticks_per_second().max(1);
+    Ok(Duration::from_nanos(ticks * 1_000_000_000 / hz))
+}
+
 /// VmRSS of a process, in KiB.
 pub fn rss_kib(pid: u32) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;

@@ -132,7 +132,13 @@ async fn main() -> anyhow::Result<()> {
                 rows.extend(tls::handshakes(&ours, num.unwrap_or(16) as usize, 10).await?)
             }
             "edge" => rows.extend(
-                edge::overhead(&ours, baseline.as_ref(), num.unwrap_or(64) as usize, 5).await?,
+                edge::overhead(
+                    &ours,
+                    baseline.as_ref(),
+                    num.unwrap_or(64) as usize,
+                    edge::ROUNDS,
+                )
+                .await?,
             ),
             "all" => {
                 rows.extend(scenarios::startup(&ours, 20).await?);
@@ -143,7 +149,7 @@ async fn main() -> anyhow::Result<()> {
                 rows.extend(scenarios::soak(&bin, 300).await?);
                 rows.extend(tls::https_models(&ours, 64, 10).await?);
                 rows.extend(tls::handshakes(&ours, 16, 10).await?);
-                rows.extend(edge::overhead(&ours, baseline.as_ref(), 64, 5).await?);
+                rows.extend(edge::overhead(&ours, baseline.as_ref(), 64, edge::ROUNDS).await?);
             }
             other => {
                 eprintln!("unknown scenario {other:?}");

@@ -373,7 +373,12 @@ impl Sockets {
     }
 
     fn now(&self) -> u64 {
-        self.epoch.elapsed().as_millis() as u64 + 1
+        self.ms_at(Instant::now())
+    }
+
+    /// [`Sockets::now`] for an instant the caller already read.
+    fn ms_at(&self, at: Instant) -> u64 {
+        at.saturating_duration_since(self.epoch).as_millis() as u64 + 1
     }
 
     /// Whether a warning of `kind` may be logged now (at most one per `WARN_EVERY_MS`).
@@ -688,14 +693,16 @@ struct InFlight {
 
 impl Drop for InFlight {
     fn drop(&mut self) {
+        // One clock read for both the metrics and the idle clock.
+        let now = Instant::now();
         if let Some((route, started)) = self.done.take()
             && let Some(metrics) = self.sockets.metrics.get()
         {
-            metrics.http_done(route, started.elapsed());
+            metrics.http_done(route, now.saturating_duration_since(started));
         }
         let e = &self.entry;
         // `since` first: the sweeper reads `in_flight` and then `since`.
-        e.since.store(self.sockets.now(), Ordering::Release);
+        e.since.store(self.sockets.ms_at(now), Ordering::Release);
         e.head_at.store(0, Ordering::Release);
         e.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
@@ -1007,7 +1014,7 @@ async fn handle(
     };
     if let Some(m) = ticket.sockets.metrics.get() {
         let route = Route::from_u8(ticket.entry.route.load(Ordering::Relaxed));
-        m.http_head(route, method, res.status().as_u16(), started.elapsed());
+        m.http_head(route, method, res.status().as_u16(), started);
         in_flight.done = Some((route, started));
     }
     Ok(res.map(|inner| TrackedBody {

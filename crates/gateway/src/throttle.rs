@@ -11,7 +11,7 @@
 //! shared gateway token therefore shares one budget, which is what the operator's "stop
 //! the bleeding" step wants: the limit caps what the gateway takes, whoever sends it.
 
-use std::hash::{BuildHasher, Hash, Hasher, RandomState};
+use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -19,7 +19,8 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota};
+use governor::state::keyed::DashMapStateStore;
+use governor::{Quota, RateLimiter};
 use openclaw_config::edge::{PerformanceConfig, RequestRateLimitConfig};
 
 use crate::metrics::Metrics;
@@ -72,10 +73,35 @@ impl Throttled {
     }
 }
 
+/// The cell map's hasher. A [`ClientKey`] is already a keyed hash, uniform over 64 bits,
+/// so hashing it again (the map's default is SipHash) would only spend time: the key
+/// itself is the hash.
+#[derive(Default)]
+struct KeyIsHash(u64);
+
+impl Hasher for KeyIsHash {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `u64` keys reach this map; anything else still hashes, just not as fast.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+type Cells = RateLimiter<u64, DashMapStateStore<u64, BuildHasherDefault<KeyIsHash>>, DefaultClock>;
+
 /// One configuration of the limit with its cells; replaced whole when the config changes.
 struct Budget {
     config: RequestRateLimitConfig,
-    cells: DefaultKeyedRateLimiter<u64>,
+    cells: Cells,
 }
 
 /// `gateway.rateLimit`: a GCRA budget per client on `/v1/*`, `/tools/invoke`, `/hooks/*`
@@ -84,7 +110,10 @@ pub struct RequestLimiter {
     /// Fast path: whether any check is needed.
     enabled: AtomicBool,
     budget: RwLock<Option<Arc<Budget>>>,
-    hasher: RandomState,
+    /// Keys [`ClientKey`]s with a seed drawn at start. foldhash, not SipHash: the key
+    /// is taken on every metered request, and with a per-process seed nobody outside
+    /// can aim two clients at one budget.
+    hasher: foldhash::fast::RandomState,
     clock: DefaultClock,
     limited: AtomicU64,
     /// Where refusals are counted (by surface, and in `status.traffic`).
@@ -105,7 +134,7 @@ impl RequestLimiter {
         let limiter = RequestLimiter {
             enabled: AtomicBool::new(false),
             budget: RwLock::new(None),
-            hasher: RandomState::new(),
+            hasher: foldhash::fast::RandomState::default(),
             clock: DefaultClock::default(),
             limited: AtomicU64::new(0),
             metrics,
@@ -128,7 +157,7 @@ impl RequestLimiter {
         }
         *budget = Some(Arc::new(Budget {
             config: config.clone(),
-            cells: governor::RateLimiter::keyed(quota(config)),
+            cells: RateLimiter::dashmap_with_hasher(quota(config), BuildHasherDefault::default()),
         }));
         self.enabled.store(true, Ordering::Release);
     }

@@ -55,8 +55,9 @@ static GLOBAL: Counting = Counting;
 
 fn record_everything(m: &Arc<Metrics>) {
     let d = Duration::from_millis(12);
-    m.http_head(Route::Models, HttpMethod::Get, 200, d);
-    m.http_head(Route::ChatCompletions, HttpMethod::Post, 503, d);
+    let t = std::time::Instant::now();
+    m.http_head(Route::Models, HttpMethod::Get, 200, t);
+    m.http_head(Route::ChatCompletions, HttpMethod::Post, 503, t);
     m.http_done(Route::Models, d);
     let ws = m.ws_connected();
     drop(ws);

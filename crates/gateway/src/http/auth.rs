@@ -17,8 +17,13 @@ use crate::state::AppState;
 use crate::throttle::Identity;
 
 /// Checks `Authorization: Bearer <token|password>`: 401 on a wrong or missing credential,
-/// 429 with `Retry-After` while the address is locked out.
-pub fn require_bearer(state: &AppState, headers: &HeaderMap, ip: IpAddr) -> Result<(), ApiError> {
+/// 429 with `Retry-After` while the address is locked out. On success, the credential
+/// the request presented (if any), which is who its rate-limit budget belongs to.
+pub fn require_bearer<'h>(
+    state: &AppState,
+    headers: &'h HeaderMap,
+    ip: IpAddr,
+) -> Result<Option<&'h str>, ApiError> {
     let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
     let attempt = Attempt::gateway(ip, origin);
     if let Some(wait) = state.limiter.locked(&attempt) {
@@ -34,7 +39,7 @@ pub fn require_bearer(state: &AppState, headers: &HeaderMap, ip: IpAddr) -> Resu
     match state.auth.verify(&presented) {
         Ok(()) => {
             state.limiter.record_success(&attempt);
-            Ok(())
+            Ok(bearer)
         }
         Err(_) => {
             state.limiter.record_failure(&attempt);
@@ -132,11 +137,11 @@ impl FromRequestParts<Arc<AppState>> for Authorized {
         state: &Arc<AppState>,
     ) -> Result<Self, ApiError> {
         let ip = client_ip(&state.live(), &parts.extensions, &parts.headers);
-        require_bearer(state, &parts.headers, ip)?;
+        let bearer = require_bearer(state, &parts.headers, ip)?;
         crate::serve::Ticket::mark(&parts.extensions);
         // Counted after authentication, against who the client authenticated as: a
         // wrong credential is the failed-auth limiter's business, not the budget's.
-        let who = match bearer_token(&parts.headers) {
+        let who = match bearer {
             Some(credential) => Identity::Credential(credential),
             None => Identity::Address(ip),
         };

@@ -392,12 +392,14 @@ fn http_index(route: Route, method: HttpMethod, code: u16) -> usize {
 }
 
 impl Metrics {
-    /// An HTTP response head went out: counts it (by route, method and code), observes
-    /// the time to first byte, and feeds the last-minute window.
-    pub fn http_head(&self, route: Route, method: HttpMethod, code: u16, ttfb: Duration) {
+    /// An HTTP response head went out for a request that began at `started`: counts it
+    /// (by route, method and code), observes the time to first byte, and feeds the
+    /// last-minute window. One clock read serves both.
+    pub fn http_head(&self, route: Route, method: HttpMethod, code: u16, started: Instant) {
+        let now = Instant::now();
         self.http_requests[http_index(route, method, code)].fetch_add(1, Ordering::Relaxed);
-        self.http_ttfb[route as usize].observe(ttfb);
-        self.recent.request(code >= 500);
+        self.http_ttfb[route as usize].observe(now.saturating_duration_since(started));
+        self.recent.request(code >= 500, now);
     }
 
     /// An HTTP response body ended (or was abandoned): observes the total time.
@@ -541,10 +543,10 @@ mod tests {
     #[test]
     fn traffic_counts_requests_errors_and_rate_limited() {
         let m = Metrics::default();
-        let d = Duration::from_millis(1);
-        m.http_head(Route::Models, HttpMethod::Get, 200, d);
-        m.http_head(Route::ChatCompletions, HttpMethod::Post, 502, d);
-        m.http_head(Route::Models, HttpMethod::Get, 429, d);
+        let t = Instant::now();
+        m.http_head(Route::Models, HttpMethod::Get, 200, t);
+        m.http_head(Route::ChatCompletions, HttpMethod::Post, 502, t);
+        m.http_head(Route::Models, HttpMethod::Get, 429, t);
         m.rate_limited(Surface::Http);
         m.rate_limited(Surface::Ws);
         assert_eq!(

@@ -52,12 +52,16 @@ impl Default for Recent {
 }
 
 impl Recent {
-    fn now(&self) -> u64 {
-        self.epoch.elapsed().as_secs() + 1
+    fn second(&self, at: Instant) -> u64 {
+        at.saturating_duration_since(self.epoch).as_secs() + 1
     }
 
-    fn bucket(&self) -> &Bucket {
-        let now = self.now();
+    fn now(&self) -> u64 {
+        self.second(Instant::now())
+    }
+
+    fn bucket(&self, at: Instant) -> &Bucket {
+        let now = self.second(at);
         let b = &self.ring[(now % WINDOW_SECS) as usize];
         let seen = b.second.load(Ordering::Acquire);
         if seen != now
@@ -72,8 +76,8 @@ impl Recent {
         b
     }
 
-    fn add(&self, kind: Kind) {
-        let b = self.bucket();
+    fn add(&self, kind: Kind, at: Instant) {
+        let b = self.bucket(at);
         let c = match kind {
             Kind::Requests => &b.requests,
             Kind::Errors => &b.errors,
@@ -82,17 +86,18 @@ impl Recent {
         c.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Counts one HTTP response; `server_error` for a 5xx.
-    pub fn request(&self, server_error: bool) {
-        self.add(Kind::Requests);
+    /// Counts one HTTP response answered at `at` (the caller has just read the clock for
+    /// its latency, so the window does not read it again); `server_error` for a 5xx.
+    pub fn request(&self, server_error: bool, at: Instant) {
+        self.add(Kind::Requests, at);
         if server_error {
-            self.add(Kind::Errors);
+            self.add(Kind::Errors, at);
         }
     }
 
     /// Counts one rate-limited request.
     pub fn rate_limited(&self) {
-        self.add(Kind::RateLimited);
+        self.add(Kind::RateLimited, Instant::now());
     }
 
     /// Sums over the last [`WINDOW_SECS`] seconds (the current one included).
@@ -118,8 +123,8 @@ mod tests {
     #[test]
     fn counts_what_was_recorded_in_the_window() {
         let r = Recent::default();
-        r.request(false);
-        r.request(true);
+        r.request(false, Instant::now());
+        r.request(true, Instant::now());
         r.rate_limited();
         assert_eq!(
             r.counts(),
@@ -140,7 +145,7 @@ mod tests {
         b.second.store(1, Ordering::Release);
         b.requests.store(5, Ordering::Relaxed);
         assert_eq!(r.counts().requests, 0);
-        r.request(false);
+        r.request(false, Instant::now());
         assert_eq!(r.counts().requests, 1);
     }
 }

@@ -465,7 +465,7 @@ mod tests {
             Route::Models,
             HttpMethod::Get,
             200,
-            Duration::from_millis(2),
+            std::time::Instant::now() - Duration::from_millis(2),
         );
         m.http_done(Route::Models, Duration::from_millis(3));
         let text = m.render(&Extras::default());

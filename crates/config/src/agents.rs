@@ -159,6 +159,11 @@ pub struct AgentDefaults {
     /// limit is kept in the transcript.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_answer_bytes: Option<usize>,
+    /// Model answers that call gateway tools one turn may have before it is stopped with
+    /// an error (default 25): a model that keeps calling tools without ever answering
+    /// would otherwise run until the turn's time limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_tool_rounds: Option<usize>,
     /// Embedding model used by `/v1/embeddings`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub embeddings: Option<EmbeddingsConfig>,

@@ -21,6 +21,8 @@ pub const DEFAULT_AGENT_ID: &str = "main";
 pub const DEFAULT_RUN_TIMEOUT: Duration = Duration::from_secs(600);
 /// Default number of transcript entries sent as history.
 pub const DEFAULT_HISTORY_LIMIT: usize = 200;
+/// Default `agents.defaults.maxToolRounds`.
+pub const DEFAULT_MAX_TOOL_ROUNDS: usize = 25;
 /// Largest answer a turn keeps when `agents.defaults.maxAnswerBytes` is not set: far above
 /// any real model answer, far below what would strain memory or a client's frame limit.
 pub const DEFAULT_MAX_ANSWER_BYTES: usize = 2 * 1024 * 1024;
@@ -64,6 +66,8 @@ pub struct Agent {
     pub history_limit: usize,
     /// Largest answer a turn may stream (`agents.defaults.maxAnswerBytes`).
     pub max_answer_bytes: usize,
+    /// Tool-calling answers per turn (`agents.defaults.maxToolRounds`).
+    pub max_tool_rounds: usize,
     /// Embedding model, if configured.
     pub embeddings: Option<ModelTarget>,
     /// A session untouched this long starts over on its next turn (`session.reset`).
@@ -229,6 +233,7 @@ impl AgentTable {
                 max_answer_bytes: defaults
                     .max_answer_bytes
                     .unwrap_or(DEFAULT_MAX_ANSWER_BYTES),
+                max_tool_rounds: defaults.max_tool_rounds.unwrap_or(DEFAULT_MAX_TOOL_ROUNDS),
                 embeddings,
                 idle_reset: config.idle_reset(),
                 log_timings: config.gateway.log_timings,

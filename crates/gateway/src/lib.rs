@@ -40,6 +40,7 @@ pub mod sys;
 pub mod throttle;
 pub mod tls;
 pub mod token;
+pub mod tools;
 pub mod ws;
 
 use std::time::Duration;

@@ -44,6 +44,13 @@ pub struct Entry {
     /// The channel the message came from or went to (e.g. `telegram`, `webchat`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
+    /// For a `tool` entry: the tool's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_name: Option<String>,
+    /// For a `tool` entry: the tool failed, was refused, or was interrupted. Unlike
+    /// [`Entry::error`] the entry stays history: the model must see that its call failed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub is_error: bool,
 }
 
 impl Entry {
@@ -55,6 +62,8 @@ impl Entry {
             ts: now_ms(),
             role: role.into(),
             content: content.into(),
+            tool_name: None,
+            is_error: false,
             run_id: None,
             provider: None,
             model: None,

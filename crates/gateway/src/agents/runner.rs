@@ -21,6 +21,7 @@ use tokio::time::Instant;
 use crate::catalog::{Agent, ModelTarget};
 use crate::metrics::{Metrics, Outcome as MetricOutcome};
 use crate::runs::Cancel;
+use crate::tools::toolbox::{ToolBox, ToolOutput};
 
 /// A `Retry-After` at most this long is waited out on the same model before falling back.
 pub const MAX_RETRY_AFTER_WAIT: Duration = Duration::from_secs(2);
@@ -67,6 +68,9 @@ pub struct Turn {
     pub params: GenParams,
     /// Channel the message came from, recorded in the transcript.
     pub channel: Option<String>,
+    /// The gateway's own tools for this turn; `None` runs no tool (the model's calls go
+    /// back to the client, as for a client that brings its own tools).
+    pub tools: Option<std::sync::Arc<ToolBox>>,
 }
 
 impl Turn {
@@ -86,7 +90,14 @@ impl Turn {
             model_override: None,
             params: GenParams::default(),
             channel: None,
+            tools: None,
         }
+    }
+
+    /// Runs the gateway's tools (under the tool policy) when the model calls them.
+    pub fn with_tools(mut self, tools: Option<std::sync::Arc<ToolBox>>) -> Turn {
+        self.tools = tools;
+        self
     }
 
     /// Uses `run_id` instead of a fresh one.
@@ -153,7 +164,27 @@ pub enum RunEvent {
     },
     /// Text.
     Delta(String),
-    /// A piece of a tool call.
+    /// A gateway tool is about to run (its call is already in the transcript).
+    ToolStart {
+        /// Call id.
+        id: String,
+        /// Tool name.
+        name: String,
+        /// Arguments as the model wrote them (JSON text).
+        arguments: String,
+    },
+    /// A gateway tool finished (its result is already in the transcript).
+    ToolResult {
+        /// Call id.
+        id: String,
+        /// Tool name.
+        name: String,
+        /// What goes back to the model.
+        content: String,
+        /// Whether the tool failed (or was refused).
+        is_error: bool,
+    },
+    /// A piece of a tool call the client runs (gateway tools' calls are not streamed).
     ToolCall {
         /// Tool call ordinal.
         index: usize,
@@ -219,6 +250,11 @@ pub enum RunError {
         /// The text received up to the limit.
         kept: String,
     },
+    /// The model kept calling tools past the round limit.
+    #[error(
+        "the model called tools for {0} rounds without a final answer; the turn was stopped (agents.defaults.maxToolRounds raises the limit)"
+    )]
+    ToolRounds(usize),
     /// Exceeded the agent's time limit.
     #[error("run exceeded the agent time limit of {0:?}; raise agents.defaults.timeoutSeconds")]
     Timeout(Duration),
@@ -296,6 +332,13 @@ async fn run_turn_inner(
         {
             history.clear();
         }
+        // Calls a crash left without a result are answered "interrupted" (and recorded)
+        // before the model sees the history again; they are never re-run.
+        let interrupted = interrupted_results(&history, Some(&turn.run_id));
+        if !interrupted.is_empty() {
+            store.append(&turn.session, &interrupted).await?;
+            history.extend(interrupted);
+        }
         messages.extend(history.iter().filter_map(entry_to_message));
     }
     let history_ms = started.elapsed().as_millis() as u64;
@@ -344,16 +387,77 @@ async fn run_turn_inner(
     }
 
     let model_started = Instant::now();
-    let result = try_chain(
-        &turn,
-        &chain,
-        system,
-        messages,
-        (events, metrics),
-        cancel,
-        deadline,
-    )
-    .await;
+    // Names the client declared are the client's to run, even where the gateway has a
+    // tool of the same name.
+    let client_tools: Vec<&str> = turn.params.tools.iter().map(|t| t.name.as_str()).collect();
+    let offered = turn
+        .tools
+        .as_ref()
+        .map(|tb| tb.defs(&client_tools))
+        .unwrap_or_default();
+    let mut messages = messages;
+    let mut rounds = 0usize;
+    let mut usage: Option<Usage> = None;
+    let result = loop {
+        let round = try_chain(
+            &turn,
+            &chain,
+            system.clone(),
+            messages.clone(),
+            &offered,
+            (events, metrics),
+            cancel,
+            deadline,
+        )
+        .await;
+        let mut outcome = match round {
+            Ok(o) => o,
+            Err(e) => break Err(e),
+        };
+        usage = add_usage(usage, outcome.usage);
+        outcome.usage = usage;
+        let runs_here = turn.tools.as_ref().filter(|_| {
+            !outcome.tool_calls.is_empty()
+                && outcome
+                    .tool_calls
+                    .iter()
+                    .all(|c| !client_tools.contains(&c.name.as_str()))
+        });
+        let Some(tools) = runs_here else {
+            break Ok(outcome);
+        };
+        if rounds >= turn.agent.max_tool_rounds {
+            break Err(RunError::ToolRounds(rounds));
+        }
+        rounds += 1;
+        // The calls are recorded before any runs: after a crash the transcript shows
+        // what was started, and a call without a result is marked interrupted.
+        if turn.persist {
+            store
+                .append(&turn.session, &[assistant_entry(&turn, &outcome)])
+                .await?;
+        }
+        messages.push(Message {
+            role: Role::Assistant,
+            content: outcome.text.clone(),
+            tool_calls: outcome.tool_calls.clone(),
+            tool_call_id: None,
+        });
+        let results = run_tools(
+            store,
+            &turn,
+            tools,
+            &outcome.tool_calls,
+            events,
+            cancel,
+            (deadline, turn.agent.timeout),
+        )
+        .await;
+        match results {
+            Ok(results) => messages.extend(results),
+            Err(e) => break Err(e),
+        }
+    };
     let model_ms = model_started.elapsed().as_millis() as u64;
     let timing = |ok: bool| {
         if turn.agent.log_timings {
@@ -365,6 +469,7 @@ async fn run_turn_inner(
                 ok,
                 history_ms,
                 model_ms,
+                tool_rounds = rounds,
                 total_ms = started.elapsed().as_millis() as u64,
                 "timing agent turn"
             );
@@ -373,21 +478,9 @@ async fn run_turn_inner(
     match result {
         Ok(outcome) => {
             if turn.persist {
-                let mut e = Entry::assistant(outcome.text.clone());
-                e.run_id = Some(turn.run_id.clone());
-                e.provider = Some(outcome.provider.clone());
-                e.model = Some(outcome.model.clone());
-                e.usage = outcome
-                    .usage
-                    .as_ref()
-                    .map(|u| json!({"input": u.input_tokens, "output": u.output_tokens}));
-                e.tool_calls = outcome
-                    .tool_calls
-                    .iter()
-                    .map(|c| json!({"id": c.id, "name": c.name, "arguments": c.arguments}))
-                    .collect();
-                e.channel = turn.channel.clone();
-                store.append(&turn.session, &[e]).await?;
+                store
+                    .append(&turn.session, &[assistant_entry(&turn, &outcome)])
+                    .await?;
             }
             timing(true);
             Ok(outcome)
@@ -398,6 +491,150 @@ async fn run_turn_inner(
             Err(err)
         }
     }
+}
+
+fn add_usage(a: Option<Usage>, b: Option<Usage>) -> Option<Usage> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(Usage {
+            input_tokens: a.input_tokens + b.input_tokens,
+            output_tokens: a.output_tokens + b.output_tokens,
+        }),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The transcript entry of a model answer (with the tool calls it made, if any).
+fn assistant_entry(turn: &Turn, outcome: &Outcome) -> Entry {
+    let mut e = Entry::assistant(outcome.text.clone());
+    e.run_id = Some(turn.run_id.clone());
+    e.provider = Some(outcome.provider.clone());
+    e.model = Some(outcome.model.clone());
+    e.usage = outcome
+        .usage
+        .as_ref()
+        .map(|u| json!({"input": u.input_tokens, "output": u.output_tokens}));
+    e.tool_calls = outcome
+        .tool_calls
+        .iter()
+        .map(|c| json!({"id": c.id, "name": c.name, "arguments": c.arguments}))
+        .collect();
+    e.channel = turn.channel.clone();
+    e
+}
+
+/// The transcript entry of a tool's result.
+fn tool_entry(turn: &Turn, call: &ToolCall, out: &ToolOutput) -> Entry {
+    let mut e = Entry::new("tool", out.content.clone());
+    e.tool_call_id = Some(call.id.clone());
+    e.tool_name = Some(call.name.clone());
+    e.is_error = out.is_error;
+    e.run_id = Some(turn.run_id.clone());
+    e
+}
+
+/// Runs one answer's tool calls, at most [`ToolBox::PARALLEL`] at once, recording each
+/// result as it arrives; returns the results in call order as messages for the model.
+/// Abort and the turn's deadline stop every call still running (their processes die
+/// with their futures).
+async fn run_tools(
+    store: &SessionStore,
+    turn: &Turn,
+    tools: &std::sync::Arc<ToolBox>,
+    calls: &[ToolCall],
+    events: &mpsc::Sender<RunEvent>,
+    cancel: &Cancel,
+    (deadline, limit): (Instant, Duration),
+) -> Result<Vec<Message>, RunError> {
+    use futures_util::StreamExt;
+    for c in calls {
+        let _ = events
+            .send(RunEvent::ToolStart {
+                id: c.id.clone(),
+                name: c.name.clone(),
+                arguments: c.arguments.clone(),
+            })
+            .await;
+    }
+    // Owned futures (the box's `Arc` and a copy of each call): a future borrowing from
+    // this frame would not be `Send` for every lifetime the spawned run needs.
+    let run_one = |i: usize| {
+        let tb = tools.clone();
+        let call = calls[i].clone();
+        async move { (i, tb.run(&call).await) }
+    };
+    let mut pending = futures_util::stream::FuturesUnordered::new();
+    let mut queued = 0..calls.len();
+    for i in queued.by_ref().take(ToolBox::PARALLEL) {
+        pending.push(run_one(i));
+    }
+    let mut results: Vec<Option<ToolOutput>> = vec![None; calls.len()];
+    loop {
+        let next = tokio::select! {
+            n = pending.next() => n,
+            _ = cancel.cancelled() => return Err(RunError::Aborted),
+            _ = tokio::time::sleep_until(deadline) => return Err(RunError::Timeout(limit)),
+        };
+        let Some((i, out)) = next else { break };
+        if let Some(j) = queued.next() {
+            pending.push(run_one(j));
+        }
+        let call = &calls[i];
+        if turn.persist {
+            store
+                .append(&turn.session, &[tool_entry(turn, call, &out)])
+                .await?;
+        }
+        let _ = events
+            .send(RunEvent::ToolResult {
+                id: call.id.clone(),
+                name: call.name.clone(),
+                content: out.content.clone(),
+                is_error: out.is_error,
+            })
+            .await;
+        results[i] = Some(out);
+    }
+    Ok(calls
+        .iter()
+        .zip(results)
+        .map(|(c, r)| Message::tool_result(c.id.clone(), r.map(|r| r.content).unwrap_or_default()))
+        .collect())
+}
+
+/// Tool calls in `history` (the tail of a transcript) that have no result: the gateway
+/// stopped while they ran. Each gets an error result saying so, so neither the model nor
+/// a reader takes them for done, and none is run again.
+pub fn interrupted_results(history: &[Entry], run_id: Option<&str>) -> Vec<Entry> {
+    let answered: std::collections::HashSet<&str> = history
+        .iter()
+        .filter(|e| e.role == "tool")
+        .filter_map(|e| e.tool_call_id.as_deref())
+        .collect();
+    let Some(last_calls) = history
+        .iter()
+        .rposition(|e| e.role == "assistant" && !e.tool_calls.is_empty() && e.error.is_none())
+    else {
+        return vec![];
+    };
+    let call = &history[last_calls];
+    call.tool_calls
+        .iter()
+        .filter_map(|c| {
+            let id = c.get("id")?.as_str()?;
+            if answered.contains(id) {
+                return None;
+            }
+            let mut e = Entry::new(
+                "tool",
+                "interrupted: the gateway stopped while this tool call was running; it was not run again and its outcome is unknown",
+            );
+            e.tool_call_id = Some(id.to_owned());
+            e.tool_name = c.get("name").and_then(|n| n.as_str()).map(str::to_owned);
+            e.is_error = true;
+            e.run_id = run_id.map(str::to_owned).or_else(|| call.run_id.clone());
+            Some(e)
+        })
+        .collect()
 }
 
 /// Starts `session` over (its transcript archived, see [`SessionStore::reset`]) when
@@ -424,11 +661,13 @@ pub async fn reset_if_idle(
     Ok(reset)
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn try_chain(
     turn: &Turn,
     chain: &[ModelTarget],
     system: Option<String>,
     messages: Vec<Message>,
+    offered: &[ToolDef],
     (events, metrics): (&mpsc::Sender<RunEvent>, &Metrics),
     cancel: &Cancel,
     deadline: Instant,
@@ -444,15 +683,24 @@ async fn try_chain(
             temperature: turn.params.temperature,
             top_p: turn.params.top_p,
             stop: turn.params.stop.clone(),
-            tools: turn.params.tools.clone(),
+            tools: turn.params.tools.iter().chain(offered).cloned().collect(),
             tool_choice: turn.params.tool_choice.clone(),
             user: None,
         };
         let mut retried = false;
         loop {
+            // With gateway tools, only the client's own tools' calls are streamed out.
+            let streamed = turn.tools.as_ref().map(|_| {
+                turn.params
+                    .tools
+                    .iter()
+                    .map(|t| t.name.as_str())
+                    .collect::<Vec<_>>()
+            });
             match attempt(
                 target,
                 &req,
+                streamed.as_deref(),
                 (events, metrics),
                 cancel,
                 (deadline, turn.agent.timeout),
@@ -508,13 +756,14 @@ enum Attempt {
 async fn attempt(
     target: &ModelTarget,
     req: &ChatRequest,
+    streamed: Option<&[&str]>,
     (events, metrics): (&mpsc::Sender<RunEvent>, &Metrics),
     cancel: &Cancel,
     limits: (Instant, Duration),
     max_answer: usize,
 ) -> Result<Outcome, Attempt> {
     let started = Instant::now();
-    let result = attempt_inner(target, req, events, cancel, limits, max_answer).await;
+    let result = attempt_inner(target, req, streamed, events, cancel, limits, max_answer).await;
     let (outcome, tokens) = match &result {
         Ok(out) => (
             MetricOutcome::Ok,
@@ -539,6 +788,7 @@ async fn attempt(
 async fn attempt_inner(
     target: &ModelTarget,
     req: &ChatRequest,
+    streamed: Option<&[&str]>,
     events: &mpsc::Sender<RunEvent>,
     cancel: &Cancel,
     (deadline, limit): (Instant, Duration),
@@ -575,6 +825,9 @@ async fn attempt_inner(
         model: target.model.clone(),
     };
     let mut emitted = false;
+    // Per tool call: whether its deltas go out (`None` until its name is known; the
+    // deltas wait meanwhile).
+    let mut forward: Vec<(Option<bool>, Vec<RunEvent>)> = Vec::new();
     // Bytes of text and tool-call arguments streamed so far, against the agent's cap.
     let mut answered = 0usize;
     loop {
@@ -632,14 +885,33 @@ async fn attempt_inner(
                     call.name.clone_from(name);
                 }
                 call.arguments.push_str(&arguments);
-                let _ = events
-                    .send(RunEvent::ToolCall {
-                        index,
-                        id,
-                        name,
-                        arguments,
-                    })
-                    .await;
+                let ev = RunEvent::ToolCall {
+                    index,
+                    id,
+                    name,
+                    arguments,
+                };
+                let Some(client) = streamed else {
+                    let _ = events.send(ev).await;
+                    continue;
+                };
+                while forward.len() <= index {
+                    forward.push((None, Vec::new()));
+                }
+                let slot = &mut forward[index];
+                if slot.0.is_none() && !call.name.is_empty() {
+                    slot.0 = Some(client.contains(&call.name.as_str()));
+                }
+                match slot.0 {
+                    Some(true) => {
+                        for held in std::mem::take(&mut slot.1) {
+                            let _ = events.send(held).await;
+                        }
+                        let _ = events.send(ev).await;
+                    }
+                    Some(false) => slot.1.clear(),
+                    None => slot.1.push(ev),
+                }
             }
             Some(Ok(ChatEvent::Usage(u))) => out.usage = Some(u),
             Some(Ok(ChatEvent::Finish(f))) => out.finish = Some(f),

@@ -24,6 +24,7 @@ pub const CHAT_EVENT: &str = "chat";
 
 /// Runs a turn in the background, streaming `agent` and `chat` events to operators.
 pub fn spawn_run(state: &Arc<AppState>, turn: Turn, entry: Arc<RunEntry>) {
+    let turn = with_gateway_tools(state, turn);
     let sessions = state.shared.sessions.clone();
     let metrics = state.shared.metrics.clone();
     let runs = state.shared.runs.clone();
@@ -112,6 +113,15 @@ pub fn spawn_run(state: &Arc<AppState>, turn: Turn, entry: Arc<RunEntry>) {
     });
 }
 
+/// `turn` with the gateway's tools attached (unless the caller chose its own set).
+pub fn with_gateway_tools(state: &Arc<AppState>, turn: Turn) -> Turn {
+    if turn.tools.is_some() {
+        return turn;
+    }
+    let tools = crate::tools::toolbox::ToolBox::for_turn(state, &turn.agent.id, &turn.session);
+    turn.with_tools(Some(tools))
+}
+
 /// Turns run events into `agent` and `chat` events with per-run sequence numbers.
 struct Emitter {
     conns: Arc<Registry>,
@@ -177,6 +187,26 @@ impl Emitter {
             } => self.agent(
                 "tool",
                 json!({"phase": "call", "index": index, "toolCallId": id, "name": name, "argsDelta": arguments}),
+            ),
+            RunEvent::ToolStart {
+                id,
+                name,
+                arguments,
+            } => {
+                let args = serde_json::from_str::<Value>(&arguments).unwrap_or(Value::String(arguments));
+                self.agent(
+                    "tool",
+                    json!({"phase": "start", "toolCallId": id, "name": name, "args": args}),
+                )
+            }
+            RunEvent::ToolResult {
+                id,
+                name,
+                content,
+                is_error,
+            } => self.agent(
+                "tool",
+                json!({"phase": "result", "toolCallId": id, "name": name, "result": content, "isError": is_error}),
             ),
             RunEvent::Model { provider, model } => self.agent(
                 "lifecycle",

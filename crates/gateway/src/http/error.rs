@@ -280,7 +280,8 @@ impl From<&RunError> for ApiError {
             }
             RunError::AllFailed { .. }
             | RunError::MidStream(_)
-            | RunError::AnswerTooLarge { .. } => (StatusCode::BAD_GATEWAY, "api_error"),
+            | RunError::AnswerTooLarge { .. }
+            | RunError::ToolRounds(_) => (StatusCode::BAD_GATEWAY, "api_error"),
             RunError::Timeout(_) => (StatusCode::GATEWAY_TIMEOUT, "timeout"),
             RunError::Aborted => (StatusCode::SERVICE_UNAVAILABLE, "aborted"),
             RunError::Transcript(_) => (StatusCode::INTERNAL_SERVER_ERROR, "server_error"),

@@ -67,7 +67,7 @@ pub async fn chat_completions(
         let result = run_turn(
             &state.shared.sessions,
             &state.shared.metrics,
-            prepared.turn,
+            crate::agents::with_gateway_tools(&state, prepared.turn),
             &tx,
             &Cancel::default(),
         )
@@ -114,7 +114,9 @@ pub async fn chat_completions(
                 None,
             )]
         }
-        StreamItem::Event(RunEvent::Fallback { .. }) => vec![],
+        StreamItem::Event(
+            RunEvent::Fallback { .. } | RunEvent::ToolStart { .. } | RunEvent::ToolResult { .. },
+        ) => vec![],
         StreamItem::Done(Ok(out)) => {
             let mut frames = vec![chunk(
                 &id,

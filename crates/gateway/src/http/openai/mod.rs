@@ -504,6 +504,7 @@ fn start_streaming_run(
     turn: Turn,
     mut encode: impl FnMut(StreamItem) -> Vec<SseFrame> + Send + 'static,
 ) -> StreamingRun {
+    let turn = crate::agents::with_gateway_tools(state, turn);
     let cancel = Cancel::default();
     let (out_tx, out_rx) = mpsc::channel::<Result<Vec<SseFrame>, RunError>>(64);
     let (ev_tx, mut ev_rx) = mpsc::channel::<RunEvent>(64);

@@ -74,7 +74,7 @@ pub async fn responses(
         let result = run_turn(
             &state.shared.sessions,
             &state.shared.metrics,
-            turn,
+            crate::agents::with_gateway_tools(&state, turn),
             &tx,
             &Cancel::default(),
         )

@@ -469,8 +469,10 @@ async fn chat_completions_pass_tool_calls_through_non_streaming() {
         v["choices"][0]["message"].get("tool_calls").is_none(),
         "{v}"
     );
+    // The stand-in quotes the tool result it was given, proving it reached the model.
     assert_eq!(
-        v["choices"][0]["message"]["content"], "echo: weather in Oslo",
+        v["choices"][0]["message"]["content"],
+        format!("tool results: {id}=sunny, 21C"),
         "{v}"
     );
 }

@@ -31,14 +31,31 @@ pub(crate) async fn messages(
     let reply = Reply::new(&s.opts, &plan.dir, &p);
     let id = new_id("msg_");
     let output = reply.output_words();
-    let (stop_reason, block) = match &reply {
-        Reply::Text(text) => ("end_turn", json!({"type": "text", "text": text})),
-        Reply::Tool { name, arguments } => {
-            let input: Value = serde_json::from_str(arguments).unwrap_or_else(|_| json!({}));
-            (
-                "tool_use",
-                json!({"type": "tool_use", "id": new_id("toolu_"), "name": name, "input": input}),
-            )
+    let (stop_reason, blocks) = match &reply {
+        Reply::Text(text) => ("end_turn", vec![json!({"type": "text", "text": text})]),
+        Reply::Tools(calls) => {
+            let mut blocks = Vec::with_capacity(calls.len());
+            for c in calls {
+                // Streaming passes the argument text through as `partial_json`; a whole
+                // message needs a JSON value, so a directive with broken JSON is refused
+                // here rather than silently replaced.
+                let input: Value = serde_json::from_str(&c.arguments).map_err(|e| {
+                    plan.track.settle();
+                    ApiError::new(
+                        Api::Anthropic,
+                        400,
+                        format!(
+                            "mock: the arguments of tool directive {:?} are not JSON ({e}); \
+                             a non-streaming Anthropic reply needs a JSON object as `input`",
+                            c.name
+                        ),
+                    )
+                })?;
+                blocks.push(
+                    json!({"type": "tool_use", "id": c.id("toolu_"), "name": c.name, "input": input}),
+                );
+            }
+            ("tool_use", blocks)
         }
     };
     let usage = |input: u64, output: u64| {
@@ -57,7 +74,7 @@ pub(crate) async fn messages(
     };
     if !p.stream {
         let body = message(
-            json!([block]),
+            Value::Array(blocks),
             json!(stop_reason),
             usage(p.input_words, output),
         );
@@ -81,33 +98,50 @@ pub(crate) async fn messages(
         "message_start",
         json!({"message": message(json!([]), Value::Null, usage(p.input_words, 1))}),
     );
-    let start_block = match block {
-        Value::Object(mut o) if o.get("type") == Some(&json!("tool_use")) => {
-            o.insert("input".to_owned(), json!({}));
-            Value::Object(o)
+    match &reply {
+        Reply::Text(text) => {
+            emit(
+                &mut s,
+                false,
+                "content_block_start",
+                json!({"index": 0, "content_block": {"type": "text", "text": ""}}),
+            );
+            emit(&mut s, false, "ping", json!({}));
+            for piece in chunks(text) {
+                emit(
+                    &mut s,
+                    true,
+                    "content_block_delta",
+                    json!({"index": 0, "delta": {"type": "text_delta", "text": piece}}),
+                );
+            }
+            emit(&mut s, false, "content_block_stop", json!({"index": 0}));
         }
-        _ => json!({"type": "text", "text": ""}),
-    };
-    emit(
-        &mut s,
-        false,
-        "content_block_start",
-        json!({"index": 0, "content_block": start_block}),
-    );
-    emit(&mut s, false, "ping", json!({}));
-    for piece in chunks(reply.streamed()) {
-        let delta = match &reply {
-            Reply::Text(_) => json!({"type": "text_delta", "text": piece}),
-            Reply::Tool { .. } => json!({"type": "input_json_delta", "partial_json": piece}),
-        };
-        emit(
-            &mut s,
-            true,
-            "content_block_delta",
-            json!({"index": 0, "delta": delta}),
-        );
+        Reply::Tools(calls) => {
+            for (index, c) in calls.iter().enumerate() {
+                emit(
+                    &mut s,
+                    false,
+                    "content_block_start",
+                    json!({"index": index, "content_block": {
+                        "type": "tool_use", "id": c.id("toolu_"), "name": c.name, "input": {}
+                    }}),
+                );
+                if index == 0 {
+                    emit(&mut s, false, "ping", json!({}));
+                }
+                for piece in c.argument_pieces() {
+                    emit(
+                        &mut s,
+                        true,
+                        "content_block_delta",
+                        json!({"index": index, "delta": {"type": "input_json_delta", "partial_json": piece}}),
+                    );
+                }
+                emit(&mut s, false, "content_block_stop", json!({"index": index}));
+            }
+        }
     }
-    emit(&mut s, false, "content_block_stop", json!({"index": 0}));
     emit(
         &mut s,
         false,

@@ -23,12 +23,36 @@
 //! | `slow-<ms>` | delay before the response headers |
 //! | `chunkdelay-<ms>` | delay before each streamed content chunk |
 //! | `disconnect-<n>` | streaming: drop the connection after `n` content chunks |
-//! | `tool` | answer with a tool call instead of text |
+//! | `tool` | answer with a tool call instead of text (see below for scripted calls) |
 //! | `failfirst-<status>` | fail only the first request with this exact model string |
 //! | `echoheaders` | fail (400 unless a `fail-*` says otherwise) with every request header, values included, in the error message |
 //!
 //! Each part may carry a leading `mock-`; unknown parts are ignored, so ordinary model
 //! names behave normally.
+//!
+//! ## Scripted tool calls
+//!
+//! Agent tool loops are driven from the conversation itself, the same way on all three
+//! APIs, streaming or not:
+//!
+//! * **`[[tool NAME JSON]]` in the last user message** makes the reply tool calls only: one
+//!   call of `NAME` per directive, in order (several directives = parallel calls at indexes
+//!   0, 1, …), with `JSON` (up to the closing `]]`; `{}` when omitted) as the arguments,
+//!   e.g. `[[tool write {"path":"a.txt","content":"hi"}]]`. Finish reason `tool_calls` /
+//!   stop reason `tool_use` / Responses `function_call` items. Call ids are `call_<n>`
+//!   (Chat, and Responses `call_id`, whose item id is `fc_<n>`) and `toolu_<n>` (Anthropic),
+//!   where `n` counts the tool calls the assistant already made in the conversation, so ids
+//!   are predictable and unique within one conversation. Streamed, each call's arguments
+//!   arrive in at least three fragments cut at fixed widths (mid-string, mid-escape), one
+//!   call after the other. Arguments that are not JSON are passed through as text, except
+//!   in a non-streaming Anthropic reply, whose `input` must be JSON: that is a 400.
+//! * **A conversation that ends with tool results** (Chat `tool` messages, Responses
+//!   `function_call_output` items, Anthropic `tool_result` blocks) is answered with the text
+//!   `tool results: <id>=<content>; <id>=<content>` quoting every trailing result verbatim
+//!   (array contents: their text parts joined by newlines). This takes precedence over the
+//!   directives, so a loop ends after one round, and proves each result reached the model.
+//! * The older `tool` model directive still answers one call of the first declared tool
+//!   (or `lookup`) with `{"query": <last user text>}`.
 
 mod anthropic;
 mod directives;

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use crate::errors::{Api, ApiError};
-use crate::prompt::{Prompt, Reply, chunks, words};
+use crate::prompt::{Prompt, Reply, ToolCall, chunks, words};
 use crate::stream::{Script, event_frame, push_json_str};
 use crate::{Plan, Shared};
 
@@ -78,16 +78,24 @@ pub(crate) async fn chat(
             json!({"role": "assistant", "content": text, "refusal": null, "annotations": []}),
             "stop",
         ),
-        Reply::Tool { name, arguments } => (
-            json!({
-                "role": "assistant", "content": null, "refusal": null, "annotations": [],
-                "tool_calls": [{
-                    "id": new_id("call_"), "type": "function",
-                    "function": {"name": name, "arguments": arguments}
-                }]
-            }),
-            "tool_calls",
-        ),
+        Reply::Tools(calls) => {
+            let calls: Vec<Value> = calls
+                .iter()
+                .map(|c| {
+                    json!({
+                        "id": c.id("call_"), "type": "function",
+                        "function": {"name": c.name, "arguments": c.arguments}
+                    })
+                })
+                .collect();
+            (
+                json!({
+                    "role": "assistant", "content": null, "refusal": null, "annotations": [],
+                    "tool_calls": calls
+                }),
+                "tool_calls",
+            )
+        }
     };
     let body = json!({
         "id": new_id("chatcmpl-"),
@@ -183,35 +191,39 @@ fn chat_stream(p: &Prompt, reply: &Reply, plan: Plan, include_usage: bool) -> Re
             }
             "stop"
         }
-        Reply::Tool { name, arguments } => {
-            let call_id = new_id("call_");
-            s.frame(|b| {
-                c.choice(
-                    b,
-                    |b| {
-                        b.extend_from_slice(br#"{"tool_calls":[{"index":0,"id":"#);
-                        push_json_str(b, &call_id);
-                        b.extend_from_slice(br#","type":"function","function":{"name":"#);
-                        push_json_str(b, name);
-                        b.extend_from_slice(br#","arguments":""}}]}"#);
-                    },
-                    None,
-                )
-            });
-            for piece in chunks(arguments) {
-                s.content(|b| {
+        Reply::Tools(calls) => {
+            for (index, call) in calls.iter().enumerate() {
+                let call_id = call.id("call_");
+                s.frame(|b| {
                     c.choice(
                         b,
                         |b| {
-                            b.extend_from_slice(
-                                br#"{"tool_calls":[{"index":0,"function":{"arguments":"#,
-                            );
-                            push_json_str(b, piece);
-                            b.extend_from_slice(b"}}]}");
+                            b.extend_from_slice(br#"{"tool_calls":[{"index":"#);
+                            b.extend_from_slice(index.to_string().as_bytes());
+                            b.extend_from_slice(br#","id":"#);
+                            push_json_str(b, &call_id);
+                            b.extend_from_slice(br#","type":"function","function":{"name":"#);
+                            push_json_str(b, &call.name);
+                            b.extend_from_slice(br#","arguments":""}}]}"#);
                         },
                         None,
                     )
                 });
+                for piece in call.argument_pieces() {
+                    s.content(|b| {
+                        c.choice(
+                            b,
+                            |b| {
+                                b.extend_from_slice(br#"{"tool_calls":[{"index":"#);
+                                b.extend_from_slice(index.to_string().as_bytes());
+                                b.extend_from_slice(br#","function":{"arguments":"#);
+                                push_json_str(b, piece);
+                                b.extend_from_slice(b"}}]}");
+                            },
+                            None,
+                        )
+                    });
+                }
             }
             "tool_calls"
         }
@@ -319,29 +331,33 @@ pub(crate) async fn responses(
         model: p.model.clone(),
         echoed,
     };
-    let item_id = match &reply {
-        Reply::Text(_) => new_id("msg_"),
-        Reply::Tool { .. } => new_id("fc_"),
-    };
-    let call_id = new_id("call_");
-    let item = |status: &str, text: &str| match &reply {
-        Reply::Text(_) => json!({
-            "type": "message", "id": item_id, "status": status, "role": "assistant",
+    let msg_id = new_id("msg_");
+    let message = |status: &str, text: &str| {
+        json!({
+            "type": "message", "id": msg_id, "status": status, "role": "assistant",
             "content": if status == "completed" {
                 json!([{"type": "output_text", "text": text, "annotations": [], "logprobs": []}])
             } else {
                 json!([])
             }
-        }),
-        Reply::Tool { name, .. } => json!({
-            "type": "function_call", "id": item_id, "call_id": call_id, "name": name,
-            "arguments": text, "status": status
-        }),
+        })
+    };
+    let call_item = |c: &ToolCall, status: &str, arguments: &str| {
+        json!({
+            "type": "function_call", "id": c.id("fc_"), "call_id": c.id("call_"),
+            "name": c.name, "arguments": arguments, "status": status
+        })
     };
     let usage = responses_usage(p.input_words, reply.output_words());
-    let full = reply.streamed();
+    let done_items: Vec<Value> = match &reply {
+        Reply::Text(text) => vec![message("completed", text)],
+        Reply::Tools(calls) => calls
+            .iter()
+            .map(|c| call_item(c, "completed", &c.arguments))
+            .collect(),
+    };
     if !p.stream {
-        let body = meta.object("completed", json!([item("completed", full)]), usage);
+        let body = meta.object("completed", Value::Array(done_items), usage);
         plan.track.complete();
         return Ok(Json(body).into_response());
     }
@@ -373,17 +389,17 @@ pub(crate) async fn responses(
         "response.in_progress",
         json!({"response": pending}),
     );
-    emit(
-        &mut s,
-        false,
-        "response.output_item.added",
-        json!({"output_index": 0, "item": item("in_progress", "")}),
-    );
     match &reply {
-        Reply::Text(_) => {
+        Reply::Text(full) => {
+            emit(
+                &mut s,
+                false,
+                "response.output_item.added",
+                json!({"output_index": 0, "item": message("in_progress", "")}),
+            );
             let part = |text: &str| json!({"type": "output_text", "text": text, "annotations": [], "logprobs": []});
             let at = |mut ev: Value| {
-                ev["item_id"] = json!(item_id);
+                ev["item_id"] = json!(msg_id);
                 ev["output_index"] = json!(0);
                 ev["content_index"] = json!(0);
                 ev
@@ -414,32 +430,46 @@ pub(crate) async fn responses(
                 "response.content_part.done",
                 at(json!({"part": part(full)})),
             );
-        }
-        Reply::Tool { name, .. } => {
-            for piece in chunks(full) {
-                emit(
-                    &mut s,
-                    true,
-                    "response.function_call_arguments.delta",
-                    json!({"item_id": item_id, "output_index": 0, "delta": piece}),
-                );
-            }
             emit(
                 &mut s,
                 false,
-                "response.function_call_arguments.done",
-                json!({"item_id": item_id, "output_index": 0, "name": name, "arguments": full}),
+                "response.output_item.done",
+                json!({"output_index": 0, "item": done_items[0]}),
             );
         }
+        Reply::Tools(calls) => {
+            for (index, (c, done)) in calls.iter().zip(&done_items).enumerate() {
+                let item_id = c.id("fc_");
+                emit(
+                    &mut s,
+                    false,
+                    "response.output_item.added",
+                    json!({"output_index": index, "item": call_item(c, "in_progress", "")}),
+                );
+                for piece in c.argument_pieces() {
+                    emit(
+                        &mut s,
+                        true,
+                        "response.function_call_arguments.delta",
+                        json!({"item_id": item_id, "output_index": index, "delta": piece}),
+                    );
+                }
+                emit(
+                    &mut s,
+                    false,
+                    "response.function_call_arguments.done",
+                    json!({"item_id": item_id, "output_index": index, "name": c.name, "arguments": c.arguments}),
+                );
+                emit(
+                    &mut s,
+                    false,
+                    "response.output_item.done",
+                    json!({"output_index": index, "item": done}),
+                );
+            }
+        }
     }
-    let done = item("completed", full);
-    emit(
-        &mut s,
-        false,
-        "response.output_item.done",
-        json!({"output_index": 0, "item": done}),
-    );
-    let completed = meta.object("completed", json!([done]), usage);
+    let completed = meta.object("completed", Value::Array(done_items), usage);
     emit(
         &mut s,
         false,

@@ -27,6 +27,13 @@ pub(crate) struct Prompt {
     pub(crate) tool_name: Option<String>,
     /// The conversation ends with a tool result, i.e. the model already called a tool.
     pub(crate) after_tool_result: bool,
+    /// The trailing tool results as `(call id, content)`, in request order.
+    pub(crate) tool_results: Vec<(String, String)>,
+    /// `[[tool NAME JSON]]` directives found in the last user message, as `(name, JSON)`.
+    pub(crate) tool_directives: Vec<(String, String)>,
+    /// Tool calls the assistant already made earlier in the conversation; new call ids
+    /// continue from here so they stay unique within one conversation.
+    pub(crate) prior_calls: usize,
     /// Why the request is invalid (answered with a 400), if it is.
     pub(crate) invalid: Option<&'static str>,
 }
@@ -145,6 +152,34 @@ impl Prompt {
             .and_then(|m| m.get("role"))
             .and_then(Value::as_str)
             .is_some_and(|r| r == "tool" || r == "function");
+        p.tool_results = messages
+            .iter()
+            .rev()
+            .take_while(|m| {
+                matches!(
+                    m.get("role").and_then(Value::as_str),
+                    Some("tool" | "function")
+                )
+            })
+            .map(|m| {
+                let id = m
+                    .get("tool_call_id")
+                    .or_else(|| m.get("name"))
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                (
+                    id.to_owned(),
+                    content_text(m.get("content").unwrap_or(&Value::Null)),
+                )
+            })
+            .collect();
+        p.tool_results.reverse();
+        p.prior_calls = messages
+            .iter()
+            .filter_map(|m| m.get("tool_calls").and_then(Value::as_array))
+            .map(Vec::len)
+            .sum();
+        p.tool_directives = tool_directives(&p.last_user);
         p
     }
 
@@ -179,10 +214,31 @@ impl Prompt {
                     .and_then(|i| i.get("type"))
                     .and_then(Value::as_str)
                     == Some("function_call_output");
+                let kind = |i: &Value| {
+                    i.get("type").and_then(Value::as_str) == Some("function_call_output")
+                };
+                p.tool_results = items
+                    .iter()
+                    .rev()
+                    .take_while(|i| kind(i))
+                    .map(|i| {
+                        let id = i.get("call_id").and_then(Value::as_str).unwrap_or_default();
+                        (
+                            id.to_owned(),
+                            content_text(i.get("output").unwrap_or(&Value::Null)),
+                        )
+                    })
+                    .collect();
+                p.tool_results.reverse();
+                p.prior_calls = items
+                    .iter()
+                    .filter(|i| i.get("type").and_then(Value::as_str) == Some("function_call"))
+                    .count();
             }
             _ => {}
         }
         p.input_words = n.max(1);
+        p.tool_directives = tool_directives(&p.last_user);
         p
     }
 
@@ -223,7 +279,124 @@ impl Prompt {
                             .any(|b| b.get("type").and_then(Value::as_str) == Some("tool_result"))
                     })
         });
+        if p.after_tool_result {
+            let blocks = messages
+                .last()
+                .and_then(|m| m.get("content"))
+                .and_then(Value::as_array)
+                .map_or(&[][..], Vec::as_slice);
+            p.tool_results = blocks
+                .iter()
+                .filter(|b| b.get("type").and_then(Value::as_str) == Some("tool_result"))
+                .map(|b| {
+                    let id = b
+                        .get("tool_use_id")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default();
+                    (
+                        id.to_owned(),
+                        content_text(b.get("content").unwrap_or(&Value::Null)),
+                    )
+                })
+                .collect();
+        }
+        p.prior_calls = messages
+            .iter()
+            .filter(|m| m.get("role").and_then(Value::as_str) == Some("assistant"))
+            .filter_map(|m| m.get("content").and_then(Value::as_array))
+            .flatten()
+            .filter(|b| b.get("type").and_then(Value::as_str) == Some("tool_use"))
+            .count();
+        p.tool_directives = tool_directives(&p.last_user);
         p
+    }
+}
+
+/// Marker that opens a tool-call directive in a user message.
+const TOOL_OPEN: &str = "[[tool";
+
+/// Finds the `[[tool NAME JSON]]` directives in `text`, in order, as `(NAME, JSON)`.
+///
+/// `NAME` is the first whitespace-separated word after `[[tool`; `JSON` is the rest up to
+/// the closing `]]` (trimmed; `{}` when empty). When the text after the name holds several
+/// `]]`, the first one that leaves valid JSON before it closes the directive, so a JSON
+/// array argument such as `["a"]` still works; if none does, the first `]]` closes it and
+/// the (invalid) JSON is passed through as the call's arguments. `[[tool]]` or `[[toolbox`
+/// (no whitespace and name) are plain text.
+pub(crate) fn tool_directives(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find(TOOL_OPEN) {
+        let after = &rest[at + TOOL_OPEN.len()..];
+        let body = after.trim_start();
+        if body.len() == after.len() || body.starts_with("]]") {
+            rest = after;
+            continue;
+        }
+        let name_end = body
+            .find(|c: char| c.is_whitespace() || c == ']')
+            .unwrap_or(body.len());
+        let (name, tail) = body.split_at(name_end);
+        // Overlapping matches: in `["a"]]]` the directive closes at the second `]]`.
+        let closes: Vec<usize> = (0..tail.len().saturating_sub(1))
+            .filter(|&i| tail.as_bytes()[i..].starts_with(b"]]"))
+            .collect();
+        let Some(&first) = closes.first() else {
+            break;
+        };
+        let close = closes
+            .iter()
+            .copied()
+            .find(|&i| {
+                let j = tail[..i].trim();
+                j.is_empty() || serde_json::from_str::<Value>(j).is_ok()
+            })
+            .unwrap_or(first);
+        let json = tail[..close].trim();
+        let json = if json.is_empty() { "{}" } else { json };
+        out.push((name.to_owned(), json.to_owned()));
+        rest = &tail[close + 2..];
+    }
+    out
+}
+
+/// One tool call the mock model makes.
+#[derive(Debug)]
+pub(crate) struct ToolCall {
+    /// Position of this call in the conversation (0 for the first call ever made in it);
+    /// the ids are `call_<seq>` (OpenAI), `fc_<seq>` (Responses item) and `toolu_<seq>`
+    /// (Anthropic).
+    pub(crate) seq: usize,
+    /// Function name.
+    pub(crate) name: String,
+    /// Arguments as JSON text, exactly as the directive gave them.
+    pub(crate) arguments: String,
+}
+
+impl ToolCall {
+    /// The id with an API's prefix (`call_`, `fc_`, `toolu_`).
+    pub(crate) fn id(&self, prefix: &str) -> String {
+        format!("{prefix}{}", self.seq)
+    }
+
+    /// The arguments cut into pieces for streaming: at least three when the text has at
+    /// least three characters, at fixed byte widths with no regard for JSON structure
+    /// (mid-string, mid-escape), because real providers split arguments that way and
+    /// clients must only ever concatenate them.
+    pub(crate) fn argument_pieces(&self) -> Vec<&str> {
+        let s = self.arguments.as_str();
+        let width = (s.len() / 3).clamp(1, 7);
+        let mut pieces = Vec::with_capacity(s.len() / width + 1);
+        let mut start = 0;
+        while start < s.len() {
+            let mut end = (start + width).min(s.len());
+            while !s.is_char_boundary(end) {
+                end += 1;
+            }
+            pieces.push(&s[start..end]);
+            start = end;
+        }
+        pieces
     }
 }
 
@@ -232,26 +405,51 @@ impl Prompt {
 pub(crate) enum Reply {
     /// Plain assistant text.
     Text(String),
-    /// A call of the tool `name` with JSON-encoded `arguments`.
-    Tool {
-        /// Function name.
-        name: String,
-        /// Arguments as a JSON string (`{"query":"<last user text>"}`).
-        arguments: String,
-    },
+    /// One or more (parallel) tool calls and nothing else.
+    Tools(Vec<ToolCall>),
 }
 
 impl Reply {
-    /// The reply for a request: a tool call under the `tool` directive (unless the model
-    /// has just been given a tool result, so agent loops end), otherwise the fixed reply
-    /// text or `echo: <last user text>`.
+    /// The reply for a request, first rule that applies:
+    ///
+    /// 1. the conversation ends with tool results: the text `tool results: ` followed by
+    ///    `<call id>=<content>` for each trailing result, joined by `; ` (this also ends
+    ///    agent loops, since the directive that asked for the call is still in the last
+    ///    user message);
+    /// 2. the last user message holds `[[tool NAME JSON]]` directives: one call per
+    ///    directive, in order;
+    /// 3. the `tool` model directive: one call of the first declared tool (or `lookup`)
+    ///    with `{"query": <last user text>}`;
+    /// 4. the fixed reply text, or `echo: <last user text>`.
     pub(crate) fn new(opts: &MockOptions, dir: &Directives, p: &Prompt) -> Reply {
-        if dir.tool && !p.after_tool_result {
+        if p.after_tool_result {
+            let quoted: Vec<String> = p
+                .tool_results
+                .iter()
+                .map(|(id, content)| format!("{id}={content}"))
+                .collect();
+            return Reply::Text(format!("tool results: {}", quoted.join("; ")));
+        }
+        if !p.tool_directives.is_empty() {
+            let calls = p
+                .tool_directives
+                .iter()
+                .enumerate()
+                .map(|(i, (name, arguments))| ToolCall {
+                    seq: p.prior_calls + i,
+                    name: name.clone(),
+                    arguments: arguments.clone(),
+                })
+                .collect();
+            return Reply::Tools(calls);
+        }
+        if dir.tool {
             let arguments = serde_json::json!({ "query": p.last_user }).to_string();
-            return Reply::Tool {
+            return Reply::Tools(vec![ToolCall {
+                seq: p.prior_calls,
                 name: p.tool_name.as_deref().unwrap_or(DEFAULT_TOOL).to_owned(),
                 arguments,
-            };
+            }]);
         }
         Reply::Text(match &opts.reply {
             Some(r) => r.clone(),
@@ -263,15 +461,7 @@ impl Reply {
     pub(crate) fn output_words(&self) -> u64 {
         match self {
             Reply::Text(t) => words(t),
-            Reply::Tool { arguments, .. } => words(arguments),
-        }
-    }
-
-    /// The text that is streamed piece by piece: the reply, or the tool arguments.
-    pub(crate) fn streamed(&self) -> &str {
-        match self {
-            Reply::Text(t) => t,
-            Reply::Tool { arguments, .. } => arguments,
+            Reply::Tools(calls) => calls.iter().map(|c| words(&c.arguments).max(1)).sum(),
         }
     }
 }
@@ -363,5 +553,41 @@ mod tests {
         assert_eq!(p.input_words, 5);
         let p = Prompt::responses(&json!({"model": "r", "input": "just text"}));
         assert_eq!(p.last_user, "just text");
+    }
+
+    #[test]
+    fn tool_directives_parse() {
+        let d = tool_directives(r#"a [[tool write {"p":"x]"}]] b [[tool  ls]][[tool arr ["a"]]]"#);
+        assert_eq!(
+            d,
+            [
+                ("write".to_owned(), r#"{"p":"x]"}"#.to_owned()),
+                ("ls".to_owned(), "{}".to_owned()),
+                ("arr".to_owned(), r#"["a"]"#.to_owned()),
+            ]
+        );
+        assert!(tool_directives("[[tool]] [[toolbox x]] [[tool x {").is_empty());
+        // Broken JSON is passed through for the client to cope with.
+        assert_eq!(tool_directives("[[tool w {oops]]")[0].1, "{oops");
+    }
+
+    #[test]
+    fn argument_pieces_cover_the_text() {
+        for args in [
+            r#"{"path":"a.txt","content":"h\"é"}"#,
+            "{}",
+            "{\"a\":1}",
+            "",
+        ] {
+            let c = ToolCall {
+                seq: 0,
+                name: "n".into(),
+                arguments: args.into(),
+            };
+            let p = c.argument_pieces();
+            assert_eq!(p.concat(), args);
+            assert!(p.len() >= 3 || args.len() < 3, "{p:?}");
+            assert!(p.iter().all(|s| !s.is_empty()));
+        }
     }
 }

@@ -186,7 +186,10 @@ async fn tool_directive_answers_text_after_a_tool_result() {
     ]});
     let (_, v) = json_of(openai(&m, "/chat/completions", body).await).await;
     assert_eq!(v["choices"][0]["finish_reason"], "stop");
-    assert_eq!(v["choices"][0]["message"]["content"], "echo: look it up");
+    assert_eq!(
+        v["choices"][0]["message"]["content"],
+        "tool results: call_1=found"
+    );
 }
 
 #[tokio::test]

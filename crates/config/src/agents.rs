@@ -142,9 +142,16 @@ pub struct AgentDefaults {
     /// Model allowlist/aliases (accepted for compatibility; not enforced).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub models: Option<serde_json::Value>,
-    /// Agent workspace directory (informational).
+    /// The tool workspace of the default agent: the directory file tools are confined
+    /// to and commands run in (`~/` expands to HOME). Unset means `<stateDir>/workspace`;
+    /// other agents without their own `workspace` get `<this>/<agentId>` when it is set,
+    /// else `<stateDir>/workspace-<agentId>` (see [`AgentsConfig::workspace_dir`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub workspace: Option<String>,
+    /// Sandbox for tool execution (`mode`, `backend`, `workspaceAccess`, …); per-agent
+    /// `sandbox` keys override these one by one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<crate::tools::SandboxConfig>,
     /// System prompt sent before every conversation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub system_prompt: Option<String>,
@@ -192,15 +199,94 @@ pub struct AgentEntry {
     /// Model chain overriding the defaults.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<ModelRef>,
-    /// Workspace directory (informational).
+    /// This agent's tool workspace (overrides the default; see
+    /// [`AgentsConfig::workspace_dir`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace: Option<String>,
+    /// Sandbox keys overriding `agents.defaults.sandbox` for this agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<crate::tools::SandboxConfig>,
+    /// Tool policy for this agent: `profile` replaces `tools.profile`, lists restrict
+    /// further, `sandbox.tools` replaces `tools.sandbox.tools`, `exec` overrides keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tools: Option<crate::tools::AgentToolsConfig>,
     /// System prompt overriding the defaults.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system_prompt: Option<String>,
     /// Embeddings overriding the defaults.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub embeddings: Option<EmbeddingsConfig>,
+}
+
+/// The agent id used when `agents.list` is empty.
+pub const DEFAULT_AGENT_ID: &str = "main";
+
+impl AgentEntry {
+    /// An entry with only an id, everything else inherited from the defaults.
+    pub fn bare(id: &str) -> AgentEntry {
+        AgentEntry {
+            id: id.to_owned(),
+            default: false,
+            name: None,
+            model: None,
+            workspace: None,
+            sandbox: None,
+            tools: None,
+            system_prompt: None,
+            embeddings: None,
+        }
+    }
+}
+
+impl AgentsConfig {
+    /// The default agent: the one marked `default: true`, else the first listed, else
+    /// [`DEFAULT_AGENT_ID`].
+    pub fn default_agent_id(&self) -> &str {
+        self.list
+            .iter()
+            .find(|a| a.default)
+            .or(self.list.first())
+            .map(|a| a.id.as_str())
+            .unwrap_or(DEFAULT_AGENT_ID)
+    }
+
+    /// The entry of `agent_id` and its index in `agents.list`, if listed.
+    pub fn entry(&self, agent_id: &str) -> Option<(usize, &AgentEntry)> {
+        self.list.iter().enumerate().find(|(_, a)| a.id == agent_id)
+    }
+
+    /// The tool workspace of `agent_id`, following OpenClaw: the agent's own
+    /// `workspace`; for the default agent `agents.defaults.workspace`, else
+    /// `<stateDir>/workspace`; for any other agent `<agents.defaults.workspace>/<id>`
+    /// when that is set, else `<stateDir>/workspace-<id>`. A leading `~/` expands to
+    /// `home`. Pure: nothing is created (the tool runtime creates it on first use).
+    pub fn workspace_dir(
+        &self,
+        agent_id: &str,
+        state_dir: &std::path::Path,
+        home: Option<&str>,
+    ) -> std::path::PathBuf {
+        use crate::tools::expand_home;
+        if let Some(ws) = self
+            .entry(agent_id)
+            .and_then(|(_, a)| a.workspace.as_deref())
+        {
+            return expand_home(ws, home);
+        }
+        let shared = self
+            .defaults
+            .workspace
+            .as_deref()
+            .map(|w| expand_home(w, home));
+        if agent_id == self.default_agent_id() {
+            shared.unwrap_or_else(|| state_dir.join("workspace"))
+        } else {
+            match shared {
+                Some(root) => root.join(agent_id),
+                None => state_dir.join(format!("workspace-{agent_id}")),
+            }
+        }
+    }
 }
 
 /// Providers usable without a `models.providers` entry: their well-known endpoints, with

@@ -34,11 +34,12 @@ pub mod redact;
 pub mod schema;
 pub mod schema_json;
 pub mod secrets;
+pub mod tools;
 
 pub use agents::{
-    AgentDefaults, AgentEntry, AgentsConfig, EmbeddingsConfig, IMPLICIT_PROVIDERS, ModelChain,
-    ModelEntry, ModelRef, ModelsConfig, ProviderApi, ProviderEntry, split_model_ref,
-    valid_agent_id,
+    AgentDefaults, AgentEntry, AgentsConfig, DEFAULT_AGENT_ID, EmbeddingsConfig,
+    IMPLICIT_PROVIDERS, ModelChain, ModelEntry, ModelRef, ModelsConfig, ProviderApi, ProviderEntry,
+    split_model_ref, valid_agent_id,
 };
 pub use channels::{
     ChannelsConfig, DEFAULT_ACCOUNT_ID, DEFAULT_HOOKS_PATH, DEFAULT_TELEGRAM_API_ROOT,
@@ -70,4 +71,10 @@ pub use schema_json::json_schema;
 pub use secrets::{
     EXEC_TIMEOUT, MAX_SECRET_BYTES, SecretError, SecretRef, SecretSource, SecretSourceInfo,
     resolve_secrets, secret_sources, secret_values,
+};
+pub use tools::{
+    AgentToolsConfig, BubblewrapConfig, DEFAULT_EXEC_TIMEOUT_SECONDS, DockerSandboxConfig, ExecAsk,
+    ExecMode, ExecSecurity, ExecSettings, ExecToolConfig, SandboxBackend, SandboxConfig,
+    SandboxMode, SandboxSettings, SandboxToolPolicy, SsrfPolicy, ToolLists, ToolProfile,
+    ToolsConfig, WebFetchConfig, WebFetchLimits, WebToolsConfig, WorkspaceAccess,
 };

@@ -520,6 +520,7 @@ fn deserialize_config(value: Value) -> Result<Config, ConfigError> {
         {
             path = join_key(&path, field);
         }
+        let message = crate::tools::unsupported_key_message(&path, &message).unwrap_or(message);
         ConfigError::Invalid { path, message }
     })
 }

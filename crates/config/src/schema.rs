@@ -63,9 +63,10 @@ pub struct Config {
     /// Authenticated webhook endpoints (`/hooks/wake`, `/hooks/agent`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hooks: Option<crate::channels::HooksConfig>,
-    /// Agent tool settings; free JSON, not validated yet.
+    /// Agent tool policy (`profile`, `allow` / `alsoAllow` / `deny`, `sandbox.tools`),
+    /// `exec` and `web.fetch` settings. Keys this gateway does not implement are refused.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub tools: Option<serde_json::Value>,
+    pub tools: Option<crate::tools::ToolsConfig>,
 }
 
 /// Whether this machine runs the gateway itself or talks to one elsewhere.
@@ -757,6 +758,7 @@ impl Config {
         crate::secrets::validate_refs(self)?;
 
         crate::agents::validate(self.models.as_ref(), self.agents.as_ref())?;
+        crate::tools::validate(self.tools.as_ref(), self.agents.as_ref())?;
 
         crate::channels::validate(self.channels.as_ref(), self.hooks.as_ref())?;
         crate::edge::validate(&gw.tls, &gw.rate_limit, &gw.performance, &gw.remote)?;

@@ -192,13 +192,8 @@ impl AgentTable {
         let entries: Vec<AgentEntry> = match config.agents.as_ref().map(|a| &a.list) {
             Some(list) if !list.is_empty() => list.clone(),
             _ => vec![AgentEntry {
-                id: DEFAULT_AGENT_ID.into(),
                 default: true,
-                name: None,
-                model: None,
-                workspace: None,
-                system_prompt: None,
-                embeddings: None,
+                ..AgentEntry::bare(DEFAULT_AGENT_ID)
             }],
         };
         let mut agents = Vec::with_capacity(entries.len());

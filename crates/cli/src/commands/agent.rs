@@ -149,13 +149,8 @@ fn agents_of(config: &Config) -> Vec<AgentRow> {
     let entries: Vec<AgentEntry> = match config.agents.as_ref().map(|a| &a.list) {
         Some(list) if !list.is_empty() => list.clone(),
         _ => vec![AgentEntry {
-            id: openclaw_gateway::catalog::DEFAULT_AGENT_ID.into(),
             default: true,
-            name: None,
-            model: None,
-            workspace: None,
-            system_prompt: None,
-            embeddings: None,
+            ..AgentEntry::bare(openclaw_gateway::catalog::DEFAULT_AGENT_ID)
         }],
     };
     let default_id = entries

@@ -184,6 +184,9 @@ async fn serve_inner(
         tracing::info!(target: "gateway", path = %activation.paths.config_path.display(), "no config file; using defaults");
     }
     let (shared, mut restarts) = shared_state(&activation, opts, log);
+    // Before any run can start in this process: no tool call is running yet, so one
+    // without a result was cut off by the previous process.
+    tokio::spawn(crate::agents::recover_interrupted(shared.sessions.clone()));
     // Watch before listening: an edit made as soon as "listening" is logged must not be
     // missed (the watcher reloads whichever generation is current when it fires).
     crate::reload::spawn_watcher(shared.subscribe(), activation.paths.config_path.clone()).await;

@@ -14,7 +14,9 @@ use std::sync::{Arc, Weak};
 use openclaw_sessions::{SessionError, SessionKey, SessionStore};
 use tokio::sync::watch;
 
-pub use runner::{GenParams, Outcome, RunError, RunEvent, Turn, reset_if_idle, run_turn};
+pub use runner::{
+    GenParams, Outcome, RunError, RunEvent, Turn, recover_interrupted, reset_if_idle, run_turn,
+};
 pub use spawn::{AGENT_EVENT, CHAT_EVENT, spawn_run, with_gateway_tools};
 
 use crate::catalog::{Agent, DEFAULT_AGENT_ID};

@@ -601,6 +601,50 @@ async fn run_tools(
         .collect())
 }
 
+/// Once per process start: answers "interrupted" for every tool call a crash (or kill)
+/// left without a result, so the transcript says what happened before anyone asks.
+/// Each session is fixed under its lock, so a turn starting meanwhile sees the same
+/// record (and adds nothing twice). Only sessions whose last entry is an assistant's or
+/// a tool's can have one; the others are not read.
+pub async fn recover_interrupted(store: SessionStore) {
+    let sessions = match store.list(None, usize::MAX).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(target: "agents", error = %e, "cannot list sessions to look for interrupted tool calls");
+            return;
+        }
+    };
+    let mut marked = 0usize;
+    for s in sessions {
+        if !matches!(s.last_role.as_deref(), Some("assistant" | "tool")) {
+            continue;
+        }
+        let Ok(key) = SessionKey::parse(&s.key) else {
+            continue;
+        };
+        let _guard = store.lock(&key).await;
+        let Ok(history) = store.history(&key, 64).await else {
+            continue;
+        };
+        let fixes = interrupted_results(&history, None);
+        if fixes.is_empty() {
+            continue;
+        }
+        match store.append(&key, &fixes).await {
+            Ok(()) => {
+                marked += fixes.len();
+                tracing::warn!(target: "agents", session = %key, calls = fixes.len(), "tool calls were running when the gateway stopped; marked interrupted (not re-run)");
+            }
+            Err(e) => {
+                tracing::error!(target: "agents", session = %key, error = %e, "cannot mark interrupted tool calls");
+            }
+        }
+    }
+    if marked > 0 {
+        tracing::info!(target: "agents", marked, "interrupted tool calls recorded");
+    }
+}
+
 /// Tool calls in `history` (the tail of a transcript) that have no result: the gateway
 /// stopped while they ran. Each gets an error result saying so, so neither the model nor
 /// a reader takes them for done, and none is run again.

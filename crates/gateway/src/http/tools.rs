@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 
 use super::{ApiError, JsonObject, json_response};
 use crate::state::AppState;
+use crate::tools::toolbox::ToolBox;
 
 /// Largest request body.
 pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
@@ -33,14 +34,6 @@ pub const DEFAULT_DENY: &[&str] = &[
     "cron",
     "gateway",
     "nodes",
-];
-
-/// Tools this gateway implements.
-pub const TOOLS: &[&str] = &[
-    "sessions_list",
-    "session_status",
-    "agents_list",
-    "models_list",
 ];
 
 /// Whether the policy lets `tool` run.
@@ -85,55 +78,40 @@ pub async fn invoke(
         return Err(invalid("`args` must be an object"));
     }
     let live = state.live();
-    if !TOOLS.contains(&tool) || !allowed(&live.resolved.gateway.tools, tool) {
-        return Err(ApiError::tool(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("Tool not available: {tool}"),
-        ));
+    // `gateway.tools` is this endpoint's own gate, on top of the agents' tool policy;
+    // a tool either refuses is answered as missing, so the policy cannot be probed.
+    let known = crate::tools::registry::find(tool);
+    if known.is_none() || !allowed(&live.resolved.gateway.tools, tool) {
+        return Err(not_found(tool));
     }
     let agent_id = body
         .get("agentId")
         .and_then(Value::as_str)
-        .or_else(|| args.get("agentId").and_then(Value::as_str));
-    let result = match tool {
-        "agents_list" => Ok(live.agents.listing()),
-        "models_list" => Ok(json!({"models": live.agents.models()})),
-        "sessions_list" => {
-            let limit = args
-                .get("limit")
-                .and_then(Value::as_u64)
-                .unwrap_or(50)
-                .clamp(1, 1000) as usize;
-            state
-                .shared
-                .sessions
-                .list(agent_id, limit)
-                .await
-                .map(|s| json!({"count": s.len(), "sessions": s}))
-                .map_err(|e| e.to_string())
-        }
-        "session_status" => {
-            let raw = body
-                .get("sessionKey")
-                .and_then(Value::as_str)
-                .or_else(|| args.get("sessionKey").and_then(Value::as_str));
-            let key = match raw {
-                Some(k) => SessionKey::parse(k),
-                None => Ok(SessionKey::main(
-                    agent_id.unwrap_or(live.agents.default_id()),
-                )),
-            }
-            .map_err(|e| invalid(e.to_string()))?;
-            session_status(&state, &key).await
-        }
-        _ => Err(format!("Tool not available: {tool}")),
+        .or_else(|| args.get("agentId").and_then(Value::as_str))
+        .unwrap_or(live.agents.default_id())
+        .to_owned();
+    if live.agents.get(&agent_id).is_none() {
+        return Err(invalid(format!("unknown agentId {agent_id:?}; see agents_list")));
+    }
+    let session = match body.get("sessionKey").and_then(Value::as_str) {
+        Some(k) => crate::agents::session_key_for(k).map_err(|e| invalid(e.to_string()))?,
+        None => SessionKey::main(&agent_id),
     };
-    match result {
-        Ok(v) => Ok(json_response(
-            StatusCode::OK,
-            json!({"ok": true, "result": v}),
-        )),
+    drop(live);
+    let tools = ToolBox::for_turn(&state, &agent_id, &session);
+    if let Err(why) = tools.check(tool) {
+        tracing::info!(target: "tools", tool, %why, "/tools/invoke refused by the tool policy");
+        return Err(not_found(tool));
+    }
+    match tools.invoke(tool, args).await {
+        Ok(text) => {
+            // Structured results stay structured; text results are returned as text.
+            let result = serde_json::from_str::<Value>(&text).unwrap_or(Value::String(text));
+            Ok(json_response(
+                StatusCode::OK,
+                json!({"ok": true, "result": result}),
+            ))
+        }
         Err(msg) => Err(ApiError::tool(
             StatusCode::INTERNAL_SERVER_ERROR,
             "tool_error",
@@ -142,22 +120,12 @@ pub async fn invoke(
     }
 }
 
-async fn session_status(state: &AppState, key: &SessionKey) -> Result<Value, String> {
-    let t = state
-        .shared
-        .sessions
-        .load(key)
-        .await
-        .map_err(|e| e.to_string())?;
-    let last = t.entries.last();
-    Ok(json!({
-        "sessionKey": key.to_string(),
-        "exists": !t.entries.is_empty(),
-        "messages": t.entries.len(),
-        "lastRole": last.map(|e| e.role.clone()),
-        "updatedAt": last.map(|e| e.ts),
-        "running": state.shared.runs.running_in(&key.to_string()),
-    }))
+fn not_found(tool: &str) -> ApiError {
+    ApiError::tool(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!("Tool not available: {tool}"),
+    )
 }
 
 #[cfg(test)]

@@ -119,6 +119,10 @@ impl ToolBox {
 
     /// Whether the policy in force lets `tool` run; the refusal names the key that
     /// denied it.
+    pub fn check(&self, tool: &str) -> Result<(), String> {
+        self.decide(tool)
+    }
+
     fn decide(&self, tool: &str) -> Result<(), String> {
         let live = self.state.live();
         super::policy_for(&live, &self.agent_id, &self.session).decide(tool)

@@ -15,7 +15,7 @@
 //! * [`state`] — [`AppState`], [`state::Shared`], [`Activation`].
 //! * [`catalog`], [`runs`], [`idempotency`], [`conns`], [`auth`], [`presence`],
 //!   [`settings`], [`listener`], [`serve`], [`throttle`], [`lock`], [`error`], [`sys`], [`token`],
-//!   [`metrics`] — leaves.
+//!   [`metrics`], [`tools`] — leaves.
 
 pub mod agents;
 pub mod auth;
@@ -40,6 +40,7 @@ pub mod sys;
 pub mod throttle;
 pub mod tls;
 pub mod token;
+pub mod tools;
 pub mod ws;
 
 use std::time::Duration;

@@ -259,3 +259,56 @@ async fn openai_clients_get_their_own_tools_back_and_not_the_gateways() {
     assert!(text.contains("wrote 3 bytes to s.txt"), "{body}");
     assert!(body.trim_end().ends_with("data: [DONE]"), "{body}");
 }
+
+#[tokio::test]
+async fn a_hot_reloaded_deny_blocks_the_next_exec_and_the_model_sees_why() {
+    let (gw, mock) = gateway("").await;
+    let (mut ws, _) = connect(&gw.url(), TOKEN, Some(vec!["operator.admin"]), "test").await;
+    let (fin, _) = turn(
+        &mut ws,
+        "agent:main:ops",
+        r#"[[tool exec {"command":"echo hi-from-exec"}]]"#,
+        "e1",
+    )
+    .await;
+    assert!(final_text(&fin).contains("hi-from-exec"), "{fin}");
+
+    // The runbook's "stop the bleeding" step.
+    let out = gw.cli(&["config", "set", "tools.deny", r#"["exec:*", "browser:*"]"#]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut n = 0;
+    let text = loop {
+        n += 1;
+        let (fin, tools) = turn(
+            &mut ws,
+            "agent:main:ops",
+            r#"[[tool exec {"command":"echo should-not-run"}]]"#,
+            &format!("e2-{n}"),
+        )
+        .await;
+        let text = final_text(&fin);
+        if text.contains("denied") || std::time::Instant::now() > deadline {
+            assert_eq!(tools.last().unwrap()["isError"], true, "{tools:?}");
+            break text;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert!(
+        text.contains(r#"denied by tools.deny ("exec:*")"#),
+        "{text}"
+    );
+    assert!(!text.contains("should-not-run\n"), "{text}");
+    // Nor is exec offered to the model any more.
+    let last = mock.requests().pop().unwrap();
+    let offered: Vec<&str> = last["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["function"]["name"].as_str())
+        .collect();
+    assert!(
+        !offered.contains(&"exec") && offered.contains(&"read"),
+        "{offered:?}"
+    );
+}

@@ -15,7 +15,7 @@
 //! * [`state`] — [`AppState`], [`state::Shared`], [`Activation`].
 //! * [`catalog`], [`runs`], [`idempotency`], [`conns`], [`auth`], [`presence`],
 //!   [`settings`], [`listener`], [`serve`], [`throttle`], [`lock`], [`error`], [`sys`], [`token`],
-//!   [`metrics`] — leaves.
+//!   [`metrics`], [`tools`] — leaves.
 
 pub mod agents;
 pub mod auth;

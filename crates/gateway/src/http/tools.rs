@@ -91,7 +91,9 @@ pub async fn invoke(
         .unwrap_or(live.agents.default_id())
         .to_owned();
     if live.agents.get(&agent_id).is_none() {
-        return Err(invalid(format!("unknown agentId {agent_id:?}; see agents_list")));
+        return Err(invalid(format!(
+            "unknown agentId {agent_id:?}; see agents_list"
+        )));
     }
     let session = match body.get("sessionKey").and_then(Value::as_str) {
         Some(k) => crate::agents::session_key_for(k).map_err(|e| invalid(e.to_string()))?,

@@ -1,10 +1,13 @@
 //! The gateway's own tools: the table of built-in tools ([`registry`]), what one turn may
-//! call and how a call runs ([`toolbox`]), and the tools' operations ([`fs`], [`web`]).
+//! call and how a call runs ([`toolbox`]), the tools' operations ([`fs`], [`web`]), and
+//! the rules around them: the tool policy ([`policy`]).
 //!
-//! This layer sits between agents (which run the tool loop) and state: it reads the live
-//! config at each call, so a hot-reloaded policy applies to the next call.
+//! This layer sits between agents (which run the tool loop) and state: the tool box reads
+//! the live config at each call, so a hot-reloaded policy applies to the next call. The
+//! rule modules know nothing of turns or transports.
 
 pub mod fs;
+pub mod policy;
 pub mod registry;
 pub mod toolbox;
 pub mod web;
@@ -15,23 +18,11 @@ use openclaw_sessions::SessionKey;
 
 use crate::state::Activation;
 
-/// The agent's workspace: `workspace` of its `agents.list` entry, else
-/// `agents.defaults.workspace`, else `<stateDir>/workspace` (the default agent) or
-/// `<stateDir>/workspace-<agentId>`.
+/// The agent's workspace (`agents.*.workspace`, OpenClaw's defaults under the state dir).
 pub fn workspace_root(live: &Activation, agent_id: &str, state_dir: &Path) -> PathBuf {
-    let agents = live.resolved.agents.as_ref();
-    let own = agents
-        .and_then(|a| a.list.iter().find(|e| e.id == agent_id))
-        .and_then(|e| e.workspace.clone());
-    let default = agents.and_then(|a| a.defaults.workspace.clone());
-    match own.or(default) {
-        Some(w) => match w.strip_prefix("~/") {
-            Some(rest) => std::env::var_os("HOME")
-                .map(PathBuf::from)
-                .unwrap_or_default()
-                .join(rest),
-            None => PathBuf::from(w),
-        },
+    let home = std::env::var("HOME").ok();
+    match live.resolved.agents.as_ref() {
+        Some(a) => a.workspace_dir(agent_id, state_dir, home.as_deref()),
         None if agent_id == live.agents.default_id() => state_dir.join("workspace"),
         None => state_dir.join(format!("workspace-{agent_id}")),
     }
@@ -87,19 +78,9 @@ pub fn confine(root: &Path, path: &str) -> Result<PathBuf, String> {
     Ok(real)
 }
 
-/// The tool policy of one turn.
-pub struct Policy;
-
-impl Policy {
-    /// Whether `tool` may run.
-    pub fn decide(&self, _tool: &str) -> Result<(), String> {
-        Ok(())
-    }
-}
-
-/// The policy in force for `agent_id` on `session`.
-pub fn policy_for(_live: &Activation, _agent_id: &str, _session: &SessionKey) -> Policy {
-    Policy
+/// The policy in force for `agent_id` on `session` in the `live` config.
+pub fn policy_for(live: &Activation, agent_id: &str, _session: &SessionKey) -> policy::Policy {
+    policy::Policy::resolve(&live.resolved, agent_id, false)
 }
 
 /// Runs `exec`.

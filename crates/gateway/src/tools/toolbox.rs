@@ -125,7 +125,12 @@ impl ToolBox {
 
     fn decide(&self, tool: &str) -> Result<(), String> {
         let live = self.state.live();
-        super::policy_for(&live, &self.agent_id, &self.session).decide(tool)
+        match super::policy_for(&live, &self.agent_id, &self.session).decide(tool) {
+            super::policy::Decision::Allow => Ok(()),
+            super::policy::Decision::Deny(d) => {
+                Err(format!("tool {tool:?} is {d} (the gateway's tool policy)"))
+            }
+        }
     }
 
     fn workspace(&self) -> PathBuf {

@@ -6,4 +6,7 @@
 //! [`workspace::Workspace`], and runs commands with [`exec::run`] on the host or through
 //! a [`sandbox::Sandbox`].
 
+pub mod exec;
 pub mod policy;
+pub mod sandbox;
+pub mod workspace;

@@ -22,6 +22,8 @@ use crate::error::ConfigError;
 
 /// Default `tools.exec.timeoutSeconds` (30 minutes, as OpenClaw).
 pub const DEFAULT_EXEC_TIMEOUT_SECONDS: u64 = 1800;
+/// Default `tools.exec.approvalTimeoutSeconds`.
+pub const DEFAULT_APPROVAL_TIMEOUT_SECONDS: u64 = 120;
 /// Default `tools.web.fetch.maxResponseBytes`.
 pub const DEFAULT_FETCH_MAX_RESPONSE_BYTES: u64 = 750_000;
 /// Smallest and largest effective `tools.web.fetch.maxResponseBytes` (values outside are
@@ -163,6 +165,10 @@ pub struct ExecToolConfig {
     /// Directories put in front of `PATH` for exec runs (host and sandbox).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path_prepend: Option<Vec<String>>,
+    /// How long a host command that needs approval waits for an operator's answer
+    /// before `askFallback` decides (this gateway's key; default 120 s).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval_timeout_seconds: Option<u64>,
 }
 
 /// The effective exec settings of one agent: per-agent keys over global ones over
@@ -177,6 +183,8 @@ pub struct ExecSettings {
     pub timeout_seconds: u64,
     /// Effective `pathPrepend`.
     pub path_prepend: Vec<String>,
+    /// Effective `approvalTimeoutSeconds`.
+    pub approval_timeout_seconds: u64,
 }
 
 impl ExecToolConfig {
@@ -209,6 +217,10 @@ impl ExecToolConfig {
                 .and_then(|a| a.path_prepend.clone())
                 .or(global.and_then(|g| g.path_prepend.clone()))
                 .unwrap_or_default(),
+            approval_timeout_seconds: agent
+                .and_then(|a| a.approval_timeout_seconds)
+                .or(global.and_then(|g| g.approval_timeout_seconds))
+                .unwrap_or(DEFAULT_APPROVAL_TIMEOUT_SECONDS),
         }
     }
 }

@@ -18,6 +18,7 @@
 //!   [`metrics`], [`tools`] — leaves.
 
 pub mod agents;
+pub mod approvals;
 pub mod auth;
 pub mod catalog;
 pub mod channels;

@@ -38,4 +38,8 @@ pub mod events {
     pub const PRESENCE: &str = "presence";
     /// The gateway is stopping or restarting.
     pub const SHUTDOWN: &str = "shutdown";
+    /// A host command waits for an operator's approval (sent to `operator.approvals`).
+    pub const EXEC_APPROVAL_REQUESTED: &str = "exec.approval.requested";
+    /// An approval request was answered or timed out.
+    pub const EXEC_APPROVAL_RESOLVED: &str = "exec.approval.resolved";
 }

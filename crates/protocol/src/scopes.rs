@@ -58,6 +58,8 @@ pub enum MethodAccess {
     Write,
     /// `operator.admin`.
     Admin,
+    /// `operator.approvals` (or admin): answering exec approval requests.
+    Approvals,
 }
 
 impl MethodAccess {
@@ -68,6 +70,7 @@ impl MethodAccess {
             MethodAccess::Read => &[READ, WRITE, ADMIN],
             MethodAccess::Write => &[WRITE, ADMIN],
             MethodAccess::Admin => &[ADMIN],
+            MethodAccess::Approvals => &[APPROVALS, ADMIN],
         }
     }
 
@@ -78,6 +81,7 @@ impl MethodAccess {
             MethodAccess::Read => Some(READ),
             MethodAccess::Write => Some(WRITE),
             MethodAccess::Admin => Some(ADMIN),
+            MethodAccess::Approvals => Some(APPROVALS),
         }
     }
 
@@ -101,5 +105,8 @@ mod tests {
         assert!(!MethodAccess::Admin.allows(&["operator.read", "operator.write"]));
         assert!(MethodAccess::Write.allows(&["operator.admin"]));
         assert!(!MethodAccess::Write.allows(&["operator.read"]));
+        assert!(MethodAccess::Approvals.allows(&["operator.approvals"]));
+        assert!(MethodAccess::Approvals.allows(&["operator.admin"]));
+        assert!(!MethodAccess::Approvals.allows(&["operator.write"]));
     }
 }

@@ -395,7 +395,6 @@ async fn run_turn_inner(
         .as_ref()
         .map(|tb| tb.defs(&client_tools))
         .unwrap_or_default();
-    let mut messages = messages;
     let mut rounds = 0usize;
     let mut usage: Option<Usage> = None;
     let result = loop {

@@ -1,6 +1,7 @@
 //! RPC: the method table ([`METHODS`]), scope enforcement, dispatch, and the handlers.
 
 pub mod agent;
+mod approvals;
 mod cache;
 mod channels;
 mod config;
@@ -113,6 +114,12 @@ pub static METHODS: &[Method] = &[
     )
     .await),
     method!("agents.list", Read, |c| Ok(agent::agents_list(c.state))),
+    method!("exec.approval.list", Approvals, |c| Ok(approvals::list(
+        c.state
+    ))),
+    method!("exec.approval.resolve", Approvals, |c| approvals::resolve(
+        c.state, &c.params
+    )),
     method!("models.list", Read, |c| models::list(c.state, &c.params)),
     method!("sessions.list", Read, |c| sessions::list(
         c.state, &c.params
@@ -168,6 +175,8 @@ pub const EVENTS: &[&str] = &[
     methods::events::HEALTH,
     methods::events::PRESENCE,
     methods::events::SHUTDOWN,
+    methods::events::EXEC_APPROVAL_REQUESTED,
+    methods::events::EXEC_APPROVAL_RESOLVED,
     AGENT_EVENT,
     CHAT_EVENT,
     "config.changed",

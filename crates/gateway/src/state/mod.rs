@@ -63,6 +63,8 @@ pub struct Shared {
     pub memory: memory::MemoryGuard,
     /// Prometheus counters and histograms; process lifetime, so they survive restarts.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Exec approvals waiting for an operator.
+    pub approvals: crate::approvals::PendingApprovals,
     reload_status: Mutex<ReloadStatus>,
     restart_tx: mpsc::UnboundedSender<Activation>,
     generation: watch::Sender<Weak<AppState>>,
@@ -122,6 +124,7 @@ impl Shared {
             channels,
             memory: memory::MemoryGuard::default(),
             metrics,
+            approvals: crate::approvals::PendingApprovals::default(),
             reload_status: Mutex::new(ReloadStatus::default()),
             restart_tx,
             generation,

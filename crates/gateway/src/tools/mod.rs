@@ -1,18 +1,23 @@
 //! The gateway's own tools: the table of built-in tools ([`registry`]), what one turn may
 //! call and how a call runs ([`toolbox`]), the tools' operations ([`fs`], [`web`]), and
-//! the rules around them: the tool policy ([`policy`]).
+//! the rules around them: the tool policy ([`policy`]), workspace confinement
+//! ([`workspace`]), the sandbox backends ([`sandbox`]) and the exec runtime with its
+//! approval rules ([`exec`]).
 //!
 //! This layer sits between agents (which run the tool loop) and state: the tool box reads
 //! the live config at each call, so a hot-reloaded policy applies to the next call. The
 //! rule modules know nothing of turns or transports.
 
+pub mod exec;
 pub mod fs;
 pub mod policy;
 pub mod registry;
+pub mod sandbox;
 pub mod toolbox;
 pub mod web;
+pub mod workspace;
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use openclaw_sessions::SessionKey;
 
@@ -28,94 +33,58 @@ pub fn workspace_root(live: &Activation, agent_id: &str, state_dir: &Path) -> Pa
     }
 }
 
-/// `path` (as the model wrote it) resolved inside `root`, or why not.
+/// `path` (as the model wrote it) resolved inside the workspace `root` (created on
+/// first use), or why not. Blocking: call from `spawn_blocking`.
 pub fn confine(root: &Path, path: &str) -> Result<PathBuf, String> {
-    std::fs::create_dir_all(root)
-        .map_err(|e| format!("cannot create the workspace {}: {e}", root.display()))?;
-    let root = root
-        .canonicalize()
-        .map_err(|e| format!("workspace {}: {e}", root.display()))?;
-    let p = Path::new(path);
-    let joined = if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        root.join(p)
-    };
-    let mut norm = PathBuf::new();
-    for c in joined.components() {
-        match c {
-            Component::ParentDir => {
-                norm.pop();
-            }
-            Component::CurDir => {}
-            other => norm.push(other),
-        }
-    }
-    // The longest existing ancestor, with symlinks resolved, must stay inside.
-    let mut existing = norm.as_path();
-    let mut rest = Vec::new();
-    while !existing.exists() {
-        match (existing.parent(), existing.file_name()) {
-            (Some(parent), Some(name)) => {
-                rest.push(name.to_owned());
-                existing = parent;
-            }
-            _ => break,
-        }
-    }
-    let mut real = existing
-        .canonicalize()
-        .unwrap_or_else(|_| existing.to_path_buf());
-    for name in rest.into_iter().rev() {
-        real.push(name);
-    }
-    if !real.starts_with(&root) {
-        return Err(format!(
-            "{path} is outside the workspace ({}); file tools only reach files inside it (agents.defaults.workspace)",
-            root.display()
-        ));
-    }
-    Ok(real)
+    workspace::Workspace::open(root)
+        .and_then(|w| w.resolve(path))
+        .map_err(|e| e.to_string())
+}
+
+/// The sandbox settings of `agent_id` (`agents.*.sandbox`, resolved over the defaults).
+pub fn sandbox_settings(live: &Activation, agent_id: &str) -> openclaw_config::SandboxSettings {
+    let agents = live.resolved.agents.as_ref();
+    let defaults = agents.and_then(|a| a.defaults.sandbox.as_ref());
+    let own = agents
+        .and_then(|a| a.entry(agent_id))
+        .and_then(|(i, e)| e.sandbox.as_ref().map(|s| (i, s)));
+    openclaw_config::SandboxConfig::resolve(defaults, own)
+}
+
+/// Whether `session` of `agent_id` runs its tools in the sandbox.
+pub fn is_sandboxed(live: &Activation, agent_id: &str, session: &SessionKey) -> bool {
+    sandbox::is_sandboxed(sandbox_settings(live, agent_id).mode, session)
 }
 
 /// The policy in force for `agent_id` on `session` in the `live` config.
-pub fn policy_for(live: &Activation, agent_id: &str, _session: &SessionKey) -> policy::Policy {
-    policy::Policy::resolve(&live.resolved, agent_id, false)
+pub fn policy_for(live: &Activation, agent_id: &str, session: &SessionKey) -> policy::Policy {
+    policy::Policy::resolve(
+        &live.resolved,
+        agent_id,
+        is_sandboxed(live, agent_id, session),
+    )
 }
 
-/// Runs `exec`.
-pub async fn exec_tool(
-    _live: &Activation,
-    _agent_id: &str,
-    _session: &SessionKey,
-    root: PathBuf,
-    command: &str,
-    workdir: Option<&str>,
-    timeout: Option<u64>,
-) -> Result<String, String> {
-    let dir = match workdir {
-        Some(w) => confine(&root, w)?,
-        None => {
-            std::fs::create_dir_all(&root).map_err(|e| e.to_string())?;
-            root
-        }
-    };
-    let mut cmd = tokio::process::Command::new("sh");
-    cmd.arg("-c")
-        .arg(command)
-        .current_dir(dir)
-        .kill_on_drop(true);
-    let out = tokio::time::timeout(
-        std::time::Duration::from_secs(timeout.unwrap_or(1800)),
-        cmd.output(),
+/// The exec settings of `agent_id` (`tools.exec` under `agents.list[].tools.exec`).
+pub fn exec_settings(live: &Activation, agent_id: &str) -> openclaw_config::ExecSettings {
+    let global = live.resolved.tools.as_ref().and_then(|t| t.exec.as_ref());
+    let own = live
+        .resolved
+        .agents
+        .as_ref()
+        .and_then(|a| a.entry(agent_id))
+        .and_then(|(_, e)| e.tools.as_ref())
+        .and_then(|t| t.exec.as_ref());
+    openclaw_config::ExecToolConfig::resolve(global, own)
+}
+
+/// The `web_fetch` limits in force.
+pub fn fetch_limits(live: &Activation) -> openclaw_config::WebFetchLimits {
+    openclaw_config::WebFetchConfig::limits(
+        live.resolved
+            .tools
+            .as_ref()
+            .and_then(|t| t.web.as_ref())
+            .and_then(|w| w.fetch.as_ref()),
     )
-    .await
-    .map_err(|_| "exec timed out".to_owned())?
-    .map_err(|e| e.to_string())?;
-    Ok(format!(
-        "exit code {}\n{}{}",
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    ))
 }

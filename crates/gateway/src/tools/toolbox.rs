@@ -7,13 +7,15 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use openclaw_providers::{ToolCall, ToolDef};
 use openclaw_sessions::SessionKey;
 use serde_json::{Value, json};
 
-use super::fs;
 use super::registry::{self, Kind, ToolSpec};
+use super::{exec, fs};
+use crate::approvals::Resolution;
 use crate::state::AppState;
 
 /// What a tool call produced, for the model and the transcript.
@@ -193,22 +195,18 @@ impl ToolBox {
             }
             Kind::Exec => {
                 let command = need("command")?;
-                let live = self.state.live();
-                let root = self.workspace();
-                super::exec_tool(
-                    &live,
-                    &self.agent_id,
-                    &self.session,
-                    root,
-                    &command,
-                    str_arg("workdir").as_deref(),
-                    args.get("timeout").and_then(Value::as_u64),
-                )
-                .await
+                let timeout = args.get("timeout").and_then(Value::as_u64);
+                self.exec(command, str_arg("workdir"), timeout).await
             }
             Kind::WebFetch => {
                 let url = need("url")?;
-                super::web::fetch(&url, num("maxChars"), &super::web::FetchLimits::default()).await
+                let limits = super::fetch_limits(&self.state.live());
+                if !limits.enabled {
+                    return Err(
+                        "web_fetch is disabled (tools.web.fetch.enabled is false)".to_owned()
+                    );
+                }
+                super::web::fetch(&url, num("maxChars"), &limits).await
             }
             Kind::SessionsList => {
                 let limit = num("limit").unwrap_or(50).clamp(1, 1000);
@@ -243,6 +241,140 @@ impl ToolBox {
             Kind::AgentsList => Ok(self.state.live().agents.listing().to_string()),
             Kind::ModelsList => {
                 Ok(json!({"models": self.state.live().agents.models()}).to_string())
+            }
+        }
+    }
+
+    /// `exec`: on the host under the exec policy (asking an operator when it says so),
+    /// or in the sandbox when the session is sandboxed (the sandbox is the containment
+    /// there; a missing backend is an error, never a silent run on the host).
+    async fn exec(
+        &self,
+        command: String,
+        workdir: Option<String>,
+        timeout: Option<u64>,
+    ) -> Result<String, String> {
+        let live = self.state.live();
+        let settings = super::exec_settings(&live, &self.agent_id);
+        let sandbox = super::sandbox_settings(&live, &self.agent_id);
+        let sandboxed = super::sandbox::is_sandboxed(sandbox.mode, &self.session);
+        drop(live);
+        let root = self.workspace();
+        let cwd = {
+            let root = root.clone();
+            let wd = workdir.unwrap_or_else(|| ".".to_owned());
+            blocking(move || super::confine(&root, &wd).map(|p| p.display().to_string())).await?
+        };
+        let cwd = PathBuf::from(cwd);
+        let (env, sandbox) = if sandboxed {
+            let env =
+                exec::sandbox_env(&root, &[], &settings.path_prepend).map_err(|e| e.to_string())?;
+            (env, Some(super::sandbox::Sandbox::new(&sandbox, &root)))
+        } else {
+            self.approve(&command, &cwd, &settings).await?;
+            let env = exec::host_env(std::env::vars(), &[], &settings.path_prepend)
+                .map_err(|e| e.to_string())?;
+            (env, None)
+        };
+        let req = exec::ExecRequest {
+            command,
+            cwd,
+            timeout: match timeout.unwrap_or(settings.timeout_seconds) {
+                0 => None,
+                s => Some(Duration::from_secs(s)),
+            },
+            max_output_bytes: exec::DEFAULT_MAX_OUTPUT_BYTES,
+            env,
+            sandbox,
+        };
+        exec::run(req)
+            .await
+            .map(|out| out.render())
+            .map_err(|e| e.to_string())
+    }
+
+    /// The exec policy's verdict on a host command, asking an operator when it says so
+    /// (`exec.approval.requested`); `Err` is the refusal the model sees.
+    async fn approve(
+        &self,
+        command: &str,
+        cwd: &std::path::Path,
+        settings: &openclaw_config::ExecSettings,
+    ) -> Result<(), String> {
+        use super::exec::approvals::{self, ApprovalDecision, ApprovalsStore};
+        let store = ApprovalsStore::new(self.state.shared.sessions.state_dir());
+        let file = {
+            let store = store.clone();
+            tokio::task::spawn_blocking(move || store.load())
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?
+        };
+        let eff = approvals::effective(settings, &file, &self.agent_id);
+        let path = std::env::var("PATH").unwrap_or_default();
+        let resolve = |name: &str| which(name, &path);
+        let decision = approvals::decide(&eff, file.allowlist(&self.agent_id), command, &resolve);
+        let allow_on_timeout = match decision {
+            ApprovalDecision::Allow => return Ok(()),
+            ApprovalDecision::Deny(why) => return Err(why),
+            ApprovalDecision::Ask {
+                allow_on_timeout, ..
+            } => allow_on_timeout,
+        };
+        let timeout = Duration::from_secs(settings.approval_timeout_seconds.max(1));
+        let request = json!({
+            "command": command,
+            "cwd": cwd.display().to_string(),
+            "host": "gateway",
+            "agentId": self.agent_id,
+            "sessionKey": self.session.to_string(),
+            "security": eff.security,
+            "ask": eff.ask,
+        });
+        let pending = &self.state.shared.approvals;
+        let (record, answer) = pending.open(request, timeout);
+        let id = record["id"].as_str().unwrap_or_default().to_owned();
+        broadcast_approval(
+            &self.state,
+            openclaw_protocol::methods::events::EXEC_APPROVAL_REQUESTED,
+            &record,
+        );
+        let outcome = tokio::time::timeout(timeout, answer).await;
+        pending.close(&id);
+        let Ok(Ok(decision)) = outcome else {
+            // Nobody answered in time: askFallback decides.
+            let decision = if allow_on_timeout {
+                "allow-once"
+            } else {
+                "deny"
+            };
+            broadcast_approval(
+                &self.state,
+                openclaw_protocol::methods::events::EXEC_APPROVAL_RESOLVED,
+                &json!({"id": id, "decision": decision, "reason": "timeout", "ts": crate::sys::now_ms()}),
+            );
+            if allow_on_timeout {
+                return Ok(());
+            }
+            return Err(format!(
+                "exec was not approved: nobody answered the approval request within {} s (tools.exec.approvalTimeoutSeconds; askFallback is deny), so the command did not run",
+                timeout.as_secs()
+            ));
+        };
+        match decision {
+            Resolution::Deny => {
+                Err("exec was denied by an operator; the command did not run".to_owned())
+            }
+            Resolution::AllowOnce => Ok(()),
+            Resolution::AllowAlways => {
+                if let Some(entry) = approvals::allow_always_entry(command, &resolve) {
+                    let agent = self.agent_id.clone();
+                    let added = tokio::task::spawn_blocking(move || store.add(&agent, entry)).await;
+                    if let Ok(Err(e)) = added {
+                        tracing::warn!(target: "tools", error = %e, "cannot add the approved command to the exec allowlist");
+                    }
+                }
+                Ok(())
             }
         }
     }
@@ -282,4 +414,25 @@ pub async fn session_status(state: &AppState, key: &SessionKey) -> Result<Value,
         "updatedAt": last.map(|e| e.ts),
         "running": state.shared.runs.running_in(&key.to_string()),
     }))
+}
+
+/// Sends an approval event to the operators who may answer it (`operator.approvals` or
+/// admin).
+fn broadcast_approval(state: &AppState, name: &'static str, payload: &Value) {
+    let text: Arc<str> = Arc::from(payload.to_string());
+    state.conns.broadcast_to(name, text, false, |c| {
+        openclaw_protocol::MethodAccess::Approvals.allows(&c.scopes)
+    });
+}
+
+/// A bare command name found in `path` (the allowlist matches resolved paths).
+fn which(name: &str, path: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    if name.contains('/') {
+        return Some(PathBuf::from(name));
+    }
+    std::env::split_paths(path).map(|d| d.join(name)).find(|p| {
+        p.metadata()
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    })
 }

@@ -10,38 +10,7 @@ use std::time::Duration;
 
 use reqwest::Url;
 
-/// The caps and the SSRF exceptions of one fetch (`tools.web.fetch.*`).
-#[derive(Clone, Debug)]
-pub struct FetchLimits {
-    /// Characters of body returned when the call does not say (`maxChars`).
-    pub max_chars: usize,
-    /// Largest `maxChars` a call may ask for (`maxCharsCap`).
-    pub max_chars_cap: usize,
-    /// Bytes downloaded at most (`maxResponseBytes`); the rest is not read.
-    pub max_response_bytes: usize,
-    /// Whole-request time limit (`timeoutSeconds`).
-    pub timeout: Duration,
-    /// Redirect hops followed (`maxRedirects`).
-    pub max_redirects: usize,
-    /// `ssrfPolicy.dangerouslyAllowPrivateNetwork`.
-    pub allow_private_network: bool,
-    /// `ssrfPolicy.allowedHostnames`: exact hosts allowed even when private.
-    pub allowed_hostnames: Vec<String>,
-}
-
-impl Default for FetchLimits {
-    fn default() -> FetchLimits {
-        FetchLimits {
-            max_chars: 20_000,
-            max_chars_cap: 20_000,
-            max_response_bytes: 750_000,
-            timeout: Duration::from_secs(30),
-            max_redirects: 3,
-            allow_private_network: false,
-            allowed_hostnames: Vec::new(),
-        }
-    }
-}
+pub use openclaw_config::WebFetchLimits;
 
 /// Whether `ip` is an address a model-chosen URL must not reach: loopback, private,
 /// link-local, CGNAT, unspecified, multicast, documentation and other special ranges.
@@ -75,7 +44,7 @@ pub fn is_private(ip: IpAddr) -> bool {
     }
 }
 
-async fn checked_addrs(url: &Url, limits: &FetchLimits) -> Result<Vec<SocketAddr>, String> {
+async fn checked_addrs(url: &Url, limits: &WebFetchLimits) -> Result<Vec<SocketAddr>, String> {
     let host = url
         .host_str()
         .ok_or_else(|| format!("web_fetch: {url} has no host"))?;
@@ -110,13 +79,18 @@ async fn checked_addrs(url: &Url, limits: &FetchLimits) -> Result<Vec<SocketAddr
 pub async fn fetch(
     raw: &str,
     max_chars: Option<usize>,
-    limits: &FetchLimits,
+    limits: &WebFetchLimits,
 ) -> Result<String, String> {
     let mut url = Url::parse(raw).map_err(|e| format!("web_fetch: {raw:?} is not a URL ({e})"))?;
+    let cap = usize::try_from(limits.max_chars_cap)
+        .unwrap_or(usize::MAX)
+        .max(1);
     let max_chars = max_chars
-        .unwrap_or(limits.max_chars)
-        .clamp(1, limits.max_chars_cap.max(1));
-    let deadline = tokio::time::Instant::now() + limits.timeout;
+        .unwrap_or(usize::try_from(limits.max_chars).unwrap_or(usize::MAX))
+        .clamp(1, cap);
+    let max_bytes = usize::try_from(limits.max_response_bytes).unwrap_or(usize::MAX);
+    let timeout = Duration::from_secs(limits.timeout_seconds.max(1));
+    let deadline = tokio::time::Instant::now() + timeout;
     let mut hops = 0usize;
     loop {
         if !matches!(url.scheme(), "http" | "https") {
@@ -142,7 +116,7 @@ pub async fn fetch(
             .map_err(|_| {
                 format!(
                     "web_fetch: {url} did not answer within {} s",
-                    limits.timeout.as_secs()
+                    timeout.as_secs()
                 )
             })?
             .map_err(|e| format!("web_fetch: {url}: {e}"))?;
@@ -155,7 +129,7 @@ pub async fn fetch(
                 return Err(format!("web_fetch: {url} redirected without a Location"));
             };
             hops += 1;
-            if hops > limits.max_redirects {
+            if hops > limits.max_redirects as usize {
                 return Err(format!(
                     "web_fetch: more than {} redirects (tools.web.fetch.maxRedirects)",
                     limits.max_redirects
@@ -182,12 +156,12 @@ pub async fn fetch(
                 .map_err(|_| {
                     format!(
                         "web_fetch: {url} did not finish within {} s",
-                        limits.timeout.as_secs()
+                        timeout.as_secs()
                     )
                 })?
                 .map_err(|e| format!("web_fetch: {url}: {e}"))?;
             let Some(chunk) = chunk else { break };
-            let room = limits.max_response_bytes.saturating_sub(body.len());
+            let room = max_bytes.saturating_sub(body.len());
             body.extend_from_slice(&chunk[..chunk.len().min(room)]);
             if chunk.len() > room {
                 cut = true;
@@ -281,6 +255,10 @@ fn strip_html(html: &str) -> String {
 mod tests {
     use super::*;
 
+    fn default_limits() -> WebFetchLimits {
+        openclaw_config::WebFetchConfig::limits(None)
+    }
+
     #[test]
     fn private_ranges() {
         for a in [
@@ -332,21 +310,19 @@ mod tests {
             }
         });
         let url = format!("http://127.0.0.1:{port}/x");
-        let err = fetch(&url, None, &FetchLimits::default())
-            .await
-            .unwrap_err();
+        let err = fetch(&url, None, &default_limits()).await.unwrap_err();
         assert!(err.contains("loopback or private"), "{err}");
         let err = fetch(
             &format!("http://localhost:{port}/"),
             None,
-            &FetchLimits::default(),
+            &default_limits(),
         )
         .await
         .unwrap_err();
         assert!(err.contains("loopback or private"), "{err}");
-        let allowed = FetchLimits {
+        let allowed = WebFetchLimits {
             allow_private_network: true,
-            ..FetchLimits::default()
+            ..default_limits()
         };
         let ok = fetch(&url, None, &allowed).await.unwrap();
         assert!(ok.contains("Status: 200") && ok.ends_with("hello"), "{ok}");

@@ -287,7 +287,7 @@ mod tests {
         let t = strip_html(
             "<html><head><style>x{}</style><script>alert(1)</script></head><body><h1>Title</h1><p>a &amp; b</p></body></html>",
         );
-        assert_eq!(t, "Title\na & b");
+        assert_eq!(t, "Title\n\na & b");
     }
 
     #[tokio::test]

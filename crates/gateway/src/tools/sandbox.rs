@@ -196,6 +196,11 @@ impl Sandbox {
                     a.push(ws.into());
                 }
                 a.push(ws.into());
+                if self.access == WorkspaceAccess::None && cwd != self.workspace {
+                    // The scratch workspace is empty: make the working directory exist.
+                    a.push("--dir".into());
+                    a.push(cwd.into());
+                }
                 a.push("--clearenv".into());
                 for (k, v) in env {
                     a.push("--setenv".into());
@@ -332,6 +337,8 @@ mod tests {
         let none = Sandbox::new(&settings("{}"), Path::new("/w"));
         let j = strings(&none.argv(Path::new("bwrap"), "x", Path::new("/w"), &[])).join(" ");
         assert!(j.contains("--tmpfs /w") && !j.contains("--bind /w"), "{j}");
+        let j = strings(&none.argv(Path::new("bwrap"), "x", Path::new("/w/a/b"), &[])).join(" ");
+        assert!(j.contains("--tmpfs /w --dir /w/a/b"), "{j}");
     }
 
     #[test]

@@ -187,9 +187,14 @@ async fn an_exited_shell_leaves_no_background_children() {
 async fn dropping_the_future_kills_the_command() {
     let (_d, ws) = workspace();
     let marker = "303.4159";
-    let task = tokio::spawn(exec::run(request(&ws, &format!("sleep {marker}"), None)));
+    // The background sleep is not the shell's direct child: only the group kill gets it.
+    let task = tokio::spawn(exec::run(request(
+        &ws,
+        &format!("sleep {marker} & sleep {marker}"),
+        None,
+    )));
     let until = Instant::now() + Duration::from_secs(5);
-    while processes_with(marker).is_empty() {
+    while processes_with(marker).len() < 2 {
         assert!(Instant::now() < until, "the command never started");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -317,6 +322,32 @@ async fn bwrap_timeout_leaves_nothing_behind() {
     let out = exec::run(req).await.unwrap();
     assert!(out.timed_out, "{out:?}");
     assert!(started.elapsed() < Duration::from_secs(5));
+    assert_gone(marker).await;
+}
+
+#[tokio::test]
+async fn bwrap_is_killed_with_the_turn() {
+    let (_d, ws) = workspace();
+    let Some(sb) = bwrap("{}", &ws) else {
+        return;
+    };
+    let marker = "305.4159";
+    let task = tokio::spawn(exec::run(request(
+        &ws,
+        &format!("sleep {marker} & sleep {marker}"),
+        Some(sb),
+    )));
+    let until = Instant::now() + Duration::from_secs(5);
+    while processes_with(marker).len() < 2 {
+        assert!(
+            Instant::now() < until,
+            "the sandboxed command never started"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    task.abort();
+    let _ = task.await;
+    // bwrap's own command line holds the marker too, so this covers bwrap itself.
     assert_gone(marker).await;
 }
 

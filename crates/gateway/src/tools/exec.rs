@@ -226,6 +226,27 @@ pub fn sandbox_env(
     Ok(env)
 }
 
+/// The timeout of one call: the call's `timeoutSeconds` if given (`0` = none), else the
+/// configured default (`tools.exec.timeoutSeconds`).
+pub fn timeout_for(call_seconds: Option<u64>, default_seconds: u64) -> Option<Duration> {
+    match call_seconds.unwrap_or(default_seconds) {
+        0 => None,
+        s => Some(Duration::from_secs(s)),
+    }
+}
+
+/// Finds a bare command name in the directories of `path` (a `PATH` value), the way a
+/// shell would: the resolver [`approvals::decide`] needs. Blocking (`stat`s).
+pub fn path_lookup(path: &str, name: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    if name.contains('/') || name.is_empty() {
+        return None;
+    }
+    std::env::split_paths(path).map(|d| d.join(name)).find(|p| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    })
+}
+
 /// Kills a process group when dropped, unless disarmed: the cancellation path.
 struct GroupGuard {
     pgid: Option<rustix::process::Pid>,
@@ -416,6 +437,17 @@ mod tests {
         assert_eq!(sb.len(), 4, "{sb:?}");
         assert!(sb.contains(&("PATH".into(), SANDBOX_PATH.into())));
         assert!(sb.contains(&("HOME".into(), "/w".into())));
+    }
+
+    #[test]
+    fn timeouts_and_lookup() {
+        assert_eq!(timeout_for(None, 1800), Some(Duration::from_secs(1800)));
+        assert_eq!(timeout_for(Some(5), 1800), Some(Duration::from_secs(5)));
+        assert_eq!(timeout_for(Some(0), 1800), None);
+        let sh = path_lookup("/nonexistent:/bin:/usr/bin", "sh").unwrap();
+        assert!(sh.ends_with("sh") && sh.is_absolute());
+        assert!(path_lookup("/bin", "./sh").is_none());
+        assert!(path_lookup("/bin", "no-such-program-xyz").is_none());
     }
 
     #[test]

@@ -40,6 +40,153 @@ pub fn is_sandboxed(mode: SandboxMode, session: &SessionKey) -> bool {
     }
 }
 
+/// Where one session's tools run, resolved from a config snapshot: the agent's sandbox
+/// settings, whether this session is sandboxed and why, and its workspace directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Placement {
+    /// The session.
+    pub session: SessionKey,
+    /// Its agent's main session (`agent:<id>:main`).
+    pub main_session: SessionKey,
+    /// The agent's effective sandbox settings.
+    pub settings: SandboxSettings,
+    /// Whether this session's tools run in the sandbox.
+    pub sandboxed: bool,
+    /// One sentence saying why (mode, its config key, main or not).
+    pub why: String,
+    /// The agent's workspace on the host (not created here).
+    pub workspace: PathBuf,
+}
+
+impl Placement {
+    /// Resolves `session` against `config`. `state_dir` and `home` locate the default
+    /// workspace. Pure.
+    pub fn resolve(
+        config: &openclaw_config::Config,
+        state_dir: &Path,
+        home: Option<&str>,
+        session: &SessionKey,
+    ) -> Placement {
+        let agents = config.agents.clone().unwrap_or_default();
+        let agent_id = session.agent_id.as_str();
+        let entry = agents
+            .entry(agent_id)
+            .and_then(|(i, e)| e.sandbox.as_ref().map(|s| (i, s)));
+        let settings =
+            openclaw_config::SandboxConfig::resolve(agents.defaults.sandbox.as_ref(), entry);
+        let sandboxed = is_sandboxed(settings.mode, session);
+        let main_session = SessionKey::main(agent_id);
+        let mode = format!(
+            "mode {:?} ({})",
+            settings.mode.as_str(),
+            settings.mode_source
+        );
+        let why = match settings.mode {
+            SandboxMode::Off => format!("{mode}: tools run on the host"),
+            SandboxMode::All => format!("{mode}: every session is sandboxed"),
+            SandboxMode::NonMain if sandboxed => format!(
+                "{mode}: {session} is not the agent's main session {main_session}, so it is sandboxed"
+            ),
+            SandboxMode::NonMain => {
+                format!("{mode}: {session} is the agent's main session, so it runs on the host")
+            }
+        };
+        Placement {
+            session: session.clone(),
+            main_session,
+            workspace: agents.workspace_dir(agent_id, state_dir, home),
+            settings,
+            sandboxed,
+            why,
+        }
+    }
+
+    /// The sandbox to run this session's commands in (`workspace` is the opened,
+    /// symlink-resolved root), or `None` when it runs on the host.
+    pub fn sandbox(&self, workspace: &Path) -> Option<Sandbox> {
+        self.sandboxed
+            .then(|| Sandbox::new(&self.settings, workspace))
+    }
+
+    /// The tool policy for this session (sandbox layer included when sandboxed).
+    pub fn policy(&self, config: &openclaw_config::Config) -> crate::tools::policy::Policy {
+        crate::tools::policy::Policy::resolve(config, &self.session.agent_id, self.sandboxed)
+    }
+
+    /// What `openclaw sandbox explain` shows: the placement, the tool policy applied to
+    /// `tools` (usually the registry's names) and the keys that change the outcome.
+    pub fn explain<'a>(
+        &self,
+        config: &openclaw_config::Config,
+        tools: impl IntoIterator<Item = &'a str>,
+    ) -> SandboxExplanation {
+        let s = &self.settings;
+        let mut fix_it = vec![if self.sandboxed {
+            "agents.defaults.sandbox.mode (or agents.list[].sandbox.mode) = \"off\" runs this session on the host".to_owned()
+        } else {
+            "agents.defaults.sandbox.mode (or agents.list[].sandbox.mode) = \"all\" or \"non-main\" sandboxes sessions".to_owned()
+        }];
+        if self.sandboxed {
+            fix_it.push(
+                "tools.sandbox.tools.alsoAllow / deny (or agents.list[].tools.sandbox.tools) change which tools sandboxed sessions get".to_owned(),
+            );
+            fix_it.push("agents.defaults.sandbox.workspaceAccess = \"none\" | \"ro\" | \"rw\" sets what the sandbox sees of the workspace".to_owned());
+        }
+        fix_it.push("tools.profile, tools.allow / alsoAllow / deny (and agents.list[].tools.*) change the tool list".to_owned());
+        SandboxExplanation {
+            session_key: self.session.to_string(),
+            main_session_key: self.main_session.to_string(),
+            agent_id: self.session.agent_id.clone(),
+            mode: s.mode.as_str(),
+            mode_source: s.mode_source.clone(),
+            sandboxed: self.sandboxed,
+            why: self.why.clone(),
+            backend: s.backend.as_str(),
+            workspace_access: s.workspace_access.as_str(),
+            network: s.network,
+            docker_image: (s.backend == SandboxBackend::Docker).then(|| s.docker_image.clone()),
+            workspace: self.workspace.display().to_string(),
+            tool_policy: self.policy(config).explain(tools),
+            fix_it,
+        }
+    }
+}
+
+/// `openclaw sandbox explain [--json]` for one session.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SandboxExplanation {
+    /// The session explained.
+    pub session_key: String,
+    /// Its agent's main session.
+    pub main_session_key: String,
+    /// The agent.
+    pub agent_id: String,
+    /// Effective `sandbox.mode`.
+    pub mode: &'static str,
+    /// Config key that set the mode (or `default`).
+    pub mode_source: String,
+    /// Whether this session is sandboxed.
+    pub sandboxed: bool,
+    /// Why.
+    pub why: String,
+    /// Backend.
+    pub backend: &'static str,
+    /// `workspaceAccess`.
+    pub workspace_access: &'static str,
+    /// Whether sandboxed commands may use the network.
+    pub network: bool,
+    /// Docker image, for the docker backend.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub docker_image: Option<String>,
+    /// Host workspace directory.
+    pub workspace: String,
+    /// The tool policy layers and per-tool verdicts.
+    pub tool_policy: crate::tools::policy::Explanation,
+    /// Config keys that change the outcome.
+    pub fix_it: Vec<String>,
+}
+
 /// A sandbox that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
@@ -196,6 +343,11 @@ impl Sandbox {
                     a.push(ws.into());
                 }
                 a.push(ws.into());
+                if self.access == WorkspaceAccess::None && cwd != self.workspace {
+                    // The scratch workspace is empty: make the working directory exist.
+                    a.push("--dir".into());
+                    a.push(cwd.into());
+                }
                 a.push("--clearenv".into());
                 for (k, v) in env {
                     a.push("--setenv".into());
@@ -332,6 +484,8 @@ mod tests {
         let none = Sandbox::new(&settings("{}"), Path::new("/w"));
         let j = strings(&none.argv(Path::new("bwrap"), "x", Path::new("/w"), &[])).join(" ");
         assert!(j.contains("--tmpfs /w") && !j.contains("--bind /w"), "{j}");
+        let j = strings(&none.argv(Path::new("bwrap"), "x", Path::new("/w/a/b"), &[])).join(" ");
+        assert!(j.contains("--tmpfs /w --dir /w/a/b"), "{j}");
     }
 
     #[test]
@@ -376,6 +530,47 @@ mod tests {
                 "ls"
             ]
         );
+    }
+
+    #[test]
+    fn placement_and_explain() {
+        let config = openclaw_config::parse_str(
+            r#"{ agents: { defaults: { sandbox: { mode: "non-main", workspaceAccess: "rw" } },
+                           list: [{ id: "main", default: true }, { id: "ops", sandbox: { mode: "off" } }] },
+                 tools: { deny: ["exec:*"] } }"#,
+            &|_| None,
+        )
+        .unwrap();
+        let state = Path::new("/state");
+        let chan = SessionKey::parse("agent:main:telegram:42").unwrap();
+        let p = Placement::resolve(&config, state, None, &chan);
+        assert!(p.sandboxed);
+        assert!(p.why.contains("agent:main:main"), "{}", p.why);
+        assert!(p.why.contains("agents.defaults.sandbox.mode"), "{}", p.why);
+        assert_eq!(p.workspace, state.join("workspace"));
+        assert!(p.sandbox(Path::new("/w")).is_some());
+        let e = p.explain(&config, ["read", "exec", "web_fetch"]);
+        assert_eq!(e.mode, "non-main");
+        assert_eq!(e.backend, "bubblewrap");
+        assert_eq!(e.workspace_access, "rw");
+        assert_eq!(e.tool_policy.allowed, ["read"]);
+        let json = serde_json::to_value(&e).unwrap();
+        assert_eq!(json["mainSessionKey"], "agent:main:main");
+        assert_eq!(
+            json["toolPolicy"]["tools"][1]["reason"],
+            r#"denied by tools.deny ("exec:*")"#
+        );
+        let main = Placement::resolve(&config, state, None, &SessionKey::main("main"));
+        assert!(!main.sandboxed && main.sandbox(Path::new("/w")).is_none());
+        let ops = Placement::resolve(
+            &config,
+            state,
+            None,
+            &SessionKey::parse("agent:ops:x").unwrap(),
+        );
+        assert!(!ops.sandboxed);
+        assert_eq!(ops.settings.mode_source, "agents.list[1].sandbox.mode");
+        assert_eq!(ops.workspace, state.join("workspace-ops"));
     }
 
     #[test]

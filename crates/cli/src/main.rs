@@ -81,6 +81,10 @@ enum Command {
     Agents(commands::agent::AgentsCmd),
     /// List the model providers, or test each with a real one-token request.
     Providers(commands::providers::ProvidersCmd),
+    /// Exec approvals waiting in the running gateway: `pending` lists them, `resolve` answers one.
+    Approvals(commands::tools::ApprovalsCmd),
+    /// `sandbox explain`: the effective sandbox mode, backend and tool policy of a session, and why.
+    Sandbox(commands::tools::SandboxCmd),
 }
 
 #[derive(Args)]
@@ -533,6 +537,8 @@ fn main() -> ExitCode {
         Command::Agent(c) => block_on(commands::agent::run(&global, c)),
         Command::Agents(c) => commands::agent::run_agents(&global, c),
         Command::Providers(c) => block_on(commands::providers::run(&global, c)),
+        Command::Approvals(c) => block_on(commands::tools::approvals(&global, c)),
+        Command::Sandbox(c) => commands::tools::sandbox_cmd(&global, c),
     };
     match result {
         Ok(code) => code,

@@ -286,3 +286,94 @@ fn which(name: &str) -> Option<std::path::PathBuf> {
         .map(|d| d.join(name))
         .find(|p| p.is_file())
 }
+
+#[tokio::test]
+async fn cli_answers_approvals_and_explains_the_sandbox_and_hello_reports_the_policy() {
+    let mock = mock().await;
+    let gw = start(Spec::default().config(&config(
+        &mock,
+        r#"tools: { deny: ["browser:*"], exec: { security: "allowlist", ask: "on-miss", approvalTimeoutSeconds: 30 } },
+           agents: { defaults: { model: "mock/m", sandbox: { mode: "non-main", workspaceAccess: "ro" } } }"#,
+    ).replace(r#"agents: {{ defaults: {{ model: "mock/m" }} }},"#, "")));
+    let (mut ws, hello) = connect(&gw.url(), TOKEN, Some(vec!["operator.admin"]), "test").await;
+    let policy = &hello["snapshot"]["policy"];
+    assert_eq!(policy["sandbox"], "non-main", "{hello}");
+    let tools: Vec<&str> = policy["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        tools.contains(&"exec") && tools.contains(&"read"),
+        "{policy}"
+    );
+    assert_eq!(policy["sandboxBackend"], "bubblewrap");
+    let status = call(&mut ws, "st", "status", json!({})).await;
+    assert_eq!(status["payload"]["policy"], *policy, "{status}");
+
+    // The main session runs on the host: exec asks, the CLI lists and answers.
+    let run = send(&mut ws, "agent:main:main", &exec("echo via-cli"), "c1").await;
+    next_event(&mut ws, "exec.approval.requested").await;
+    let url = gw.url();
+    let remote = |args: &[&str]| {
+        let mut a = args.to_vec();
+        a.extend(["--url", url.as_str(), "--token", TOKEN]);
+        gw.cli(&a)
+    };
+    let pending = remote(&["approvals", "pending", "--json"]);
+    assert_eq!(pending.code, 0, "{}{}", pending.stdout, pending.stderr);
+    let v: Value = serde_json::from_str(&pending.stdout).unwrap();
+    let id = v["approvals"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(v["approvals"][0]["request"]["command"], "echo via-cli");
+    let human = remote(&["approvals", "pending"]);
+    assert!(
+        human.stdout.contains(&id) && human.stdout.contains("echo via-cli"),
+        "{}",
+        human.stdout
+    );
+    let bad = remote(&["approvals", "resolve", &id, "maybe"]);
+    assert_ne!(bad.code, 0);
+    assert!(
+        bad.stderr.contains("allow-once, allow-always, deny"),
+        "{}",
+        bad.stderr
+    );
+    let ok = remote(&["approvals", "resolve", &id, "allow-once"]);
+    assert_eq!(ok.code, 0, "{}{}", ok.stdout, ok.stderr);
+    assert!(finish(&mut ws, &run).await.contains("via-cli"));
+
+    // A channel-style session is sandboxed; its workspace is read-only there.
+    let out = gw.cli(&[
+        "sandbox",
+        "explain",
+        "--session",
+        "agent:main:telegram-42",
+        "--json",
+    ]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let e: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(e["sandboxed"], true, "{e}");
+    assert_eq!(e["backend"], "bubblewrap");
+    assert_eq!(e["workspaceAccess"], "ro");
+    let out = gw.cli(&["sandbox", "explain"]);
+    assert!(
+        out.stdout.contains("Sandbox:   no") && out.stdout.contains("main session"),
+        "{}",
+        out.stdout
+    );
+    let (fin, _) = (
+        {
+            let run = send(
+                &mut ws,
+                "agent:main:telegram-42",
+                r#"[[tool write {"path":"x.txt","content":"x"}]]"#,
+                "c2",
+            )
+            .await;
+            finish(&mut ws, &run).await
+        },
+        (),
+    );
+    assert!(fin.contains("read-only workspace"), "{fin}");
+}

@@ -18,6 +18,7 @@ pub mod secrets;
 pub mod service;
 pub mod setup;
 pub mod status;
+pub mod tools;
 
 use anyhow::bail;
 use openclaw_protocol::scopes;

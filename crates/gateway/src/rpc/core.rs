@@ -25,6 +25,7 @@ pub async fn status(state: &AppState) -> Value {
     v["providers"] = super::models::provider_summary(&state.live().agents);
     v["traffic"] = state.shared.metrics.traffic_json();
     v["tls"] = state.tls_status();
+    v["policy"] = crate::tools::policy_summary(state);
     v
 }
 

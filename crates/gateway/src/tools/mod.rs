@@ -23,16 +23,6 @@ use openclaw_sessions::SessionKey;
 
 use crate::state::Activation;
 
-/// The agent's workspace (`agents.*.workspace`, OpenClaw's defaults under the state dir).
-pub fn workspace_root(live: &Activation, agent_id: &str, state_dir: &Path) -> PathBuf {
-    let home = std::env::var("HOME").ok();
-    match live.resolved.agents.as_ref() {
-        Some(a) => a.workspace_dir(agent_id, state_dir, home.as_deref()),
-        None if agent_id == live.agents.default_id() => state_dir.join("workspace"),
-        None => state_dir.join(format!("workspace-{agent_id}")),
-    }
-}
-
 /// `path` (as the model wrote it) resolved inside the workspace `root` (created on
 /// first use), or why not. Blocking: call from `spawn_blocking`.
 pub fn confine(root: &Path, path: &str) -> Result<PathBuf, String> {
@@ -41,28 +31,11 @@ pub fn confine(root: &Path, path: &str) -> Result<PathBuf, String> {
         .map_err(|e| e.to_string())
 }
 
-/// The sandbox settings of `agent_id` (`agents.*.sandbox`, resolved over the defaults).
-pub fn sandbox_settings(live: &Activation, agent_id: &str) -> openclaw_config::SandboxSettings {
-    let agents = live.resolved.agents.as_ref();
-    let defaults = agents.and_then(|a| a.defaults.sandbox.as_ref());
-    let own = agents
-        .and_then(|a| a.entry(agent_id))
-        .and_then(|(i, e)| e.sandbox.as_ref().map(|s| (i, s)));
-    openclaw_config::SandboxConfig::resolve(defaults, own)
-}
-
-/// Whether `session` of `agent_id` runs its tools in the sandbox.
-pub fn is_sandboxed(live: &Activation, agent_id: &str, session: &SessionKey) -> bool {
-    sandbox::is_sandboxed(sandbox_settings(live, agent_id).mode, session)
-}
-
-/// The policy in force for `agent_id` on `session` in the `live` config.
-pub fn policy_for(live: &Activation, agent_id: &str, session: &SessionKey) -> policy::Policy {
-    policy::Policy::resolve(
-        &live.resolved,
-        agent_id,
-        is_sandboxed(live, agent_id, session),
-    )
+/// Where `session`'s tools run in the `live` config: its workspace, whether it is
+/// sandboxed, and with which settings.
+pub fn placement(live: &Activation, state_dir: &Path, session: &SessionKey) -> sandbox::Placement {
+    let home = std::env::var("HOME").ok();
+    sandbox::Placement::resolve(&live.resolved, state_dir, home.as_deref(), session)
 }
 
 /// The exec settings of `agent_id` (`tools.exec` under `agents.list[].tools.exec`).
@@ -87,4 +60,27 @@ pub fn fetch_limits(live: &Activation) -> openclaw_config::WebFetchLimits {
             .and_then(|t| t.web.as_ref())
             .and_then(|w| w.fetch.as_ref()),
     )
+}
+
+/// The effective tool policy in brief, for the hello-ok snapshot and `status`: the
+/// default agent's sandbox mode and the tools its main session may call, plus (when the
+/// mode sandboxes some sessions) the tools a sandboxed session may call.
+pub fn policy_summary(state: &crate::state::AppState) -> serde_json::Value {
+    let live = state.live();
+    let agent = live.agents.default_id();
+    let state_dir = state.shared.sessions.state_dir();
+    let names = || registry::TOOLS.iter().map(|t| t.name);
+    let main = placement(&live, state_dir, &SessionKey::main(agent));
+    let tools = main.policy(&live.resolved).filter(names());
+    let mut out = serde_json::json!({
+        "sandbox": main.settings.mode.as_str(),
+        "tools": tools,
+        "agentId": agent,
+    });
+    if main.settings.mode != openclaw_config::SandboxMode::Off {
+        let policy = policy::Policy::resolve(&live.resolved, agent, true);
+        out["sandboxBackend"] = serde_json::json!(main.settings.backend.as_str());
+        out["sandboxedTools"] = serde_json::json!(policy.filter(names()));
+    }
+    out
 }

@@ -127,7 +127,7 @@ impl ToolBox {
 
     fn decide(&self, tool: &str) -> Result<(), String> {
         let live = self.state.live();
-        match super::policy_for(&live, &self.agent_id, &self.session).decide(tool) {
+        match self.placement(&live).policy(&live.resolved).decide(tool) {
             super::policy::Decision::Allow => Ok(()),
             super::policy::Decision::Deny(d) => {
                 Err(format!("tool {tool:?} is {d} (the gateway's tool policy)"))
@@ -135,13 +135,33 @@ impl ToolBox {
         }
     }
 
+    /// A sandboxed session's file tools see the workspace as its sandbox does
+    /// (`workspaceAccess`): not at all with `none`, read-only with `ro`.
+    fn check_workspace_access(&self, kind: Kind) -> Result<(), String> {
+        use openclaw_config::WorkspaceAccess;
+        let p = self.placement(&self.state.live());
+        if !p.sandboxed {
+            return Ok(());
+        }
+        match (p.settings.workspace_access, kind) {
+            (WorkspaceAccess::None, _) => Err(
+                "this session is sandboxed without the workspace (agents.defaults.sandbox.workspaceAccess is \"none\"), so file tools have nothing to work on; set it to \"ro\" or \"rw\""
+                    .to_owned(),
+            ),
+            (WorkspaceAccess::Ro, Kind::Write | Kind::Edit | Kind::ApplyPatch) => Err(
+                "this session is sandboxed with a read-only workspace (agents.defaults.sandbox.workspaceAccess is \"ro\"); set it to \"rw\" to let tools change files"
+                    .to_owned(),
+            ),
+            _ => Ok(()),
+        }
+    }
+
+    fn placement(&self, live: &crate::state::Activation) -> super::sandbox::Placement {
+        super::placement(live, self.state.shared.sessions.state_dir(), &self.session)
+    }
+
     fn workspace(&self) -> PathBuf {
-        let live = self.state.live();
-        super::workspace_root(
-            &live,
-            &self.agent_id,
-            self.state.shared.sessions.state_dir(),
-        )
+        self.placement(&self.state.live()).workspace
     }
 
     async fn dispatch(&self, spec: &'static ToolSpec, args: Value) -> Result<String, String> {
@@ -150,6 +170,12 @@ impl ToolBox {
             str_arg(k).ok_or_else(|| format!("{}: `{k}` (a string) is required", spec.name))
         };
         let num = |k: &str| args.get(k).and_then(Value::as_u64).map(|n| n as usize);
+        if matches!(
+            spec.kind,
+            Kind::Read | Kind::Write | Kind::Edit | Kind::ApplyPatch
+        ) {
+            self.check_workspace_access(spec.kind)?;
+        }
         match spec.kind {
             Kind::Read | Kind::Write | Kind::Edit => {
                 let path = need("path")?;
@@ -256,20 +282,21 @@ impl ToolBox {
     ) -> Result<String, String> {
         let live = self.state.live();
         let settings = super::exec_settings(&live, &self.agent_id);
-        let sandbox = super::sandbox_settings(&live, &self.agent_id);
-        let sandboxed = super::sandbox::is_sandboxed(sandbox.mode, &self.session);
+        let placement = self.placement(&live);
         drop(live);
-        let root = self.workspace();
-        let cwd = {
-            let root = root.clone();
+        let (root, cwd) = {
+            let root = placement.workspace.clone();
             let wd = workdir.unwrap_or_else(|| ".".to_owned());
-            blocking(move || super::confine(&root, &wd).map(|p| p.display().to_string())).await?
+            tokio::task::spawn_blocking(move || {
+                Ok::<_, String>((super::confine(&root, ".")?, super::confine(&root, &wd)?))
+            })
+            .await
+            .map_err(|e| e.to_string())??
         };
-        let cwd = PathBuf::from(cwd);
-        let (env, sandbox) = if sandboxed {
+        let (env, sandbox) = if let Some(sandbox) = placement.sandbox(&root) {
             let env =
                 exec::sandbox_env(&root, &[], &settings.path_prepend).map_err(|e| e.to_string())?;
-            (env, Some(super::sandbox::Sandbox::new(&sandbox, &root)))
+            (env, Some(sandbox))
         } else {
             self.approve(&command, &cwd, &settings).await?;
             let env = exec::host_env(std::env::vars(), &[], &settings.path_prepend)
@@ -279,10 +306,7 @@ impl ToolBox {
         let req = exec::ExecRequest {
             command,
             cwd,
-            timeout: match timeout.unwrap_or(settings.timeout_seconds) {
-                0 => None,
-                s => Some(Duration::from_secs(s)),
-            },
+            timeout: exec::timeout_for(timeout, settings.timeout_seconds),
             max_output_bytes: exec::DEFAULT_MAX_OUTPUT_BYTES,
             env,
             sandbox,
@@ -312,7 +336,7 @@ impl ToolBox {
         };
         let eff = approvals::effective(settings, &file, &self.agent_id);
         let path = std::env::var("PATH").unwrap_or_default();
-        let resolve = |name: &str| which(name, &path);
+        let resolve = |name: &str| exec::path_lookup(&path, name);
         let decision = approvals::decide(&eff, file.allowlist(&self.agent_id), command, &resolve);
         let allow_on_timeout = match decision {
             ApprovalDecision::Allow => return Ok(()),
@@ -423,16 +447,4 @@ fn broadcast_approval(state: &AppState, name: &'static str, payload: &Value) {
     state.conns.broadcast_to(name, text, false, |c| {
         openclaw_protocol::MethodAccess::Approvals.allows(&c.scopes)
     });
-}
-
-/// A bare command name found in `path` (the allowlist matches resolved paths).
-fn which(name: &str, path: &str) -> Option<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
-    if name.contains('/') {
-        return Some(PathBuf::from(name));
-    }
-    std::env::split_paths(path).map(|d| d.join(name)).find(|p| {
-        p.metadata()
-            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    })
 }

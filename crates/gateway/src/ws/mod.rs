@@ -217,7 +217,11 @@ async fn handshake<S: Io>(
             events: rpc::EVENTS.iter().map(|m| m.to_string()).collect(),
             capabilities: rpc::CAPABILITIES.iter().map(|c| c.to_string()).collect(),
         },
-        snapshot: state.hello_snapshot(),
+        snapshot: {
+            let mut s = state.hello_snapshot();
+            s["policy"] = crate::tools::policy_summary(state);
+            s
+        },
         auth: HelloAuth {
             role: role.as_str().into(),
             scopes: granted,

@@ -19,7 +19,7 @@
 //! | directive | effect |
 //! |-----------|--------|
 //! | `fail-<status>` | answer with that status and the API's error JSON (`Retry-After: 1` on 429) |
-//! | `retry-<secs>` | with `fail-429`: the `Retry-After` value |
+//! | `retry-<secs>` | with `fail-429` (default 1), `fail-503` or `fail-529`: the `Retry-After` value |
 //! | `slow-<ms>` | delay before the response headers |
 //! | `chunkdelay-<ms>` | delay before each streamed content chunk |
 //! | `disconnect-<n>` | streaming: drop the connection after `n` content chunks |
@@ -272,7 +272,7 @@ impl Shared {
         }
         if let Some(status) = fail {
             track.settle();
-            let err = ApiError::failure(api, status, dir.retry_after.unwrap_or(1));
+            let err = ApiError::failure(api, status, dir.retry_after);
             return Err(if dir.echo_headers || self.opts.echo_headers_on_error {
                 err.echoing(headers)
             } else {

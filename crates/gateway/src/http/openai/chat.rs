@@ -81,14 +81,20 @@ pub async fn chat_completions(
 
     let model = prepared.model_field.clone();
     let include_usage = prepared.include_usage;
+    // A fallback starts a second model: the client must still see one opening chunk.
+    let mut opened = false;
     let frames = start_streaming_run(&state, prepared.turn, move |item| match item {
-        StreamItem::Event(RunEvent::Model { .. }) => vec![chunk(
-            &id,
-            created,
-            &model,
-            json!({"role": "assistant", "content": ""}),
-            None,
-        )],
+        StreamItem::Event(RunEvent::Model { .. }) if opened => vec![],
+        StreamItem::Event(RunEvent::Model { .. }) => {
+            opened = true;
+            vec![chunk(
+                &id,
+                created,
+                &model,
+                json!({"role": "assistant", "content": ""}),
+                None,
+            )]
+        }
         StreamItem::Event(RunEvent::Delta(d)) => {
             vec![chunk(&id, created, &model, json!({"content": d}), None)]
         }
@@ -152,7 +158,13 @@ fn chunk(id: &str, created: u64, model: &str, delta: Value, finish: Option<&str>
 }
 
 fn completion_json(id: &str, created: u64, model: &str, out: &Outcome) -> Value {
-    let mut message = json!({"role": "assistant", "content": out.text});
+    // OpenAI sends `content: null` when the answer is tool calls only.
+    let content = if out.text.is_empty() && !out.tool_calls.is_empty() {
+        Value::Null
+    } else {
+        json!(out.text)
+    };
+    let mut message = json!({"role": "assistant", "content": content});
     if !out.tool_calls.is_empty() {
         message["tool_calls"] = json!(out
             .tool_calls

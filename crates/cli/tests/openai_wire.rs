@@ -67,6 +67,11 @@ async fn sse_json(r: reqwest::Response) -> Vec<Value> {
 
 /// Serves `body` as a 200 event stream to every connection (a recorded upstream).
 async fn canned_upstream(body: &'static str) -> String {
+    canned_upstream_as(body, "text/event-stream").await
+}
+
+/// Serves `body` with a 200 and `content_type` to every connection.
+async fn canned_upstream_as(body: &'static str, content_type: &'static str) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -92,7 +97,9 @@ async fn canned_upstream(body: &'static str) -> String {
                         }
                     }
                 }
-                let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n";
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\nconnection: close\r\n\r\n"
+                );
                 let _ = sock.write_all(head.as_bytes()).await;
                 // Small writes, so the gateway sees events split across reads.
                 for piece in body.as_bytes().chunks(37) {
@@ -420,4 +427,62 @@ async fn overload_is_a_retryable_503_like_429_is_a_429() {
         v["choices"][0]["message"]["content"], "echo: still there",
         "{v}"
     );
+}
+
+/// A local OpenAI-compatible server that answers `stream: true` with one whole JSON
+/// completion: the streaming client still gets a proper chunk stream, tool call included.
+#[tokio::test]
+async fn whole_json_answer_to_a_stream_request_is_streamed_on() {
+    const BODY: &str = r#"{"id":"chatcmpl-local","object":"chat.completion","created":1,"model":"local","choices":[{"index":0,"message":{"role":"assistant","content":"Reading it.","tool_calls":[{"id":"call_l1","type":"function","function":{"name":"client_read","arguments":"{\"path\":\"a\"}"}},{"id":"call_l2","type":"function","function":{"name":"client_ls","arguments":""}}]},"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":7,"completion_tokens":5,"total_tokens":12}}"#;
+    let base = canned_upstream_as(BODY, "application/json").await;
+    let providers = format!(r#"local: {{ baseUrl: "{base}/v1", api: "openai-completions" }}"#);
+    let gw = start(Spec::default().config(&config(&providers, r#""local/m""#)));
+    let chunks = sse_json(
+        post(
+            &gw,
+            "/v1/chat/completions",
+            json!({"model": "openclaw", "stream": true, "stream_options": {"include_usage": true},
+                   "messages": [{"role": "user", "content": "read a"}]}),
+        )
+        .await,
+    )
+    .await;
+    let text: String = chunks
+        .iter()
+        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
+        .collect();
+    assert_eq!(text, "Reading it.");
+    let mut args = [String::new(), String::new()];
+    for c in &chunks {
+        if let Some(tc) = c["choices"][0]["delta"]["tool_calls"].get(0) {
+            let i = tc["index"].as_u64().unwrap() as usize;
+            args[i].push_str(tc["function"]["arguments"].as_str().unwrap_or_default());
+        }
+    }
+    // The second call came without arguments: clients get `{}`, never "".
+    assert_eq!(args, [r#"{"path":"a"}"#.to_owned(), "{}".to_owned()]);
+    let finish: Vec<&Value> = chunks
+        .iter()
+        .map(|c| &c["choices"][0]["finish_reason"])
+        .filter(|f| !f.is_null())
+        .collect();
+    assert_eq!(finish, [&json!("tool_calls")]);
+    let usage = chunks
+        .iter()
+        .find(|c| c["usage"].is_object())
+        .expect("usage chunk");
+    assert_eq!(usage["usage"]["prompt_tokens"], 7);
+
+    // And the same answer non-streaming: arguments `{}` there too.
+    let v: Value = post(
+        &gw,
+        "/v1/chat/completions",
+        json!({"model": "openclaw", "messages": [{"role": "user", "content": "read a"}]}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let calls = &v["choices"][0]["message"]["tool_calls"];
+    assert_eq!(calls[1]["function"]["arguments"], "{}", "{v}");
 }

@@ -83,6 +83,9 @@ pub async fn chat_completions(
     let include_usage = prepared.include_usage;
     // A fallback starts a second model: the client must still see one opening chunk.
     let mut opened = false;
+    // Per streamed call ordinal: whether any argument text went out (a call that ends
+    // without any gets `{}` before the finish chunk, since OpenAI SDKs parse arguments).
+    let mut call_args: Vec<bool> = Vec::new();
     let frames = start_streaming_run(&state, prepared.turn, move |item| match item {
         StreamItem::Event(RunEvent::Model { .. }) if opened => vec![],
         StreamItem::Event(RunEvent::Model { .. }) => {
@@ -104,6 +107,10 @@ pub async fn chat_completions(
             name,
             arguments,
         }) => {
+            if call_args.len() <= index {
+                call_args.resize(index + 1, false);
+            }
+            call_args[index] |= !arguments.is_empty();
             let mut call = json!({"index": index, "function": {"arguments": arguments}});
             if let Some(cid) = call_id {
                 call["id"] = json!(cid);
@@ -122,13 +129,27 @@ pub async fn chat_completions(
         }
         StreamItem::Event(RunEvent::Fallback { .. }) => vec![],
         StreamItem::Done(Ok(out)) => {
-            let mut frames = vec![chunk(
+            let mut frames: Vec<SseFrame> = call_args
+                .iter()
+                .enumerate()
+                .filter(|(_, sent)| !**sent)
+                .map(|(index, _)| {
+                    chunk(
+                        &id,
+                        created,
+                        &model,
+                        json!({"tool_calls": [{"index": index, "function": {"arguments": "{}"}}]}),
+                        None,
+                    )
+                })
+                .collect();
+            frames.push(chunk(
                 &id,
                 created,
                 &model,
                 json!({}),
                 Some(finish_name(out.finish.as_ref(), !out.tool_calls.is_empty())),
-            )];
+            ));
             if include_usage {
                 frames.push(SseFrame::data(
                     json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
@@ -169,7 +190,7 @@ fn completion_json(id: &str, created: u64, model: &str, out: &Outcome) -> Value 
         message["tool_calls"] = json!(out
             .tool_calls
             .iter()
-            .map(|c| json!({"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}))
+            .map(|c| json!({"id": c.id, "type": "function", "function": {"name": c.name, "arguments": json_args(&c.arguments)}}))
             .collect::<Vec<_>>());
     }
     json!({
@@ -178,4 +199,14 @@ fn completion_json(id: &str, created: u64, model: &str, out: &Outcome) -> Value 
                      "finish_reason": finish_name(out.finish.as_ref(), !out.tool_calls.is_empty())}],
         "usage": usage_json(out.usage.as_ref()),
     })
+}
+
+/// Tool-call arguments as sent to OpenAI clients: `{}` for a call the model made without
+/// any argument text, because OpenAI SDKs parse `arguments` as JSON and `""` is not JSON.
+pub(super) fn json_args(arguments: &str) -> &str {
+    if arguments.trim().is_empty() {
+        "{}"
+    } else {
+        arguments
+    }
 }

@@ -120,7 +120,7 @@ fn response_object(
         for c in &out.tool_calls {
             output.push(
                 json!({"type": "function_call", "id": format!("fc_{}", c.id), "call_id": c.id,
-                "name": c.name, "arguments": c.arguments, "status": "completed"}),
+                "name": c.name, "arguments": super::chat::json_args(&c.arguments), "status": "completed"}),
             );
         }
     }

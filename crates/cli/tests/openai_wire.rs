@@ -409,6 +409,19 @@ async fn overload_is_a_retryable_503_like_429_is_a_429() {
             );
         }
     }
+    // Overload reported in-stream (Anthropic's `error` event) before any output: the same.
+    let base = canned_upstream(OVERLOADED_IN_STREAM).await;
+    let providers = format!(r#"busy: {{ baseUrl: "{base}", api: "anthropic-messages" }}"#);
+    let gw = start(Spec::default().config(&config(&providers, r#""busy/claude-x""#)));
+    for stream in [false, true] {
+        let r = post(
+            &gw,
+            "/v1/chat/completions",
+            json!({"model": "openclaw", "stream": stream, "messages": [{"role": "user", "content": "x"}]}),
+        )
+        .await;
+        assert_eq!(r.status(), 503, "in-stream overload, stream={stream}");
+    }
     // And overload is retryable: the fallback answers.
     let gw = with_mock(
         &mock,

@@ -81,23 +81,15 @@ pub async fn chat_completions(
 
     let model = prepared.model_field.clone();
     let include_usage = prepared.include_usage;
-    // A fallback starts a second model: the client must still see one opening chunk.
-    let mut opened = false;
     // Per streamed call ordinal: whether any argument text went out (a call that ends
     // without any gets `{}` before the finish chunk, since OpenAI SDKs parse arguments).
     let mut call_args: Vec<bool> = Vec::new();
-    let frames = start_streaming_run(&state, prepared.turn, move |item| match item {
-        StreamItem::Event(RunEvent::Model { .. }) if opened => vec![],
-        StreamItem::Event(RunEvent::Model { .. }) => {
-            opened = true;
-            vec![chunk(
-                &id,
-                created,
-                &model,
-                json!({"role": "assistant", "content": ""}),
-                None,
-            )]
-        }
+    let (open_id, open_model) = (id.clone(), model.clone());
+    let mut encode = move |item| match item {
+        // The opening chunk waits for the first output (below): a model that fails before
+        // answering, even after its headers, leaves the client a clean error status, and a
+        // fallback's second model does not open the stream twice.
+        StreamItem::Event(RunEvent::Model { .. }) => vec![],
         StreamItem::Event(RunEvent::Delta(d)) => {
             vec![chunk(&id, created, &model, json!({"content": d}), None)]
         }
@@ -166,6 +158,27 @@ pub async fn chat_completions(
             ),
             SseFrame::data("[DONE]".into()),
         ],
+    };
+    let mut opened = false;
+    let frames = start_streaming_run(&state, prepared.turn, move |item: StreamItem| {
+        let output = matches!(
+            item,
+            StreamItem::Event(RunEvent::Delta(_) | RunEvent::ToolCall { .. })
+                | StreamItem::Done(Ok(_))
+        );
+        let mut frames = Vec::new();
+        if output && !opened {
+            opened = true;
+            frames.push(chunk(
+                &open_id,
+                created,
+                &open_model,
+                json!({"role": "assistant", "content": ""}),
+                None,
+            ));
+        }
+        frames.extend(encode(item));
+        frames
     });
     Ok(sse_or_error(&state, frames).await)
 }

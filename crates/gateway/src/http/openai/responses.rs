@@ -136,8 +136,8 @@ fn response_object(
 
 /// One function call being streamed as a `function_call` output item.
 struct StreamedCall {
-    /// The run's ordinal for the call.
-    index: usize,
+    /// The run's ordinal for the call; `None` for a call known only from the outcome.
+    index: Option<usize>,
     /// Its `output_index` in the response.
     output_index: usize,
     call_id: String,
@@ -160,7 +160,8 @@ struct ResponsesEncoder {
     model: String,
     /// Last `sequence_number` used.
     seq: u64,
-    /// `response.created` was sent (once, even when a fallback starts a second model).
+    /// `response.created` was sent (once, at the first output, even when a fallback starts
+    /// a second model).
     started: bool,
     /// `output_index` the next item gets.
     next_output: usize,
@@ -288,12 +289,13 @@ impl ResponsesEncoder {
     fn tool_piece(
         &mut self,
         frames: &mut Vec<SseFrame>,
-        index: usize,
+        index: Option<usize>,
         id: Option<String>,
         name: Option<String>,
         arguments: String,
     ) {
-        let pos = match self.calls.iter().position(|c| c.index == index) {
+        let found = index.and_then(|i| self.calls.iter().position(|c| c.index == Some(i)));
+        let pos = match found {
             Some(p) => p,
             None => {
                 self.close_message(frames);
@@ -303,7 +305,7 @@ impl ResponsesEncoder {
                 self.calls.push(StreamedCall {
                     index,
                     output_index: at,
-                    call_id: id.unwrap_or_else(|| format!("call_{index}")),
+                    call_id: id.unwrap_or_else(|| format!("call_{}", index.unwrap_or(0))),
                     name: name.unwrap_or_default(),
                     arguments: String::new(),
                     done: false,
@@ -334,7 +336,9 @@ impl ResponsesEncoder {
     fn encode(&mut self, item: StreamItem) -> Vec<SseFrame> {
         let mut frames = Vec::new();
         match item {
-            StreamItem::Event(RunEvent::Model { .. }) => self.start(&mut frames),
+            // `response.created` waits for the first output, so a model that fails before
+            // answering (even after its headers) leaves the client a clean error status.
+            StreamItem::Event(RunEvent::Model { .. }) => {}
             StreamItem::Event(RunEvent::Delta(d)) => {
                 if d.is_empty() {
                     return frames;
@@ -352,19 +356,18 @@ impl ResponsesEncoder {
                 arguments,
             }) => {
                 self.start(&mut frames);
-                self.tool_piece(&mut frames, index, id, name, arguments);
+                self.tool_piece(&mut frames, Some(index), id, name, arguments);
             }
             StreamItem::Event(_) => {}
             StreamItem::Done(Ok(out)) => {
                 self.start(&mut frames);
                 // Calls the run reported only in its outcome are streamed now, so the
                 // completed response never lists an item that was not announced.
-                for (i, c) in out.tool_calls.iter().enumerate() {
+                for c in &out.tool_calls {
                     if !self.calls.iter().any(|s| s.call_id == c.id) {
-                        let index = usize::MAX - out.tool_calls.len() + i;
                         self.tool_piece(
                             &mut frames,
-                            index,
+                            None,
                             Some(c.id.clone()),
                             Some(c.name.clone()),
                             c.arguments.clone(),

@@ -24,6 +24,7 @@
 //! | `chunkdelay-<ms>` | delay before each streamed content chunk |
 //! | `disconnect-<n>` | streaming: drop the connection after `n` content chunks |
 //! | `tool` | answer with a tool call instead of text (see below for scripted calls) |
+//! | `toolloop` | keep making the scripted tool calls even after tool results (for round limits) |
 //! | `failfirst-<status>` | fail only the first request with this exact model string |
 //! | `echoheaders` | fail (400 unless a `fail-*` says otherwise) with every request header, values included, in the error message |
 //!
@@ -51,6 +52,8 @@
 //!   `tool results: <id>=<content>; <id>=<content>` quoting every trailing result verbatim
 //!   (array contents: their text parts joined by newlines). This takes precedence over the
 //!   directives, so a loop ends after one round, and proves each result reached the model.
+//!   With the `toolloop` model directive it does not apply: the calls repeat every round
+//!   (ids still counting up), to test a client's round limit.
 //! * The older `tool` model directive still answers one call of the first declared tool
 //!   (or `lookup`) with `{"query": <last user text>}`.
 

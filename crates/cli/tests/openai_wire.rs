@@ -499,3 +499,41 @@ async fn whole_json_answer_to_a_stream_request_is_streamed_on() {
     let calls = &v["choices"][0]["message"]["tool_calls"];
     assert_eq!(calls[1]["function"]["arguments"], "{}", "{v}");
 }
+
+/// A Responses client sends back the two parallel calls of one answer and their outputs:
+/// upstream they must form one assistant turn with both calls, then both results, or a
+/// real provider refuses the history.
+#[tokio::test]
+async fn responses_input_with_parallel_calls_is_one_assistant_turn() {
+    let mock = mock().await;
+    let gw = with_mock(&mock, r#""mock/m1""#);
+    let input = json!([
+        {"role": "user", "content": "[[tool client_a]] [[tool client_b]]"},
+        {"type": "function_call", "call_id": "call_0", "name": "client_a", "arguments": "{}"},
+        {"type": "function_call", "call_id": "call_1", "name": "client_b", "arguments": "{}"},
+        {"type": "function_call_output", "call_id": "call_0", "output": "A"},
+        {"type": "function_call_output", "call_id": "call_1", "output": "B"}
+    ]);
+    let r = post(
+        &gw,
+        "/v1/responses",
+        json!({"model": "openclaw", "input": input}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(
+        v["output"][0]["content"][0]["text"], "tool results: call_0=A; call_1=B",
+        "{v}"
+    );
+    let sent = mock.requests().pop().unwrap();
+    let roles: Vec<&str> = sent["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["user", "assistant", "tool", "tool"], "{sent}");
+    let calls = sent["messages"][1]["tool_calls"].as_array().unwrap();
+    assert_eq!(calls.len(), 2, "{sent}");
+}

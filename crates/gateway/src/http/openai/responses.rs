@@ -24,23 +24,7 @@ pub async fn responses(
     let model_field = body.get("model").and_then(Value::as_str);
     let messages = match body.get("input") {
         Some(Value::String(s)) => json!([{"role": "user", "content": s}]),
-        Some(Value::Array(items)) => Value::Array(
-            items
-                .iter()
-                .filter_map(|it| match it.get("type").and_then(Value::as_str) {
-                    None | Some("message") => Some(it.clone()),
-                    Some("function_call_output") => Some(json!({
-                        "role": "tool", "tool_call_id": it.get("call_id"), "content": it.get("output"),
-                    })),
-                    Some("function_call") => Some(json!({
-                        "role": "assistant", "content": "",
-                        "tool_calls": [{"id": it.get("call_id"), "type": "function",
-                                        "function": {"name": it.get("name"), "arguments": it.get("arguments")}}],
-                    })),
-                    Some(_) => None,
-                })
-                .collect(),
-        ),
+        Some(Value::Array(items)) => Value::Array(input_messages(items)),
         _ => {
             return Err(bad_request(
                 "Missing `input`: give a string or an array of input items.",
@@ -421,4 +405,46 @@ impl ResponsesEncoder {
         }
         frames
     }
+}
+
+/// Turns Responses input items into chat messages. Consecutive `function_call` items (the
+/// parallel calls of one model answer) become one assistant message carrying all of them,
+/// joined to the assistant message right before them if there is one: providers require
+/// every tool result to answer a call of the immediately preceding assistant turn, so one
+/// message per call would make the history unsendable.
+fn input_messages(items: &[Value]) -> Vec<Value> {
+    let mut out: Vec<Value> = Vec::with_capacity(items.len());
+    let mut joinable = false;
+    for it in items {
+        match it.get("type").and_then(Value::as_str) {
+            None | Some("message") => {
+                joinable = it.get("role").and_then(Value::as_str) == Some("assistant");
+                out.push(it.clone());
+            }
+            Some("function_call_output") => {
+                joinable = false;
+                out.push(json!({
+                    "role": "tool", "tool_call_id": it.get("call_id"), "content": it.get("output"),
+                }));
+            }
+            Some("function_call") => {
+                let call = json!({"id": it.get("call_id"), "type": "function",
+                                  "function": {"name": it.get("name"), "arguments": it.get("arguments")}});
+                match out.last_mut() {
+                    Some(last) if joinable => {
+                        match last.get_mut("tool_calls").and_then(Value::as_array_mut) {
+                            Some(calls) => calls.push(call),
+                            None => last["tool_calls"] = json!([call]),
+                        }
+                    }
+                    _ => {
+                        out.push(json!({"role": "assistant", "content": "", "tool_calls": [call]}))
+                    }
+                }
+                joinable = true;
+            }
+            Some(_) => {}
+        }
+    }
+    out
 }

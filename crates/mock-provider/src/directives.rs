@@ -23,6 +23,9 @@ pub(crate) struct Directives {
     pub(crate) disconnect: Option<usize>,
     /// `tool`: answer with a tool call.
     pub(crate) tool: bool,
+    /// `toolloop`: keep answering with the scripted tool calls even after tool results,
+    /// so a client's round limit can be tested.
+    pub(crate) tool_loop: bool,
     /// `echoheaders`: fail with the request headers in the error message.
     pub(crate) echo_headers: bool,
 }
@@ -46,6 +49,10 @@ impl Directives {
             let part = part.strip_prefix("mock-").unwrap_or(part);
             if part == "tool" {
                 d.tool = true;
+                continue;
+            }
+            if part == "toolloop" {
+                d.tool_loop = true;
                 continue;
             }
             if part == "echoheaders" {
@@ -75,7 +82,8 @@ mod tests {
 
     #[test]
     fn parses_combined_directives() {
-        let d = Directives::parse("mock-slow-2000+disconnect-2+mock-tool");
+        let d = Directives::parse("mock-slow-2000+disconnect-2+mock-tool+toolloop");
+        assert!(d.tool_loop);
         assert_eq!(d.slow, Some(Duration::from_millis(2000)));
         assert_eq!(d.disconnect, Some(2));
         assert!(d.tool);

@@ -68,9 +68,10 @@ impl ApiError {
         }
     }
 
-    /// A simulated provider failure (from `fail-*` directives or `fail_status`); 429s carry
-    /// `Retry-After` so retry logic can be tested.
-    pub(crate) fn failure(api: Api, status: u16, retry_after: u64) -> ApiError {
+    /// A simulated provider failure (from `fail-*` directives or `fail_status`). 429s carry
+    /// `Retry-After` (`retry_after`, default 1) so retry logic can be tested; 503 and 529
+    /// carry it only when `retry_after` is given, as real overloaded upstreams sometimes do.
+    pub(crate) fn failure(api: Api, status: u16, retry_after: Option<u64>) -> ApiError {
         let message = match status {
             429 => "Rate limit reached (simulated by the mock provider).",
             529 => "Overloaded (simulated by the mock provider).",
@@ -80,7 +81,11 @@ impl ApiError {
             _ => "Request rejected (simulated by the mock provider).",
         };
         ApiError {
-            retry_after: (status == 429).then_some(retry_after),
+            retry_after: match status {
+                429 => Some(retry_after.unwrap_or(1)),
+                503 | 529 => retry_after,
+                _ => None,
+            },
             ..ApiError::new(api, status, message)
         }
     }

@@ -19,11 +19,12 @@
 //! | directive | effect |
 //! |-----------|--------|
 //! | `fail-<status>` | answer with that status and the API's error JSON (`Retry-After: 1` on 429) |
-//! | `retry-<secs>` | with `fail-429`: the `Retry-After` value |
+//! | `retry-<secs>` | with `fail-429` (default 1), `fail-503` or `fail-529`: the `Retry-After` value |
 //! | `slow-<ms>` | delay before the response headers |
 //! | `chunkdelay-<ms>` | delay before each streamed content chunk |
 //! | `disconnect-<n>` | streaming: drop the connection after `n` content chunks |
 //! | `tool` | answer with a tool call instead of text (see below for scripted calls) |
+//! | `toolloop` | keep making the scripted tool calls even after tool results (for round limits) |
 //! | `failfirst-<status>` | fail only the first request with this exact model string |
 //! | `echoheaders` | fail (400 unless a `fail-*` says otherwise) with every request header, values included, in the error message |
 //!
@@ -51,6 +52,8 @@
 //!   `tool results: <id>=<content>; <id>=<content>` quoting every trailing result verbatim
 //!   (array contents: their text parts joined by newlines). This takes precedence over the
 //!   directives, so a loop ends after one round, and proves each result reached the model.
+//!   With the `toolloop` model directive it does not apply: the calls repeat every round
+//!   (ids still counting up), to test a client's round limit.
 //! * The older `tool` model directive still answers one call of the first declared tool
 //!   (or `lookup`) with `{"query": <last user text>}`.
 
@@ -272,7 +275,7 @@ impl Shared {
         }
         if let Some(status) = fail {
             track.settle();
-            let err = ApiError::failure(api, status, dir.retry_after.unwrap_or(1));
+            let err = ApiError::failure(api, status, dir.retry_after);
             return Err(if dir.echo_headers || self.opts.echo_headers_on_error {
                 err.echoing(headers)
             } else {

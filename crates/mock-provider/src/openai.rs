@@ -618,7 +618,7 @@ fn model_object(id: &str) -> Value {
 fn models_gate(s: &Shared, headers: &HeaderMap) -> Result<(), ApiError> {
     s.check_auth(Api::OpenAi, headers)?;
     match s.opts.fail_status {
-        Some(status) => Err(ApiError::failure(Api::OpenAi, status, 1)),
+        Some(status) => Err(ApiError::failure(Api::OpenAi, status, None)),
         None => Ok(()),
     }
 }

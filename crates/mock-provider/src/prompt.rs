@@ -415,14 +415,15 @@ impl Reply {
     /// 1. the conversation ends with tool results: the text `tool results: ` followed by
     ///    `<call id>=<content>` for each trailing result, joined by `; ` (this also ends
     ///    agent loops, since the directive that asked for the call is still in the last
-    ///    user message);
+    ///    user message; the `toolloop` model directive skips this rule, so the calls below
+    ///    repeat every round);
     /// 2. the last user message holds `[[tool NAME JSON]]` directives: one call per
     ///    directive, in order;
     /// 3. the `tool` model directive: one call of the first declared tool (or `lookup`)
     ///    with `{"query": <last user text>}`;
     /// 4. the fixed reply text, or `echo: <last user text>`.
     pub(crate) fn new(opts: &MockOptions, dir: &Directives, p: &Prompt) -> Reply {
-        if p.after_tool_result {
+        if p.after_tool_result && !dir.tool_loop {
             let quoted: Vec<String> = p
                 .tool_results
                 .iter()

@@ -371,3 +371,18 @@ async fn anthropic_tool_results_are_quoted() {
         assert_eq!(text, "tool results: toolu_0=ok; toolu_1=x=1");
     }
 }
+
+#[tokio::test]
+async fn toolloop_keeps_calling_after_results() {
+    let m = mock().await;
+    let body = json!({"model": "gpt-x+toolloop", "messages": [
+        {"role": "user", "content": "[[tool again {}]]"},
+        {"role": "assistant", "content": null, "tool_calls": [
+            {"id": "call_0", "type": "function", "function": {"name": "again", "arguments": "{}"}}
+        ]},
+        {"role": "tool", "tool_call_id": "call_0", "content": "done"}
+    ]});
+    let (_, v) = json_of(openai(&m, "/chat/completions", body).await).await;
+    assert_eq!(v["choices"][0]["finish_reason"], "tool_calls");
+    assert_eq!(v["choices"][0]["message"]["tool_calls"][0]["id"], "call_1");
+}

@@ -169,11 +169,59 @@ fn finish_reason(s: &str) -> FinishReason {
     }
 }
 
+/// Re-expresses a whole Messages answer (`type: message`) as the event stream it stands
+/// for: `message_start` with its usage, each content block as start (tool input whole, as
+/// compatible proxies send it) and stop, `message_delta` with the stop reason, and
+/// `message_stop`; a `type: error` document becomes an `error` event. `None` for anything
+/// else.
+pub(crate) fn json_as_sse(body: &[u8]) -> Option<Vec<u8>> {
+    let v: Value = serde_json::from_slice(body).ok()?;
+    let mut out = Vec::with_capacity(body.len() + 256);
+    let push = |out: &mut Vec<u8>, name: &str, data: Value| {
+        crate::stream::push_sse(out, Some(name), &data);
+    };
+    match v.get("type").and_then(Value::as_str) {
+        Some("error") => push(&mut out, "error", v),
+        Some("message") => {
+            let usage = v.get("usage").cloned().unwrap_or_else(|| json!({}));
+            push(
+                &mut out,
+                "message_start",
+                json!({"type": "message_start", "message": {"usage": usage}}),
+            );
+            let blocks = v.get("content").and_then(Value::as_array);
+            for (i, block) in blocks.into_iter().flatten().enumerate() {
+                push(
+                    &mut out,
+                    "content_block_start",
+                    json!({"type": "content_block_start", "index": i, "content_block": block}),
+                );
+                push(
+                    &mut out,
+                    "content_block_stop",
+                    json!({"type": "content_block_stop", "index": i}),
+                );
+            }
+            push(
+                &mut out,
+                "message_delta",
+                json!({"type": "message_delta",
+                       "delta": {"stop_reason": v.get("stop_reason")},
+                       "usage": {"output_tokens": v.pointer("/usage/output_tokens")}}),
+            );
+            push(&mut out, "message_stop", json!({"type": "message_stop"}));
+        }
+        _ => return None,
+    }
+    Some(out)
+}
+
 /// Stream decoder state.
 #[derive(Default)]
 pub(crate) struct AnthropicDecoder {
-    /// (content block index, tool ordinal) for every tool_use block.
-    tool_blocks: Vec<(u64, usize)>,
+    /// (content block index, tool ordinal, any argument text emitted yet) for every
+    /// tool_use block.
+    tool_blocks: Vec<(u64, usize, bool)>,
     input_tokens: u64,
     output_tokens: u64,
     stop_reason: Option<FinishReason>,
@@ -195,12 +243,37 @@ fn input_total(usage: Option<&Value>) -> Option<u64> {
 
 impl AnthropicDecoder {
     fn ordinal(&mut self, block: u64) -> usize {
-        match self.tool_blocks.iter().find(|(b, _)| *b == block) {
-            Some((_, ord)) => *ord,
+        match self.tool_blocks.iter().find(|(b, _, _)| *b == block) {
+            Some((_, ord, _)) => *ord,
             None => {
                 let ord = self.tool_blocks.len();
-                self.tool_blocks.push((block, ord));
+                self.tool_blocks.push((block, ord, false));
                 ord
+            }
+        }
+    }
+
+    /// Records that argument text was emitted for the tool call with this ordinal.
+    fn mark_arguments(&mut self, ord: usize) {
+        if let Some(t) = self.tool_blocks.iter_mut().find(|(_, o, _)| *o == ord) {
+            t.2 = true;
+        }
+    }
+
+    /// A tool_use block without input arrives as `input: {}` plus, at most, an empty
+    /// `partial_json`; its arguments must still be the JSON text `{}` (OpenAI clients parse
+    /// them, and `""` is not JSON). Emits `{}` for the block(s) that ended with none, all of
+    /// them when `block` is `None`.
+    fn close_empty(&mut self, block: Option<u64>, out: &mut VecDeque<ChatEvent>) {
+        for (b, ord, has_args) in &mut self.tool_blocks {
+            if !*has_args && block.is_none_or(|x| x == *b) {
+                *has_args = true;
+                out.push_back(ChatEvent::ToolCallDelta {
+                    index: *ord,
+                    id: None,
+                    name: None,
+                    arguments: "{}".to_string(),
+                });
             }
         }
     }
@@ -253,6 +326,9 @@ impl Decoder for AnthropicDecoder {
                             }
                             _ => String::new(),
                         };
+                        if !arguments.is_empty() {
+                            self.mark_arguments(index);
+                        }
                         out.push_back(ChatEvent::ToolCallDelta {
                             index,
                             id: field("id"),
@@ -285,6 +361,7 @@ impl Decoder for AnthropicDecoder {
                         let partial = field("partial_json").unwrap_or_default();
                         let index = self.ordinal(u64_field(Some(&data), "index").unwrap_or(0));
                         if !partial.is_empty() {
+                            self.mark_arguments(index);
                             out.push_back(ChatEvent::ToolCallDelta {
                                 index,
                                 id: None,
@@ -313,7 +390,13 @@ impl Decoder for AnthropicDecoder {
                     self.input_tokens = n;
                 }
             }
+            "content_block_stop" => {
+                if let Some(block) = u64_field(Some(&data), "index") {
+                    self.close_empty(Some(block), out);
+                }
+            }
             "message_stop" => {
+                self.close_empty(None, out);
                 out.push_back(ChatEvent::Usage(Usage {
                     input_tokens: self.input_tokens,
                     output_tokens: self.output_tokens,
@@ -332,7 +415,7 @@ impl Decoder for AnthropicDecoder {
                 let status = field("type").and_then(status_for_error_kind);
                 return Err(DecodeError::Upstream { status, message });
             }
-            // ping, content_block_stop and future event types.
+            // ping and future event types.
             _ => {}
         }
         Ok(false)
@@ -522,6 +605,7 @@ mod tests {
                 td(0, None, None, "{\"city\": \"Ber"),
                 td(0, None, None, "lin\"}"),
                 td(1, Some("toolu_02"), Some("noop"), ""),
+                td(1, None, None, "{}"),
                 ChatEvent::Usage(Usage {
                     input_tokens: 100,
                     output_tokens: 40

@@ -21,6 +21,8 @@ mod error;
 mod openai_chat;
 mod openai_responses;
 mod provider;
+#[cfg(test)]
+mod replay;
 pub mod sse;
 mod stream;
 

@@ -119,6 +119,35 @@ fn finish_reason(s: &str) -> FinishReason {
     }
 }
 
+/// Re-expresses a whole chat completion (what a server that ignores `stream: true` sends)
+/// as the chunk stream it stands for: one chunk whose choices carry their `message` as the
+/// `delta` (tool calls given their `index`), then `[DONE]`. An error document passes
+/// through as a chunk, which the decoder reports as an upstream error. `None` when the
+/// body is not a chat completion or an error at all.
+pub(crate) fn json_as_sse(body: &[u8]) -> Option<Vec<u8>> {
+    let mut v: Value = serde_json::from_slice(body).ok()?;
+    let o = v.as_object_mut()?;
+    if o.get("error").is_none_or(Value::is_null) {
+        let choices = o.get_mut("choices")?.as_array_mut()?;
+        for choice in choices {
+            let c = choice.as_object_mut()?;
+            let mut delta = c.remove("message").unwrap_or_else(|| json!({}));
+            if let Some(calls) = delta.get_mut("tool_calls").and_then(Value::as_array_mut) {
+                for (i, call) in calls.iter_mut().enumerate() {
+                    if let Some(call) = call.as_object_mut() {
+                        call.entry("index").or_insert(json!(i));
+                    }
+                }
+            }
+            c.insert("delta".into(), delta);
+        }
+    }
+    let mut out = Vec::with_capacity(body.len() + 32);
+    crate::stream::push_sse(&mut out, None, &v);
+    out.extend_from_slice(b"data: [DONE]\n\n");
+    Some(out)
+}
+
 /// Stream decoder state.
 #[derive(Default)]
 pub(crate) struct ChatDecoder {

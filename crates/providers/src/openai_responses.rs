@@ -112,6 +112,58 @@ pub(crate) struct ResponsesDecoder {
     tools: Vec<ToolSlot>,
 }
 
+/// Re-expresses a whole Responses answer (`object: response`) as the events its stream
+/// would carry for the decoder: text parts as `response.output_text.delta`, function calls
+/// as `response.output_item.done`, then `response.completed`, `.incomplete` or `.failed`
+/// by status; an `{error}` document becomes an `error` event. `None` for anything else.
+pub(crate) fn json_as_sse(body: &[u8]) -> Option<Vec<u8>> {
+    let v: Value = serde_json::from_slice(body).ok()?;
+    let mut out = Vec::with_capacity(body.len() + 256);
+    let push = |out: &mut Vec<u8>, name: &str, mut data: Value| {
+        data["type"] = json!(name);
+        crate::stream::push_sse(out, Some(name), &data);
+    };
+    if v.get("object").and_then(Value::as_str) != Some("response") {
+        if v.get("error").is_some_and(Value::is_object) {
+            push(&mut out, "error", json!({"error": v["error"]}));
+            return Some(out);
+        }
+        return None;
+    }
+    let items = v.get("output").and_then(Value::as_array);
+    for (i, item) in items.into_iter().flatten().enumerate() {
+        match str_field(item, "type") {
+            Some("message") => {
+                let parts = item.get("content").and_then(Value::as_array);
+                for part in parts.into_iter().flatten() {
+                    if let Some(t) = str_field(part, "text")
+                        .filter(|_| str_field(part, "type") == Some("output_text"))
+                    {
+                        push(
+                            &mut out,
+                            "response.output_text.delta",
+                            json!({"output_index": i, "delta": t}),
+                        );
+                    }
+                }
+            }
+            Some("function_call") => push(
+                &mut out,
+                "response.output_item.done",
+                json!({"output_index": i, "item": item}),
+            ),
+            _ => {}
+        }
+    }
+    let kind = match str_field(&v, "status") {
+        Some("incomplete") => "response.incomplete",
+        Some("failed") => "response.failed",
+        _ => "response.completed",
+    };
+    push(&mut out, kind, json!({"response": v}));
+    Some(out)
+}
+
 fn str_field<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.get(key).and_then(Value::as_str)
 }

@@ -25,6 +25,10 @@ const ERROR_BODY_LIMIT: usize = 64 * 1024;
 /// tens of MiB as JSON text).
 const EMBEDDINGS_BODY_LIMIT: usize = 256 * 1024 * 1024;
 
+/// Largest whole JSON answer accepted from a server that ignored `stream: true`: far above
+/// any real completion, yet bounded so a broken upstream cannot exhaust memory.
+const JSON_ANSWER_LIMIT: usize = 32 * 1024 * 1024;
+
 /// Everything needed to talk to one configured provider (`models.providers.<id>`).
 #[derive(Clone)]
 pub struct ProviderConfig {
@@ -34,7 +38,8 @@ pub struct ProviderConfig {
     pub api: Api,
     /// API root. OpenAI-style: e.g. `https://api.openai.com/v1` (paths `/chat/completions`,
     /// `/responses`, `/embeddings` are appended). Anthropic: e.g. `https://api.anthropic.com`
-    /// (`/v1/messages` is appended). A trailing `/` is ignored.
+    /// (`/v1/messages` is appended; a root that already ends in `/v1` gets `/messages`).
+    /// A trailing `/` is ignored.
     pub base_url: String,
     /// API key: sent as `Authorization: Bearer` (OpenAI) or `x-api-key` (Anthropic).
     pub api_key: Option<String>,
@@ -180,8 +185,14 @@ impl Provider {
                 openai_responses::build_body(req),
                 Box::new(openai_responses::ResponsesDecoder::default()),
             ),
+            // Users paste both `https://api.anthropic.com` (what the SDKs take) and
+            // `https://api.anthropic.com/v1` (what the docs' URLs show): accept both.
             Api::AnthropicMessages => (
-                "/v1/messages",
+                if self.base.ends_with("/v1") {
+                    "/messages"
+                } else {
+                    "/v1/messages"
+                },
                 anthropic::build_body(req),
                 Box::new(anthropic::AnthropicDecoder::default()),
             ),
@@ -189,8 +200,9 @@ impl Provider {
         tracing::debug!(provider = %self.cfg.id, api = ?self.cfg.api, model = %req.model, "starting chat request");
         let response = self.send(path, &body, true).await?;
 
-        // A server that ignored `stream: true` answers with one JSON document; say so
-        // clearly instead of reporting a confusing "stream ended early".
+        // Several OpenAI-compatible local servers ignore `stream: true` and answer with one
+        // whole JSON document. That is a complete answer: translate it into the same events
+        // a stream would have given (text, tool calls, usage, finish).
         let content_type = response
             .headers()
             .get(reqwest::header::CONTENT_TYPE)
@@ -200,16 +212,39 @@ impl Provider {
         if content_type.starts_with("application/json") {
             let body = read_bounded(
                 response,
-                ERROR_BODY_LIMIT,
+                JSON_ANSWER_LIMIT,
                 self.cfg.request_timeout,
-                Overflow::Truncate,
+                Overflow::Fail,
             )
             .await
-            .unwrap_or_default();
-            return Err(self.protocol(format!(
-                "expected an event stream but got JSON: {}",
-                error_message_from_body(&body, &self.scrubber)
-            )));
+            .map_err(|e| match e {
+                ReadError::Timeout => ProviderError::Timeout {
+                    provider: self.cfg.id.clone(),
+                    after: self.cfg.request_timeout,
+                    stage: "stream",
+                },
+                ReadError::Transport(m) => self.protocol(format!("JSON answer body: {m}")),
+                ReadError::TooLarge => {
+                    self.protocol(format!("JSON answer exceeds {JSON_ANSWER_LIMIT} bytes"))
+                }
+            })?;
+            let sse = match self.cfg.api {
+                Api::OpenaiCompletions => openai_chat::json_as_sse(&body),
+                Api::AnthropicMessages => anthropic::json_as_sse(&body),
+                Api::OpenaiResponses => openai_responses::json_as_sse(&body),
+            }
+            .ok_or_else(|| {
+                self.protocol(format!(
+                    "expected an event stream but got JSON that is not a {} answer: {}",
+                    match self.cfg.api {
+                        Api::OpenaiCompletions => "chat completion",
+                        Api::OpenaiResponses => "Responses API",
+                        Api::AnthropicMessages => "Anthropic Messages",
+                    },
+                    error_message_from_body(&body, &self.scrubber)
+                ))
+            })?;
+            return Ok(stream::replay(&self.cfg.id, decoder, &sse, &self.scrubber));
         }
         Ok(stream::drive(
             self.cfg.id.clone(),

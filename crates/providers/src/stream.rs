@@ -239,6 +239,42 @@ pub(crate) fn decode_error(
     }
 }
 
+/// Appends one SSE event (`event:` line when named, one `data:` line) to `out`; used to
+/// re-express a whole JSON answer as the stream its API would have sent.
+pub(crate) fn push_sse(out: &mut Vec<u8>, name: Option<&str>, data: &serde_json::Value) {
+    if let Some(n) = name {
+        out.extend_from_slice(b"event: ");
+        out.extend_from_slice(n.as_bytes());
+        out.push(b'\n');
+    }
+    out.extend_from_slice(b"data: ");
+    out.extend_from_slice(data.to_string().as_bytes());
+    out.extend_from_slice(b"\n\n");
+}
+
+/// Decodes a complete SSE body at once (a whole JSON answer re-expressed as its stream by
+/// the API module) into a [`ChatStream`] that yields the same events and error a live
+/// stream of those bytes would.
+pub(crate) fn replay(
+    provider: &str,
+    decoder: Box<dyn Decoder>,
+    sse: &[u8],
+    scrubber: &Scrubber,
+) -> ChatStream {
+    let mut pipeline = Pipeline::new(decoder);
+    let result = pipeline.push(sse).and_then(|()| pipeline.finish());
+    let events: Vec<ChatEvent> = pipeline.out.into_iter().collect();
+    let emitted_output = events
+        .iter()
+        .any(|e| matches!(e, ChatEvent::TextDelta(_) | ChatEvent::ToolCallDelta { .. }));
+    let error = result
+        .err()
+        .map(|e| scrubber.error(decode_error(provider, e, emitted_output)));
+    let items: Vec<Result<ChatEvent, ProviderError>> =
+        events.into_iter().map(Ok).chain(error.map(Err)).collect();
+    Box::pin(futures_util::stream::iter(items))
+}
+
 /// Wraps a 2xx streaming response into a [`ChatStream`]. Dropping the stream drops the
 /// response, which closes the upstream connection and so aborts generation. The stream's
 /// error is scrubbed of `scrubber`'s secrets.

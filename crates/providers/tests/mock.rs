@@ -127,7 +127,7 @@ async fn tool_call_round_trip_for_all_apis() {
         let args: Value = serde_json::from_str(&call.arguments).unwrap();
         assert_eq!(args, json!({"query": "find cats"}), "{api:?}");
 
-        // Send the tool result back; the mock then answers with text.
+        // Send the tool result back; the mock then answers with text quoting it.
         req.messages.push(Message {
             tool_calls: vec![ToolCall {
                 id: call.id.clone(),
@@ -146,7 +146,11 @@ async fn tool_call_round_trip_for_all_apis() {
         .await
         .unwrap_or_else(|e| panic!("{api:?}: {e}"));
         assert_eq!(second.finish, Some(FinishReason::Stop), "{api:?}");
-        assert!(second.text.starts_with("echo:"), "{api:?}: {second:?}");
+        assert_eq!(
+            second.text,
+            format!("tool results: {}=cats are great", call.id),
+            "{api:?}"
+        );
 
         // What went over the wire carries the tool result in the API's own shape.
         let sent = server.requests().pop().unwrap();

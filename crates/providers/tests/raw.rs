@@ -172,10 +172,60 @@ async fn eof_without_terminal_event_is_protocol_error() {
     assert!(matches!(err, ProviderError::Protocol { .. }), "{err:?}");
 }
 
+/// Several local OpenAI-compatible servers answer `stream: true` with one whole chat
+/// completion: it is a complete answer, turned into the events a stream would give.
 #[tokio::test]
-async fn json_instead_of_stream_is_reported() {
-    let body = r#"{"id":"x","choices":[{"message":{"content":"hi"}}]}"#;
+async fn json_instead_of_stream_is_accepted() {
+    let body = r#"{"id":"chatcmpl-1","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"Let me look.","tool_calls":[{"id":"call_a","type":"function","function":{"name":"read","arguments":"{\"path\":\"a\"}"}},{"id":"call_b","type":"function","function":{"name":"ls","arguments":"{}"}}]},"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":9,"completion_tokens":4,"total_tokens":13}}"#;
+    let base = serve_once(
+        head("200 OK", "application/json; charset=utf-8", ""),
+        body.into(),
+        16,
+    )
+    .await;
+    let out = collect(
+        provider(Api::OpenaiCompletions, base, None)
+            .chat(&request())
+            .await
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.text, "Let me look.");
+    assert_eq!(out.tool_calls.len(), 2);
+    assert_eq!(out.tool_calls[0].id, "call_a");
+    assert_eq!(out.tool_calls[0].arguments, r#"{"path":"a"}"#);
+    assert_eq!(out.tool_calls[1].name, "ls");
+    assert_eq!(out.finish, Some(FinishReason::ToolCalls));
+    assert_eq!(
+        out.usage.map(|u| (u.input_tokens, u.output_tokens)),
+        Some((9, 4))
+    );
+
+    // An error document with a 200 is the upstream's error, not a protocol puzzle.
+    let body = r#"{"error":{"message":"model is loading","type":"service_unavailable"}}"#;
     let base = serve_once(head("200 OK", "application/json", ""), body.into(), 64).await;
+    let err = collect(
+        provider(Api::OpenaiCompletions, base, None)
+            .chat(&request())
+            .await
+            .unwrap(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(&err, ProviderError::Status { status: 503, message, .. } if message.contains("loading")),
+        "{err:?}"
+    );
+    assert!(err.is_retryable());
+
+    // JSON that is no answer at all is still reported clearly.
+    let base = serve_once(
+        head("200 OK", "application/json", ""),
+        b"[1,2]".to_vec(),
+        64,
+    )
+    .await;
     let err = provider(Api::OpenaiCompletions, base, None)
         .chat(&request())
         .await
@@ -185,6 +235,87 @@ async fn json_instead_of_stream_is_reported() {
         matches!(&err, ProviderError::Protocol { message, .. } if message.contains("expected an event stream")),
         "{err:?}"
     );
+}
+
+/// The same for whole Anthropic and Responses answers, including a tool call without input.
+#[tokio::test]
+async fn json_instead_of_stream_is_accepted_for_anthropic_and_responses() {
+    let body = r#"{"id":"msg_1","type":"message","role":"assistant","content":[{"type":"text","text":"Sure."},{"type":"tool_use","id":"toolu_1","name":"now","input":{}}],"stop_reason":"tool_use","usage":{"input_tokens":5,"output_tokens":2}}"#;
+    let base = serve_once(head("200 OK", "application/json", ""), body.into(), 64).await;
+    let out = collect(
+        provider(Api::AnthropicMessages, base, None)
+            .chat(&request())
+            .await
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.text, "Sure.");
+    assert_eq!(out.tool_calls[0].id, "toolu_1");
+    assert_eq!(out.tool_calls[0].arguments, "{}");
+    assert_eq!(out.finish, Some(FinishReason::ToolCalls));
+
+    let body = r#"{"id":"resp_1","object":"response","status":"completed","output":[{"type":"message","id":"msg_1","role":"assistant","content":[{"type":"output_text","text":"Hi","annotations":[]}]},{"type":"function_call","id":"fc_1","call_id":"call_1","name":"f","arguments":"{\"x\":1}","status":"completed"}],"usage":{"input_tokens":3,"output_tokens":6}}"#;
+    let base = serve_once(head("200 OK", "application/json", ""), body.into(), 64).await;
+    let out = collect(
+        provider(Api::OpenaiResponses, base, None)
+            .chat(&request())
+            .await
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.text, "Hi");
+    assert_eq!(out.tool_calls[0].id, "call_1");
+    assert_eq!(out.tool_calls[0].arguments, r#"{"x":1}"#);
+    assert_eq!(out.finish, Some(FinishReason::ToolCalls));
+    assert_eq!(out.usage.map(|u| u.output_tokens), Some(6));
+}
+
+/// Serves one request and reports its request line (`POST /path HTTP/1.1`).
+async fn serve_capturing(body: &'static str) -> (String, tokio::sync::oneshot::Receiver<String>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let Ok((mut sock, _)) = listener.accept().await else {
+            return;
+        };
+        let mut buf = Vec::new();
+        let mut tmp = [0u8; 4096];
+        while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+            match sock.read(&mut tmp).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&tmp[..n]),
+            }
+        }
+        let text = String::from_utf8_lossy(&buf).into_owned();
+        let _ = tx.send(text.lines().next().unwrap_or_default().to_owned());
+        let _ = sock
+            .write_all(head("200 OK", "text/event-stream", "").as_bytes())
+            .await;
+        let _ = sock.write_all(body.as_bytes()).await;
+        let _ = sock.shutdown().await;
+    });
+    (format!("http://{addr}"), rx)
+}
+
+#[tokio::test]
+async fn anthropic_base_url_with_or_without_v1() {
+    let body = concat!(
+        "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":1}}}\n\n",
+        "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+    );
+    for suffix in ["", "/", "/v1", "/v1/"] {
+        let (base, line) = serve_capturing(body).await;
+        let p = provider(Api::AnthropicMessages, format!("{base}{suffix}"), None);
+        collect(p.chat(&request()).await.unwrap()).await.unwrap();
+        assert_eq!(
+            line.await.unwrap(),
+            "POST /v1/messages HTTP/1.1",
+            "{suffix:?}"
+        );
+    }
 }
 
 #[tokio::test]

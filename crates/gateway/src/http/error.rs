@@ -136,6 +136,8 @@ pub struct UpstreamError {
     pub kind: &'static str,
     /// What went wrong (names the provider, never its key).
     pub message: String,
+    /// Seconds for a `Retry-After` header, when the upstream gave one.
+    pub retry_after_secs: Option<u64>,
 }
 
 impl ApiError {
@@ -167,6 +169,7 @@ impl ApiError {
             status,
             kind,
             message: message.into(),
+            retry_after_secs: None,
         })
     }
 
@@ -259,6 +262,7 @@ impl IntoResponse for ApiError {
             ApiError::RateLimited { retry_after_secs } => Some(retry_after_secs),
             ApiError::Throttled { throttled, .. } => Some(throttled.retry_after_secs()),
             ApiError::Busy => Some(BUSY_RETRY_AFTER_SECS),
+            ApiError::Upstream(u) => u.retry_after_secs,
             _ => None,
         };
         if let Some(secs) = retry_after
@@ -278,6 +282,11 @@ impl From<&RunError> for ApiError {
             RunError::AllFailed { last, .. } if last_status(last) == Some(429) => {
                 (StatusCode::TOO_MANY_REQUESTS, "rate_limit_error")
             }
+            // Overload (Anthropic's 529, a 503 from anyone) is as transient as a rate limit:
+            // clients must see a status their SDKs retry, not a 502 that reads as broken.
+            RunError::AllFailed { last, .. } if matches!(last_status(last), Some(503 | 529)) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "overloaded_error")
+            }
             RunError::AllFailed { .. }
             | RunError::MidStream(_)
             | RunError::AnswerTooLarge { .. }
@@ -286,7 +295,17 @@ impl From<&RunError> for ApiError {
             RunError::Aborted => (StatusCode::SERVICE_UNAVAILABLE, "aborted"),
             RunError::Transcript(_) => (StatusCode::INTERNAL_SERVER_ERROR, "server_error"),
         };
-        ApiError::upstream(status, kind, e.to_string())
+        let mut err = ApiError::upstream(status, kind, e.to_string());
+        if let (ApiError::Upstream(u), RunError::AllFailed { last, .. }) = (&mut err, e)
+            && matches!(status.as_u16(), 429 | 503)
+        {
+            // Whole seconds, rounded up, so a client never retries before the upstream
+            // said it may.
+            u.retry_after_secs = last
+                .retry_after()
+                .map(|d| d.as_secs() + u64::from(d.subsec_nanos() > 0));
+        }
+        err
     }
 }
 

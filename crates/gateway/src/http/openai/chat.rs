@@ -81,14 +81,15 @@ pub async fn chat_completions(
 
     let model = prepared.model_field.clone();
     let include_usage = prepared.include_usage;
-    let frames = start_streaming_run(&state, prepared.turn, move |item| match item {
-        StreamItem::Event(RunEvent::Model { .. }) => vec![chunk(
-            &id,
-            created,
-            &model,
-            json!({"role": "assistant", "content": ""}),
-            None,
-        )],
+    // Per streamed call ordinal: whether any argument text went out (a call that ends
+    // without any gets `{}` before the finish chunk, since OpenAI SDKs parse arguments).
+    let mut call_args: Vec<bool> = Vec::new();
+    let (open_id, open_model) = (id.clone(), model.clone());
+    let mut encode = move |item| match item {
+        // The opening chunk waits for the first output (below): a model that fails before
+        // answering, even after its headers, leaves the client a clean error status, and a
+        // fallback's second model does not open the stream twice.
+        StreamItem::Event(RunEvent::Model { .. }) => vec![],
         StreamItem::Event(RunEvent::Delta(d)) => {
             vec![chunk(&id, created, &model, json!({"content": d}), None)]
         }
@@ -98,6 +99,10 @@ pub async fn chat_completions(
             name,
             arguments,
         }) => {
+            if call_args.len() <= index {
+                call_args.resize(index + 1, false);
+            }
+            call_args[index] |= !arguments.is_empty();
             let mut call = json!({"index": index, "function": {"arguments": arguments}});
             if let Some(cid) = call_id {
                 call["id"] = json!(cid);
@@ -118,13 +123,27 @@ pub async fn chat_completions(
             RunEvent::Fallback { .. } | RunEvent::ToolStart { .. } | RunEvent::ToolResult { .. },
         ) => vec![],
         StreamItem::Done(Ok(out)) => {
-            let mut frames = vec![chunk(
+            let mut frames: Vec<SseFrame> = call_args
+                .iter()
+                .enumerate()
+                .filter(|(_, sent)| !**sent)
+                .map(|(index, _)| {
+                    chunk(
+                        &id,
+                        created,
+                        &model,
+                        json!({"tool_calls": [{"index": index, "function": {"arguments": "{}"}}]}),
+                        None,
+                    )
+                })
+                .collect();
+            frames.push(chunk(
                 &id,
                 created,
                 &model,
                 json!({}),
                 Some(finish_name(out.finish.as_ref(), !out.tool_calls.is_empty())),
-            )];
+            ));
             if include_usage {
                 frames.push(SseFrame::data(
                     json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
@@ -141,6 +160,27 @@ pub async fn chat_completions(
             ),
             SseFrame::data("[DONE]".into()),
         ],
+    };
+    let mut opened = false;
+    let frames = start_streaming_run(&state, prepared.turn, move |item: StreamItem| {
+        let output = matches!(
+            item,
+            StreamItem::Event(RunEvent::Delta(_) | RunEvent::ToolCall { .. })
+                | StreamItem::Done(Ok(_))
+        );
+        let mut frames = Vec::new();
+        if output && !opened {
+            opened = true;
+            frames.push(chunk(
+                &open_id,
+                created,
+                &open_model,
+                json!({"role": "assistant", "content": ""}),
+                None,
+            ));
+        }
+        frames.extend(encode(item));
+        frames
     });
     Ok(sse_or_error(&state, frames).await)
 }
@@ -154,12 +194,18 @@ fn chunk(id: &str, created: u64, model: &str, delta: Value, finish: Option<&str>
 }
 
 fn completion_json(id: &str, created: u64, model: &str, out: &Outcome) -> Value {
-    let mut message = json!({"role": "assistant", "content": out.text});
+    // OpenAI sends `content: null` when the answer is tool calls only.
+    let content = if out.text.is_empty() && !out.tool_calls.is_empty() {
+        Value::Null
+    } else {
+        json!(out.text)
+    };
+    let mut message = json!({"role": "assistant", "content": content});
     if !out.tool_calls.is_empty() {
         message["tool_calls"] = json!(out
             .tool_calls
             .iter()
-            .map(|c| json!({"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}))
+            .map(|c| json!({"id": c.id, "type": "function", "function": {"name": c.name, "arguments": json_args(&c.arguments)}}))
             .collect::<Vec<_>>());
     }
     json!({
@@ -168,4 +214,14 @@ fn completion_json(id: &str, created: u64, model: &str, out: &Outcome) -> Value 
                      "finish_reason": finish_name(out.finish.as_ref(), !out.tool_calls.is_empty())}],
         "usage": usage_json(out.usage.as_ref()),
     })
+}
+
+/// Tool-call arguments as sent to OpenAI clients: `{}` for a call the model made without
+/// any argument text, because OpenAI SDKs parse `arguments` as JSON and `""` is not JSON.
+pub(super) fn json_args(arguments: &str) -> &str {
+    if arguments.trim().is_empty() {
+        "{}"
+    } else {
+        arguments
+    }
 }

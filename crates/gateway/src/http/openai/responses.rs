@@ -24,23 +24,7 @@ pub async fn responses(
     let model_field = body.get("model").and_then(Value::as_str);
     let messages = match body.get("input") {
         Some(Value::String(s)) => json!([{"role": "user", "content": s}]),
-        Some(Value::Array(items)) => Value::Array(
-            items
-                .iter()
-                .filter_map(|it| match it.get("type").and_then(Value::as_str) {
-                    None | Some("message") => Some(it.clone()),
-                    Some("function_call_output") => Some(json!({
-                        "role": "tool", "tool_call_id": it.get("call_id"), "content": it.get("output"),
-                    })),
-                    Some("function_call") => Some(json!({
-                        "role": "assistant", "content": "",
-                        "tool_calls": [{"id": it.get("call_id"), "type": "function",
-                                        "function": {"name": it.get("name"), "arguments": it.get("arguments")}}],
-                    })),
-                    Some(_) => None,
-                })
-                .collect(),
-        ),
+        Some(Value::Array(items)) => Value::Array(input_messages(items)),
         _ => {
             return Err(bad_request(
                 "Missing `input`: give a string or an array of input items.",
@@ -85,74 +69,19 @@ pub async fn responses(
             response_object(&resp_id, &msg_id, created, &model, "completed", Some(&out)),
         ));
     }
-    let mut seq = 0u64;
-    let mut text = String::new();
-    let mut opened = false;
-    let frames = start_streaming_run(&state, turn, move |item| {
-        let mut ev = |kind: &str, mut payload: Value| {
-            seq += 1;
-            payload["type"] = json!(kind);
-            payload["sequence_number"] = json!(seq);
-            SseFrame::event(kind, payload.to_string())
-        };
-        let mut frames = Vec::new();
-        let open = |frames: &mut Vec<SseFrame>, ev: &mut dyn FnMut(&str, Value) -> SseFrame| {
-            frames.push(ev("response.output_item.added", json!({"output_index": 0,
-                "item": {"type": "message", "id": msg_id, "status": "in_progress", "role": "assistant", "content": []}})));
-            frames.push(ev(
-                "response.content_part.added",
-                json!({"item_id": msg_id, "output_index": 0, "content_index": 0,
-                "part": {"type": "output_text", "text": "", "annotations": []}}),
-            ));
-        };
-        match item {
-            StreamItem::Event(RunEvent::Model { .. }) => {
-                let base = response_object(&resp_id, &msg_id, created, &model, "in_progress", None);
-                frames.push(ev("response.created", json!({"response": base})));
-                frames.push(ev("response.in_progress", json!({"response": base})));
-            }
-            StreamItem::Event(RunEvent::Delta(d)) => {
-                if !opened {
-                    opened = true;
-                    open(&mut frames, &mut ev);
-                }
-                text.push_str(&d);
-                frames.push(ev(
-                    "response.output_text.delta",
-                    json!({"item_id": msg_id, "output_index": 0, "content_index": 0, "delta": d}),
-                ));
-            }
-            StreamItem::Event(_) => {}
-            StreamItem::Done(Ok(out)) => {
-                if !opened {
-                    open(&mut frames, &mut ev);
-                }
-                frames.push(ev(
-                    "response.output_text.done",
-                    json!({"item_id": msg_id, "output_index": 0, "content_index": 0, "text": text}),
-                ));
-                frames.push(ev(
-                    "response.content_part.done",
-                    json!({"item_id": msg_id, "output_index": 0, "content_index": 0,
-                    "part": {"type": "output_text", "text": text, "annotations": []}}),
-                ));
-                let full =
-                    response_object(&resp_id, &msg_id, created, &model, "completed", Some(&out));
-                frames.push(ev(
-                    "response.output_item.done",
-                    json!({"output_index": 0, "item": full["output"][0]}),
-                ));
-                frames.push(ev("response.completed", json!({"response": full})));
-            }
-            StreamItem::Done(Err(e)) => {
-                let mut failed =
-                    response_object(&resp_id, &msg_id, created, &model, "failed", None);
-                failed["error"] = json!({"code": "server_error", "message": e.to_string()});
-                frames.push(ev("response.failed", json!({"response": failed})));
-            }
-        }
-        frames
-    });
+    let mut enc = ResponsesEncoder {
+        resp_id,
+        msg_id,
+        created,
+        model,
+        seq: 0,
+        started: false,
+        next_output: 0,
+        message: None,
+        text: String::new(),
+        calls: Vec::new(),
+    };
+    let frames = start_streaming_run(&state, turn, move |item| enc.encode(item));
     Ok(sse_or_error(&state, frames).await)
 }
 
@@ -175,7 +104,7 @@ fn response_object(
         for c in &out.tool_calls {
             output.push(
                 json!({"type": "function_call", "id": format!("fc_{}", c.id), "call_id": c.id,
-                "name": c.name, "arguments": c.arguments, "status": "completed"}),
+                "name": c.name, "arguments": super::chat::json_args(&c.arguments), "status": "completed"}),
             );
         }
     }
@@ -187,4 +116,335 @@ fn response_object(
     });
     json!({"id": id, "object": "response", "created_at": created, "status": status, "model": model,
            "output": output, "usage": usage, "error": null})
+}
+
+/// One function call being streamed as a `function_call` output item.
+struct StreamedCall {
+    /// The run's ordinal for the call; `None` for a call known only from the outcome.
+    index: Option<usize>,
+    /// Its `output_index` in the response.
+    output_index: usize,
+    call_id: String,
+    name: String,
+    arguments: String,
+    /// `response.output_item.done` was sent.
+    done: bool,
+}
+
+/// Turns run events into the Responses API's SSE event sequence, as OpenAI emits it: each
+/// output item (the assistant `message`, each `function_call`) is announced with
+/// `response.output_item.added` at its own `output_index` before its deltas and finished
+/// with `response.output_item.done` before the next item starts, and `response.completed`
+/// lists exactly the items streamed. An answer that is only tool calls announces no
+/// message at all.
+struct ResponsesEncoder {
+    resp_id: String,
+    msg_id: String,
+    created: u64,
+    model: String,
+    /// Last `sequence_number` used.
+    seq: u64,
+    /// `response.created` was sent (once, at the first output, even when a fallback starts
+    /// a second model).
+    started: bool,
+    /// `output_index` the next item gets.
+    next_output: usize,
+    /// The message item's `output_index` and whether it is finished, once opened.
+    message: Option<(usize, bool)>,
+    /// Text streamed so far.
+    text: String,
+    /// Function calls in the order they started.
+    calls: Vec<StreamedCall>,
+}
+
+impl ResponsesEncoder {
+    fn ev(&mut self, kind: &str, mut payload: Value) -> SseFrame {
+        self.seq += 1;
+        payload["type"] = json!(kind);
+        payload["sequence_number"] = json!(self.seq);
+        SseFrame::event(kind, payload.to_string())
+    }
+
+    fn start(&mut self, frames: &mut Vec<SseFrame>) {
+        if self.started {
+            return;
+        }
+        self.started = true;
+        let base = response_object(
+            &self.resp_id,
+            &self.msg_id,
+            self.created,
+            &self.model,
+            "in_progress",
+            None,
+        );
+        frames.push(self.ev("response.created", json!({"response": base})));
+        frames.push(self.ev("response.in_progress", json!({"response": base})));
+    }
+
+    fn message_item(&self, status: &str) -> Value {
+        let content = if status == "completed" {
+            json!([{"type": "output_text", "text": self.text, "annotations": []}])
+        } else {
+            json!([])
+        };
+        json!({"type": "message", "id": self.msg_id, "status": status, "role": "assistant",
+               "content": content})
+    }
+
+    fn open_message(&mut self, frames: &mut Vec<SseFrame>) -> usize {
+        if let Some((at, _)) = self.message {
+            return at;
+        }
+        self.close_calls(frames);
+        let at = self.next_output;
+        self.next_output += 1;
+        self.message = Some((at, false));
+        let item = self.message_item("in_progress");
+        frames.push(self.ev(
+            "response.output_item.added",
+            json!({"output_index": at, "item": item}),
+        ));
+        frames.push(self.ev(
+            "response.content_part.added",
+            json!({"item_id": self.msg_id, "output_index": at, "content_index": 0,
+                   "part": {"type": "output_text", "text": "", "annotations": []}}),
+        ));
+        at
+    }
+
+    fn close_message(&mut self, frames: &mut Vec<SseFrame>) {
+        let Some((at, false)) = self.message else {
+            return;
+        };
+        self.message = Some((at, true));
+        let text = self.text.clone();
+        frames.push(self.ev(
+            "response.output_text.done",
+            json!({"item_id": self.msg_id, "output_index": at, "content_index": 0, "text": text}),
+        ));
+        frames.push(self.ev(
+            "response.content_part.done",
+            json!({"item_id": self.msg_id, "output_index": at, "content_index": 0,
+                   "part": {"type": "output_text", "text": text, "annotations": []}}),
+        ));
+        let item = self.message_item("completed");
+        frames.push(self.ev(
+            "response.output_item.done",
+            json!({"output_index": at, "item": item}),
+        ));
+    }
+
+    fn call_item(c: &StreamedCall, status: &str, arguments: &str) -> Value {
+        json!({"type": "function_call", "id": format!("fc_{}", c.call_id), "call_id": c.call_id,
+               "name": c.name, "arguments": arguments, "status": status})
+    }
+
+    fn close_calls(&mut self, frames: &mut Vec<SseFrame>) {
+        for i in 0..self.calls.len() {
+            if self.calls[i].done {
+                continue;
+            }
+            self.calls[i].done = true;
+            // A call streamed without any argument text still has JSON arguments.
+            if self.calls[i].arguments.is_empty() {
+                self.calls[i].arguments = "{}".into();
+            }
+            let (at, item_id, args) = {
+                let c = &self.calls[i];
+                (
+                    c.output_index,
+                    format!("fc_{}", c.call_id),
+                    c.arguments.clone(),
+                )
+            };
+            frames.push(self.ev(
+                "response.function_call_arguments.done",
+                json!({"item_id": item_id, "output_index": at, "arguments": args}),
+            ));
+            let item = Self::call_item(&self.calls[i], "completed", &args);
+            frames.push(self.ev(
+                "response.output_item.done",
+                json!({"output_index": at, "item": item}),
+            ));
+        }
+    }
+
+    fn tool_piece(
+        &mut self,
+        frames: &mut Vec<SseFrame>,
+        index: Option<usize>,
+        id: Option<String>,
+        name: Option<String>,
+        arguments: String,
+    ) {
+        let found = index.and_then(|i| self.calls.iter().position(|c| c.index == Some(i)));
+        let pos = match found {
+            Some(p) => p,
+            None => {
+                self.close_message(frames);
+                self.close_calls(frames);
+                let at = self.next_output;
+                self.next_output += 1;
+                self.calls.push(StreamedCall {
+                    index,
+                    output_index: at,
+                    call_id: id.unwrap_or_else(|| format!("call_{}", index.unwrap_or(0))),
+                    name: name.unwrap_or_default(),
+                    arguments: String::new(),
+                    done: false,
+                });
+                let c = self.calls.last().expect("just pushed");
+                let item = Self::call_item(c, "in_progress", "");
+                frames.push(self.ev(
+                    "response.output_item.added",
+                    json!({"output_index": at, "item": item}),
+                ));
+                self.calls.len() - 1
+            }
+        };
+        if arguments.is_empty() || self.calls[pos].done {
+            return;
+        }
+        self.calls[pos].arguments.push_str(&arguments);
+        let (at, item_id) = (
+            self.calls[pos].output_index,
+            format!("fc_{}", self.calls[pos].call_id),
+        );
+        frames.push(self.ev(
+            "response.function_call_arguments.delta",
+            json!({"item_id": item_id, "output_index": at, "delta": arguments}),
+        ));
+    }
+
+    fn encode(&mut self, item: StreamItem) -> Vec<SseFrame> {
+        let mut frames = Vec::new();
+        match item {
+            // `response.created` waits for the first output, so a model that fails before
+            // answering (even after its headers) leaves the client a clean error status.
+            StreamItem::Event(RunEvent::Model { .. }) => {}
+            StreamItem::Event(RunEvent::Delta(d)) => {
+                if d.is_empty() {
+                    return frames;
+                }
+                self.start(&mut frames);
+                let at = self.open_message(&mut frames);
+                self.text.push_str(&d);
+                let ev = json!({"item_id": self.msg_id, "output_index": at, "content_index": 0, "delta": d});
+                frames.push(self.ev("response.output_text.delta", ev));
+            }
+            StreamItem::Event(RunEvent::ToolCall {
+                index,
+                id,
+                name,
+                arguments,
+            }) => {
+                self.start(&mut frames);
+                self.tool_piece(&mut frames, Some(index), id, name, arguments);
+            }
+            StreamItem::Event(_) => {}
+            StreamItem::Done(Ok(out)) => {
+                self.start(&mut frames);
+                // Calls the run reported only in its outcome are streamed now, so the
+                // completed response never lists an item that was not announced.
+                for c in &out.tool_calls {
+                    if !self.calls.iter().any(|s| s.call_id == c.id) {
+                        self.tool_piece(
+                            &mut frames,
+                            None,
+                            Some(c.id.clone()),
+                            Some(c.name.clone()),
+                            c.arguments.clone(),
+                        );
+                    }
+                }
+                if self.message.is_none() && self.calls.is_empty() {
+                    // An empty answer is still one (empty) message.
+                    self.open_message(&mut frames);
+                }
+                self.close_message(&mut frames);
+                self.close_calls(&mut frames);
+                let mut output = Vec::new();
+                if self.message.is_some() {
+                    output.push((
+                        self.message.map_or(0, |m| m.0),
+                        self.message_item("completed"),
+                    ));
+                }
+                for c in &self.calls {
+                    output.push((
+                        c.output_index,
+                        Self::call_item(c, "completed", &c.arguments),
+                    ));
+                }
+                output.sort_by_key(|(at, _)| *at);
+                let mut full = response_object(
+                    &self.resp_id,
+                    &self.msg_id,
+                    self.created,
+                    &self.model,
+                    "completed",
+                    Some(&out),
+                );
+                full["output"] = Value::Array(output.into_iter().map(|(_, v)| v).collect());
+                frames.push(self.ev("response.completed", json!({"response": full})));
+            }
+            StreamItem::Done(Err(e)) => {
+                self.start(&mut frames);
+                let mut failed = response_object(
+                    &self.resp_id,
+                    &self.msg_id,
+                    self.created,
+                    &self.model,
+                    "failed",
+                    None,
+                );
+                failed["error"] = json!({"code": "server_error", "message": e.to_string()});
+                frames.push(self.ev("response.failed", json!({"response": failed})));
+            }
+        }
+        frames
+    }
+}
+
+/// Turns Responses input items into chat messages. Consecutive `function_call` items (the
+/// parallel calls of one model answer) become one assistant message carrying all of them,
+/// joined to the assistant message right before them if there is one: providers require
+/// every tool result to answer a call of the immediately preceding assistant turn, so one
+/// message per call would make the history unsendable.
+fn input_messages(items: &[Value]) -> Vec<Value> {
+    let mut out: Vec<Value> = Vec::with_capacity(items.len());
+    let mut joinable = false;
+    for it in items {
+        match it.get("type").and_then(Value::as_str) {
+            None | Some("message") => {
+                joinable = it.get("role").and_then(Value::as_str) == Some("assistant");
+                out.push(it.clone());
+            }
+            Some("function_call_output") => {
+                joinable = false;
+                out.push(json!({
+                    "role": "tool", "tool_call_id": it.get("call_id"), "content": it.get("output"),
+                }));
+            }
+            Some("function_call") => {
+                let call = json!({"id": it.get("call_id"), "type": "function",
+                                  "function": {"name": it.get("name"), "arguments": it.get("arguments")}});
+                match out.last_mut() {
+                    Some(last) if joinable => {
+                        match last.get_mut("tool_calls").and_then(Value::as_array_mut) {
+                            Some(calls) => calls.push(call),
+                            None => last["tool_calls"] = json!([call]),
+                        }
+                    }
+                    _ => {
+                        out.push(json!({"role": "assistant", "content": "", "tool_calls": [call]}))
+                    }
+                }
+                joinable = true;
+            }
+            Some(_) => {}
+        }
+    }
+    out
 }

@@ -40,6 +40,23 @@ fn with_mock(mock: &MockServer, model: &str) -> Gateway {
     start(Spec::default().config(&config(&providers, model)))
 }
 
+/// Function tools the client declares (and runs itself), in Chat format; the gateway
+/// hands calls to these back instead of running them.
+fn chat_tools(names: &[&str]) -> Value {
+    names
+        .iter()
+        .map(|n| json!({"type": "function", "function": {"name": n, "parameters": {"type": "object"}}}))
+        .collect()
+}
+
+/// The same in Responses format.
+fn responses_tools(names: &[&str]) -> Value {
+    names
+        .iter()
+        .map(|n| json!({"type": "function", "name": n, "parameters": {"type": "object"}}))
+        .collect()
+}
+
 async fn post(gw: &Gateway, path: &str, body: Value) -> reqwest::Response {
     reqwest::Client::new()
         .post(gw.http(path))
@@ -120,7 +137,7 @@ async fn tool_only_chat_completion_has_null_content() {
     let r = post(
         &gw,
         "/v1/chat/completions",
-        json!({"model": "openclaw", "messages": [
+        json!({"model": "openclaw", "tools": chat_tools(&["client_lookup"]), "messages": [
             {"role": "user", "content": "[[tool client_lookup {\"q\":\"x\"}]]"}
         ]}),
     )
@@ -221,7 +238,7 @@ async fn responses_stream_of_a_tool_only_answer() {
         post(
             &gw,
             "/v1/responses",
-            json!({"model": "openclaw", "input": input, "stream": true}),
+            json!({"model": "openclaw", "input": input, "stream": true, "tools": responses_tools(&["client_a", "client_b"])}),
         )
         .await,
     )
@@ -275,7 +292,7 @@ async fn responses_stream_of_text_then_tool_call_and_empty_anthropic_input() {
         post(
             &gw,
             "/v1/responses",
-            json!({"model": "openclaw", "input": "what time is it", "stream": true}),
+            json!({"model": "openclaw", "input": "what time is it", "stream": true, "tools": responses_tools(&["client_clock"])}),
         )
         .await,
     )
@@ -292,7 +309,7 @@ async fn responses_stream_of_text_then_tool_call_and_empty_anthropic_input() {
     let v: Value = post(
         &gw,
         "/v1/chat/completions",
-        json!({"model": "openclaw", "messages": [{"role": "user", "content": "time?"}]}),
+        json!({"model": "openclaw", "tools": chat_tools(&["client_clock"]), "messages": [{"role": "user", "content": "time?"}]}),
     )
     .await
     .json()
@@ -305,7 +322,7 @@ async fn responses_stream_of_text_then_tool_call_and_empty_anthropic_input() {
         post(
             &gw,
             "/v1/chat/completions",
-            json!({"model": "openclaw", "stream": true, "messages": [{"role": "user", "content": "time?"}]}),
+            json!({"model": "openclaw", "stream": true, "tools": chat_tools(&["client_clock"]), "messages": [{"role": "user", "content": "time?"}]}),
         )
         .await,
     )
@@ -454,7 +471,7 @@ async fn whole_json_answer_to_a_stream_request_is_streamed_on() {
         post(
             &gw,
             "/v1/chat/completions",
-            json!({"model": "openclaw", "stream": true, "stream_options": {"include_usage": true},
+            json!({"model": "openclaw", "stream": true, "stream_options": {"include_usage": true}, "tools": chat_tools(&["client_read", "client_ls"]),
                    "messages": [{"role": "user", "content": "read a"}]}),
         )
         .await,
@@ -490,7 +507,7 @@ async fn whole_json_answer_to_a_stream_request_is_streamed_on() {
     let v: Value = post(
         &gw,
         "/v1/chat/completions",
-        json!({"model": "openclaw", "messages": [{"role": "user", "content": "read a"}]}),
+        json!({"model": "openclaw", "tools": chat_tools(&["client_read", "client_ls"]), "messages": [{"role": "user", "content": "read a"}]}),
     )
     .await
     .json()

@@ -11,6 +11,7 @@ mod gateway;
 mod http_load;
 mod scenarios;
 mod tls;
+mod tools;
 
 use std::path::PathBuf;
 
@@ -30,8 +31,11 @@ scenarios:
                     (default 16 loops)
   edge [CONNS]      GET /v1/models with the rate limit on (never reached) and /metrics
                     scraped each second, against the limit off (or --baseline PATH, a
-                    binary from before either existed), 5 alternating 5 s rounds
-                    (default 64 connections)
+                    binary from before either existed), 8 alternating 5 s rounds with
+                    the gateways on CPU 1 and the load on CPU 0 (default 64 connections)
+  tools [N]         gateway time per tool round trip (N turns with and without one tool
+                    round, minus one direct model call; default 500), and exec via
+                    /tools/invoke on the host vs in the bubblewrap sandbox
   all               every scenario with its defaults
 --baseline PATH: the binary the edge scenario compares against.
 --bin defaults to the openclaw binary next to this one (target/release/openclaw).
@@ -125,6 +129,7 @@ async fn main() -> anyhow::Result<()> {
                 rows.extend(scenarios::models(&ours, num.unwrap_or(64) as usize, 10).await?)
             }
             "chat" => rows.extend(chat::added_latency(&bin, num.unwrap_or(2000), 10).await?),
+            "tools" => rows.extend(tools::round_trip(&bin, num.unwrap_or(500) as usize).await?),
             "sse" => rows.extend(scenarios::sse_streams(&bin, num.unwrap_or(1000) as usize).await?),
             "soak" => rows.extend(scenarios::soak(&bin, num.unwrap_or(300)).await?),
             "https" => rows.extend(tls::https_models(&ours, num.unwrap_or(64) as usize, 10).await?),
@@ -150,6 +155,7 @@ async fn main() -> anyhow::Result<()> {
                 rows.extend(tls::https_models(&ours, 64, 10).await?);
                 rows.extend(tls::handshakes(&ours, 16, 10).await?);
                 rows.extend(edge::overhead(&ours, baseline.as_ref(), 64, edge::ROUNDS).await?);
+                rows.extend(tools::round_trip(&bin, 500).await?);
             }
             other => {
                 eprintln!("unknown scenario {other:?}");

@@ -19,6 +19,8 @@ pub enum Kind {
     Exec,
     /// `web_fetch`.
     WebFetch,
+    /// `message`.
+    Message,
     /// `sessions_list`.
     SessionsList,
     /// `sessions_history`.
@@ -120,6 +122,20 @@ pub static TOOLS: &[ToolSpec] = &[
             }, "required": ["url"], "additionalProperties": false})
         },
         kind: Kind::WebFetch,
+    },
+    ToolSpec {
+        name: "message",
+        description: "Send a message through one of the gateway's channels (e.g. telegram) to a chat id or user.",
+        parameters: || {
+            json!({"type": "object", "properties": {
+                "action": {"type": "string", "enum": ["send"], "description": "Only send is supported"},
+                "channel": {"type": "string", "description": "Channel id (default telegram)"},
+                "to": {"type": "string", "description": "Recipient: chat id, @username, …"},
+                "message": {"type": "string", "description": "Text to send"},
+                "accountId": {"type": "string", "description": "Channel account (default: the channel's default account)"}
+            }, "required": ["to", "message"], "additionalProperties": false})
+        },
+        kind: Kind::Message,
     },
     ToolSpec {
         name: "sessions_list",

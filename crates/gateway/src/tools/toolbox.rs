@@ -234,6 +234,30 @@ impl ToolBox {
                 }
                 super::web::fetch(&url, num("maxChars"), &limits).await
             }
+            Kind::Message => {
+                if let Some(a) = str_arg("action").filter(|a| a != "send") {
+                    return Err(format!(
+                        "message: action {a:?} is not supported by this gateway; only \"send\" is"
+                    ));
+                }
+                let to = need("to")?;
+                let text = need("message")?;
+                if to.trim().is_empty() || text.trim().is_empty() {
+                    return Err("message: `to` and `message` must not be empty".to_owned());
+                }
+                let channel = str_arg("channel").unwrap_or_else(|| "telegram".to_owned());
+                let v = self
+                    .state
+                    .shared
+                    .channels
+                    .send(&channel, str_arg("accountId").as_deref(), to.trim(), &text)
+                    .await
+                    .map_err(|e| format!("message: {e}"))?;
+                Ok(
+                    json!({"ok": true, "channel": channel, "to": to.trim(), "result": v})
+                        .to_string(),
+                )
+            }
             Kind::SessionsList => {
                 let limit = num("limit").unwrap_or(50).clamp(1, 1000);
                 let agent = str_arg("agentId");

@@ -377,3 +377,61 @@ async fn cli_answers_approvals_and_explains_the_sandbox_and_hello_reports_the_po
     );
     assert!(fin.contains("read-only workspace"), "{fin}");
 }
+
+#[tokio::test]
+async fn chat_abort_stops_a_running_exec_and_kills_its_processes() {
+    let mock = mock().await;
+    let gw = start(Spec::default().config(&config(&mock, "")));
+    let (mut ws, _) = connect(&gw.url(), TOKEN, Some(vec!["operator.admin"]), "test").await;
+    let run = send(
+        &mut ws,
+        "agent:main:abort",
+        &exec("echo started > started.txt; sleep 31.25"),
+        "ab1",
+    )
+    .await;
+    let started = gw.state.join("workspace/started.txt");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !started.exists() {
+        assert!(Instant::now() < deadline, "the command never started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let t0 = Instant::now();
+    let r = call(
+        &mut ws,
+        "ab",
+        "chat.abort",
+        json!({"sessionKey": "agent:main:abort", "runId": run}),
+    )
+    .await;
+    assert_eq!(r["payload"]["aborted"], true, "{r}");
+    loop {
+        let v = next_event(&mut ws, "chat").await;
+        if v["payload"]["runId"] == run.as_str() && v["payload"]["state"] != "delta" {
+            assert_eq!(v["payload"]["state"], "aborted", "{v}");
+            break;
+        }
+    }
+    assert!(
+        t0.elapsed() < Duration::from_secs(5),
+        "abort took {:?}",
+        t0.elapsed()
+    );
+    // The command's process group is gone with the turn.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let out = std::process::Command::new("pgrep")
+            .args(["-f", "sleep 31.25"])
+            .output()
+            .unwrap();
+        if out.stdout.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "sleep still running: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -11,11 +11,12 @@
 //! * [`run`] — process lifecycle: lock, listener generations, restarts, shutdown.
 //! * [`http`], [`ws`], [`channels`] — transports.
 //! * [`rpc`] — the method table and handlers; [`reload`] — config reload and the watcher.
-//! * [`agents`] — running turns (runner, background runs and their events).
+//! * [`agents`] — running turns (runner and its tool loop, background runs and their events).
+//! * [`tools`] — the built-in tools, the per-turn tool box, policy, workspace, sandbox, exec.
 //! * [`state`] — [`AppState`], [`state::Shared`], [`Activation`].
-//! * [`catalog`], [`runs`], [`idempotency`], [`conns`], [`auth`], [`presence`],
+//! * [`catalog`], [`runs`], [`approvals`], [`idempotency`], [`conns`], [`auth`], [`presence`],
 //!   [`settings`], [`listener`], [`serve`], [`throttle`], [`lock`], [`error`], [`sys`], [`token`],
-//!   [`metrics`], [`tools`] — leaves.
+//!   [`metrics`] — leaves.
 
 pub mod agents;
 pub mod approvals;

@@ -429,7 +429,9 @@ impl ToolBox {
 
     fn session_arg(&self, raw: Option<String>) -> Result<SessionKey, String> {
         match raw {
-            Some(k) => crate::agents::session_key_for(&k).map_err(|e| e.to_string()),
+            // A bare name is a session of this turn's agent.
+            Some(k) if k.starts_with("agent:") => SessionKey::parse(&k).map_err(|e| e.to_string()),
+            Some(k) => SessionKey::new(&self.agent_id, &k).map_err(|e| e.to_string()),
             None => Ok(self.session.clone()),
         }
     }

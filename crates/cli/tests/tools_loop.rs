@@ -362,3 +362,23 @@ async fn the_message_tool_sends_through_a_channel() {
     .await;
     assert!(final_text(&fin).contains("only \"send\""), "{fin}");
 }
+
+#[tokio::test]
+async fn a_mixed_answer_goes_to_the_client_with_only_its_own_calls() {
+    let (gw, _mock) = gateway("").await;
+    let r: Value = reqwest::Client::new()
+        .post(gw.http("/v1/chat/completions"))
+        .bearer_auth(TOKEN)
+        .json(&json!({"model": "openclaw",
+            "messages": [{"role": "user", "content": r#"[[tool client_lookup {"q":"x"}]] [[tool agents_list {}]]"#}],
+            "tools": [{"type": "function", "function": {"name": "client_lookup", "parameters": {"type": "object"}}}]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let calls = r["choices"][0]["message"]["tool_calls"].as_array().unwrap();
+    assert_eq!(calls.len(), 1, "{r}");
+    assert_eq!(calls[0]["function"]["name"], "client_lookup");
+}

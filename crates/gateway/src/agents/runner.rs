@@ -423,6 +423,23 @@ async fn run_turn_inner(
                     .all(|c| !client_tools.contains(&c.name.as_str()))
         });
         let Some(tools) = runs_here else {
+            if turn.tools.is_some()
+                && outcome
+                    .tool_calls
+                    .iter()
+                    .any(|c| client_tools.contains(&c.name.as_str()))
+            {
+                // A mixed answer goes back to the client, which can run only its own
+                // tools: the gateway's calls in it are dropped (they were never streamed
+                // either), and the model can ask again in the next turn.
+                let before = outcome.tool_calls.len();
+                outcome
+                    .tool_calls
+                    .retain(|c| client_tools.contains(&c.name.as_str()));
+                if outcome.tool_calls.len() < before {
+                    tracing::warn!(target: "agents", run = %turn.run_id, dropped = before - outcome.tool_calls.len(), "the model called gateway tools and the client's tools in one answer; the answer goes to the client with its own calls only");
+                }
+            }
             break Ok(outcome);
         };
         if rounds >= turn.agent.max_tool_rounds {

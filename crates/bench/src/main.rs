@@ -12,6 +12,7 @@ mod http_load;
 mod scenarios;
 mod tls;
 mod tools;
+mod ui;
 
 use std::path::PathBuf;
 
@@ -36,6 +37,8 @@ scenarios:
   tools [N]         gateway time per tool round trip (N turns with and without one tool
                     round, minus one direct model call; default 500), and exec via
                     /tools/invoke on the host vs in the bubblewrap sandbox
+  ui                Control UI assets' size (brotli, gzip, identity), time to fetch the
+                    whole app, and the idle RSS before and after 200 page loads
   all               every scenario with its defaults
 --baseline PATH: the binary the edge scenario compares against.
 --bin defaults to the openclaw binary next to this one (target/release/openclaw).
@@ -129,6 +132,7 @@ async fn main() -> anyhow::Result<()> {
                 rows.extend(scenarios::models(&ours, num.unwrap_or(64) as usize, 10).await?)
             }
             "chat" => rows.extend(chat::added_latency(&bin, num.unwrap_or(2000), 10).await?),
+            "ui" => rows.extend(ui::weight(&ours).await?),
             "tools" => rows.extend(tools::round_trip(&bin, num.unwrap_or(500) as usize).await?),
             "sse" => rows.extend(scenarios::sse_streams(&bin, num.unwrap_or(1000) as usize).await?),
             "soak" => rows.extend(scenarios::soak(&bin, num.unwrap_or(300)).await?),
@@ -156,6 +160,7 @@ async fn main() -> anyhow::Result<()> {
                 rows.extend(tls::handshakes(&ours, 16, 10).await?);
                 rows.extend(edge::overhead(&ours, baseline.as_ref(), 64, edge::ROUNDS).await?);
                 rows.extend(tools::round_trip(&bin, 500).await?);
+                rows.extend(ui::weight(&ours).await?);
             }
             other => {
                 eprintln!("unknown scenario {other:?}");

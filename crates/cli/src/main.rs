@@ -85,6 +85,8 @@ enum Command {
     Approvals(commands::tools::ApprovalsCmd),
     /// `sandbox explain`: the effective sandbox mode, backend and tool policy of a session, and why.
     Sandbox(commands::tools::SandboxCmd),
+    /// Print the Control UI's URL (token in the fragment) and open it in a browser.
+    Dashboard(commands::dashboard::DashboardArgs),
 }
 
 #[derive(Args)]
@@ -539,6 +541,7 @@ fn main() -> ExitCode {
         Command::Providers(c) => block_on(commands::providers::run(&global, c)),
         Command::Approvals(c) => block_on(commands::tools::approvals(&global, c)),
         Command::Sandbox(c) => commands::tools::sandbox_cmd(&global, c),
+        Command::Dashboard(a) => block_on(commands::dashboard::run(&global, &a)),
     };
     match result {
         Ok(code) => code,

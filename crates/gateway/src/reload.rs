@@ -74,38 +74,55 @@ pub enum Class {
     Restart,
 }
 
+/// Paths (and everything under them) whose change has no effect on the running gateway.
+pub const NOOP_PREFIXES: &[&str] = &["gateway.reload", "gateway.remote", "meta", "wizard"];
+
+/// Paths (and everything under them) applied in place; anything else needs a restart.
+pub const HOT_PREFIXES: &[&str] = &[
+    "agents",
+    "models",
+    "tools",
+    "hooks",
+    "channels",
+    "logging",
+    "gateway.http.endpoints",
+    "gateway.auth.rateLimit",
+    "gateway.tools",
+    "gateway.logTimings",
+    "gateway.maxMemory",
+    "gateway.rateLimit",
+    "gateway.performance",
+    "gateway.metrics",
+    "session",
+];
+
 /// Classifies one changed path. Unknown paths count as restart-required, so a setting
 /// nobody classified can never be silently half-applied.
 pub fn classify(path: &str) -> Class {
-    let under = |prefix: &str| {
-        path == prefix
+    let under = |prefix: &&str| {
+        path == *prefix
             || path.starts_with(&format!("{prefix}."))
             || path.starts_with(&format!("{prefix}["))
     };
-    if under("gateway.reload") || under("gateway.remote") || under("meta") || under("wizard") {
+    if NOOP_PREFIXES.iter().any(under) {
         return Class::Noop;
     }
-    const HOT: &[&str] = &[
-        "agents",
-        "models",
-        "tools",
-        "hooks",
-        "channels",
-        "logging",
-        "gateway.http.endpoints",
-        "gateway.auth.rateLimit",
-        "gateway.tools",
-        "gateway.logTimings",
-        "gateway.maxMemory",
-        "gateway.rateLimit",
-        "gateway.performance",
-        "gateway.metrics",
-        "session",
-    ];
-    if HOT.iter().any(|p| under(p)) {
+    if HOT_PREFIXES.iter().any(under) {
         return Class::Hot;
     }
     Class::Restart
+}
+
+/// The reload rules as data, for clients that show what a change will do before it is
+/// saved (the Control UI's config page): `config.schema` carries it as
+/// `x-openclaw-reload`.
+pub fn rules() -> serde_json::Value {
+    serde_json::json!({
+        "noop": NOOP_PREFIXES,
+        "hot": HOT_PREFIXES,
+        "otherwise": "restart",
+        "match": "a path matches a prefix when it equals it or continues with '.' or '['",
+    })
 }
 
 /// Reads the file and builds the next activation, off the async workers (file reads and

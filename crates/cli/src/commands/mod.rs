@@ -7,6 +7,7 @@ pub mod call;
 pub mod channels;
 pub mod completion;
 pub mod config;
+pub mod dashboard;
 pub mod doctor;
 pub mod gateway_status;
 pub mod health;

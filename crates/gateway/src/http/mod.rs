@@ -1,10 +1,11 @@
 //! HTTP on the gateway port: probes, the OpenAI-compatible API, `/tools/invoke`, security
-//! headers, and the WebSocket upgrade.
+//! headers, the WebSocket upgrade and the Control UI (`control_ui`).
 //!
 //! The WebSocket plane answers on any path that is not an HTTP route, so clients may
 //! connect to `ws://host:port` or `ws://host:port/anything`.
 
 pub mod auth;
+pub mod control_ui;
 pub mod error;
 pub mod hooks;
 pub mod metrics;
@@ -176,6 +177,10 @@ async fn fallback(State(state): State<Arc<AppState>>, req: Request) -> Response 
         }
         Err(req) => req,
     };
+    if let Some(res) = control_ui::serve(&state.live().resolved.gateway.control_ui, &req) {
+        tag(Route::ControlUi);
+        return res;
+    }
     ApiError::NotFound(format!(
         "no route for {} {}",
         req.method(),

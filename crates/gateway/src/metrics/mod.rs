@@ -62,11 +62,13 @@ pub enum Route {
     Metrics,
     /// A WebSocket upgrade.
     WebSocket,
+    /// The Control UI's page and assets (`gateway.controlUi`).
+    ControlUi,
 }
 
 impl Route {
     /// Every family, in label order.
-    pub const ALL: [Route; 13] = [
+    pub const ALL: [Route; 14] = [
         Route::Other,
         Route::Health,
         Route::Ready,
@@ -80,6 +82,7 @@ impl Route {
         Route::ChannelWebhook,
         Route::Metrics,
         Route::WebSocket,
+        Route::ControlUi,
     ];
 
     /// The `route` label.
@@ -98,6 +101,7 @@ impl Route {
             Route::ChannelWebhook => "channel_webhook",
             Route::Metrics => "metrics",
             Route::WebSocket => "websocket",
+            Route::ControlUi => "control_ui",
         }
     }
 

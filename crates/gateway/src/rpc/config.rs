@@ -202,7 +202,12 @@ pub async fn secrets_reload(state: &Arc<AppState>) -> Result<Value, ErrorShape> 
     }
 }
 
-/// `config.schema`.
+/// `config.schema`: the config's JSON schema, with the reload rules as `x-openclaw-reload`
+/// (which paths apply in place and which need a restart).
 pub fn schema() -> Value {
-    openclaw_config::json_schema()
+    let mut schema = openclaw_config::json_schema();
+    if let Some(o) = schema.as_object_mut() {
+        o.insert("x-openclaw-reload".into(), crate::reload::rules());
+    }
+    schema
 }

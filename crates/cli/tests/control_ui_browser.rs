@@ -347,6 +347,33 @@ async fn the_control_ui_in_a_real_browser() {
     .await;
     b.screenshot("debug").await;
 
+    // Readable on a phone: at 390 px every page fits the width (no sideways scrolling).
+    b.client.set_window_size(390, 844).await.unwrap();
+    for page in [
+        "overview", "chat", "sessions", "channels", "config", "logs", "debug",
+    ] {
+        go(&b, &format!("#/{page}")).await;
+        b.wait_for(
+            &format!("the {page} page"),
+            "document.querySelector('main') && document.querySelector('main').children.length > 0",
+            WAIT,
+        )
+        .await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let widths = b
+            .js(
+                "return [document.documentElement.scrollWidth, window.innerWidth]",
+                vec![],
+            )
+            .await;
+        let (scroll, inner) = (widths[0].as_u64().unwrap(), widths[1].as_u64().unwrap());
+        b.screenshot(&format!("phone-{page}")).await;
+        assert!(
+            scroll <= inner,
+            "#/{page} is {scroll} px wide in a {inner} px window"
+        );
+    }
+
     // A page from another origin cannot open the gateway's WebSocket.
     let other = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let other_port = other.local_addr().unwrap().port();

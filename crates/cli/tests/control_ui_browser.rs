@@ -23,11 +23,11 @@ const WAIT: Duration = Duration::from_secs(15);
 
 /// JS: the text of the last assistant message in the chat log.
 const LAST_REPLY: &str =
-    "([...document.querySelectorAll('#chat-log .msg-assistant')].pop() || {}).textContent || ''";
+    "(([...document.querySelectorAll('#chat-log .msg-assistant')].pop() || {}).textContent || '')";
 
 /// JS: the text of the first element matching `sel`, or "".
 fn text_of(sel: &str) -> String {
-    format!("(document.querySelector({sel:?}) || {{}}).textContent || ''")
+    format!("((document.querySelector({sel:?}) || {{}}).textContent || '')")
 }
 
 /// Types `text` into the element `sel` and fires `input`/`change`, as a user's typing does.
@@ -307,7 +307,10 @@ async fn the_control_ui_in_a_real_browser() {
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     b.wait_for(
         "the changed-elsewhere notice",
-        &text_of("#config-conflict"),
+        &format!(
+            "!document.querySelector('#config-conflict').hidden && {}.includes('changed elsewhere')",
+            text_of("#config-conflict")
+        ),
         WAIT,
     )
     .await;
@@ -315,7 +318,7 @@ async fn the_control_ui_in_a_real_browser() {
     b.wait_for(
         "the save refused as stale",
         &format!(
-            "{}.includes('nothing was written')",
+            "!document.querySelector('#config-conflict').hidden && {}.includes('nothing was written')",
             text_of("#config-conflict")
         ),
         WAIT,

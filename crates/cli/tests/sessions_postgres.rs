@@ -478,3 +478,56 @@ async fn the_postgres_store_answers_like_the_files_store() {
             .starts_with("postgres postgres://postgres@127.0.0.1:")
     );
 }
+
+/// `sessions.store` is restart-class and opened once per process: a live edit is
+/// logged as waiting for a process restart, and the running store stays in use.
+#[tokio::test]
+async fn a_live_store_change_waits_for_a_process_restart() {
+    let pg = Postgres::start();
+    let mock = mock().await;
+    let gw = start(Spec::default().config(&config(&mock, r#"{ backend: "files" }"#)));
+    std::fs::write(
+        gw.state.join("openclaw.json"),
+        config(&mock, &pg_store(&pg)),
+    )
+    .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while !gw
+        .output()
+        .contains("sessions.store takes effect when the gateway process restarts")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no warning:\n{}",
+            gw.output()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // The listener restarts in-process (same port, same process): wait for the second
+    // "listening on"; turns still go to the files.
+    while gw.output().matches("listening on ws").count() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no listener restart:\n{}",
+            gw.output()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let mut ws = admin(&gw).await;
+    turn(&mut ws, "agent:main:live", "still files", "lv").await;
+    let file = gw.state.join("agents/main/sessions/live.jsonl");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while std::fs::read_to_string(&file)
+        .unwrap_or_default()
+        .lines()
+        .count()
+        < 2
+    {
+        assert!(std::time::Instant::now() < deadline, "{}", gw.output());
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        pg.psql("SELECT count(*) FROM pg_tables WHERE tablename = 'session_entries'"),
+        "0"
+    );
+}

@@ -87,6 +87,8 @@ enum Command {
     Sandbox(commands::tools::SandboxCmd),
     /// Print the Control UI's URL (token in the fragment) and open it in a browser.
     Dashboard(commands::dashboard::DashboardArgs),
+    /// Session transcripts offline: `export` to JSONL, `import` from it (moves them between store backends).
+    Sessions(commands::sessions::SessionsCmd),
 }
 
 #[derive(Args)]
@@ -135,6 +137,8 @@ impl Command {
             ),
             // Read the local config, or call providers directly.
             Command::Agents(_) | Command::Providers(_) => false,
+            // Work on the session store offline.
+            Command::Sessions(_) => false,
             Command::Completion(_)
             | Command::Setup(_)
             | Command::Start(_)
@@ -542,6 +546,7 @@ fn main() -> ExitCode {
         Command::Approvals(c) => block_on(commands::tools::approvals(&global, c)),
         Command::Sandbox(c) => commands::tools::sandbox_cmd(&global, c),
         Command::Dashboard(a) => block_on(commands::dashboard::run(&global, &a)),
+        Command::Sessions(c) => block_on(commands::sessions::run(&global, c)),
     };
     match result {
         Ok(code) => code,

@@ -65,7 +65,8 @@ pub use redact::{REDACTED, is_secret_ref, is_sensitive_key, redact_value, redact
 pub use schema::{
     AuthConfig, AuthMode, BindMode, Config, ConsoleStyle, ControlUiConfig, DEFAULT_GATEWAY_PORT,
     EndpointToggle, GatewayConfig, GatewayMode, HttpConfig, HttpEndpoints, LogLevel, LoggingConfig,
-    RateLimitConfig, ReloadConfig, ReloadMode, Secret, ToolsPolicy,
+    RateLimitConfig, ReloadConfig, ReloadMode, Secret, SessionBackend, SessionStoreConfig,
+    SessionsConfig, ToolsPolicy,
 };
 pub use schema_json::json_schema;
 pub use secrets::{

@@ -67,8 +67,11 @@ pub fn is_secret_ref(map: &serde_json::Map<String, Value>) -> bool {
 
 /// Config paths whose every value is a secret whatever its key is called, `*` standing
 /// for any key: header names are chosen by the operator (`X-Proxy-Auth`, `cf-access-…`)
-/// and cannot be recognised by name.
-const SECRET_PATHS: &[&[&str]] = &[&["models", "providers", "*", "headers", "*"]];
+/// and cannot be recognised by name. `sessions.store.url` may embed a database password.
+const SECRET_PATHS: &[&[&str]] = &[
+    &["models", "providers", "*", "headers", "*"],
+    &["sessions", "store", "url"],
+];
 
 /// How far a value's path from the document root matches each of [`SECRET_PATHS`]
 /// (bit `i` set: the path so far is a prefix of pattern `i`), or 0 once it matches none.

@@ -46,6 +46,11 @@ pub struct Config {
     /// Session lifecycle (`session.reset`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub session: Option<SessionConfig>,
+    /// Where session transcripts are stored (`sessions.store`): JSONL files in the state
+    /// directory (the default) or a Postgres database shared by several gateways.
+    /// Changing it takes a gateway process restart.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sessions: Option<SessionsConfig>,
     /// Plugin settings the original OpenClaw writes on its own (e.g. on `config set`);
     /// kept as written so its files load unchanged. This gateway runs no plugins, so
     /// nothing reads them.
@@ -598,6 +603,40 @@ pub struct SessionConfig {
     pub reset: Option<SessionReset>,
 }
 
+/// The `sessions` section.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct SessionsConfig {
+    /// The transcript store backend.
+    pub store: SessionStoreConfig,
+}
+
+/// `sessions.store`: which backend holds the transcripts.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct SessionStoreConfig {
+    /// `"files"` (default): one JSONL file per session under
+    /// `<stateDir>/agents/<agentId>/sessions/`. `"postgres"`: rows in the database at
+    /// `url`, which several gateways may share.
+    pub backend: SessionBackend,
+    /// For `backend: "postgres"`: `postgres://user:password@host:port/database` (may
+    /// use `${VAR}` or be a SecretRef). Connected without TLS, so `sslmode=require` is
+    /// refused; meant for loopback or a private network. Not allowed with `"files"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<Secret>,
+}
+
+/// The value of `sessions.store.backend`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionBackend {
+    /// JSONL files in the state directory.
+    #[default]
+    Files,
+    /// A Postgres database (`sessions.store.url`).
+    Postgres,
+}
+
 /// `session.reset`: only the idle policy is implemented here.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -782,6 +821,35 @@ impl Config {
                 ),
             );
         }
+        if let Some(store) = self.sessions.as_ref().map(|s| &s.store) {
+            let url = store.url.as_ref();
+            match store.backend {
+                SessionBackend::Files if url.is_some() => {
+                    return invalid(
+                        "sessions.store.url",
+                        "a URL is only used with backend \"postgres\"; remove sessions.store.url or set sessions.store.backend to \"postgres\"".to_string(),
+                    );
+                }
+                SessionBackend::Postgres if url.is_none_or(|u| u.is_empty()) => {
+                    return invalid(
+                        "sessions.store.url",
+                        "backend \"postgres\" needs a URL such as \"postgres://openclaw:${PGPASSWORD}@127.0.0.1:5432/openclaw\"".to_string(),
+                    );
+                }
+                SessionBackend::Postgres => {
+                    if let Some(u) = url.filter(|u| u.as_ref_source().is_none())
+                        && !(u.expose().starts_with("postgres://")
+                            || u.expose().starts_with("postgresql://"))
+                    {
+                        return invalid(
+                            "sessions.store.url",
+                            "must be a URL starting with postgres:// or postgresql://".to_string(),
+                        );
+                    }
+                }
+                SessionBackend::Files => {}
+            }
+        }
         if let Some(r) = self.session.as_ref().and_then(|s| s.reset.as_ref()) {
             if r.mode != "idle" {
                 return invalid(
@@ -828,6 +896,47 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn sessions_store(v: serde_json::Value) -> Result<Config, String> {
+        let c: Config = serde_json::from_value(serde_json::json!({ "sessions": { "store": v } }))
+            .map_err(|e| e.to_string())?;
+        c.validate().map(|()| c).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn sessions_store_backend_and_url_rules() {
+        let c = sessions_store(serde_json::json!({})).unwrap();
+        assert_eq!(c.sessions.unwrap().store.backend, SessionBackend::Files);
+        let c = sessions_store(
+            serde_json::json!({ "backend": "postgres", "url": "postgres://u:p@127.0.0.1/db" }),
+        )
+        .unwrap();
+        assert_eq!(c.sessions.unwrap().store.backend, SessionBackend::Postgres);
+        sessions_store(serde_json::json!({ "backend": "postgres", "url": { "source": "env", "id": "PG_URL" } }))
+            .unwrap();
+        let e = sessions_store(serde_json::json!({ "backend": "postgres" })).unwrap_err();
+        assert!(e.contains("sessions.store.url"), "{e}");
+        let e = sessions_store(serde_json::json!({ "backend": "files", "url": "postgres://h/db" }))
+            .unwrap_err();
+        assert!(e.contains("only used with backend"), "{e}");
+        let e = sessions_store(serde_json::json!({ "backend": "postgres", "url": "mysql://h/db" }))
+            .unwrap_err();
+        assert!(e.contains("postgres://"), "{e}");
+        let e = sessions_store(serde_json::json!({ "backend": "redis" })).unwrap_err();
+        assert!(e.contains("unknown variant"), "{e}");
+        let e = sessions_store(serde_json::json!({ "backend": "files", "pool": 3 })).unwrap_err();
+        assert!(e.contains("unknown field"), "{e}");
+    }
+
+    #[test]
+    fn sessions_store_url_is_redacted() {
+        let c = sessions_store(
+            serde_json::json!({ "backend": "postgres", "url": "postgres://u:hunter2@127.0.0.1/db" }),
+        )
+        .unwrap();
+        let shown = crate::redact::redacted_json(&c).to_string();
+        assert!(!shown.contains("hunter2"), "{shown}");
+    }
 
     #[test]
     fn defaults_match_documented_values() {

@@ -242,6 +242,9 @@ fn secret_slots(config: &Config) -> Vec<(String, Option<&Secret>)> {
     if let Some(hooks) = &config.hooks {
         slots.push(("hooks.token".to_string(), hooks.token.as_ref()));
     }
+    if let Some(url) = config.sessions.as_ref().and_then(|s| s.store.url.as_ref()) {
+        slots.push(("sessions.store.url".to_string(), Some(url)));
+    }
     slots
 }
 
@@ -281,6 +284,12 @@ fn secret_slots_mut(config: &mut Config) -> Vec<(String, &mut Secret)> {
     }
     if let Some(hooks) = &mut config.hooks {
         slots.extend(set("hooks.token".to_string(), &mut hooks.token));
+    }
+    if let Some(sessions) = &mut config.sessions {
+        slots.extend(set(
+            "sessions.store.url".to_string(),
+            &mut sessions.store.url,
+        ));
     }
     slots
 }

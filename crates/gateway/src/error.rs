@@ -66,6 +66,10 @@ pub enum GatewayError {
     /// The TLS certificate pair (`gateway.tls`) cannot be used or generated.
     #[error("{0}")]
     Tls(#[from] crate::tls::TlsError),
+    /// The session store `sessions.store` names could not be opened (bad URL, Postgres
+    /// unreachable, migration failed). The message names the URL without its password.
+    #[error("{0}")]
+    SessionStore(openclaw_sessions::SessionError),
     /// Any other I/O failure (cannot create the state dir, bind failed for another reason).
     #[error("{context}: {source}")]
     Io {
@@ -89,6 +93,12 @@ impl GatewayError {
             | GatewayError::RefusedBind { .. }
             | GatewayError::LockHeld { .. }
             | GatewayError::Tls(_) => EXIT_CONFIG,
+            // A database that is down may come up: let the supervisor retry.
+            GatewayError::SessionStore(openclaw_sessions::SessionError::Postgres {
+                op: "connect to",
+                ..
+            }) => 1,
+            GatewayError::SessionStore(_) => EXIT_CONFIG,
             GatewayError::PortInUse { .. } | GatewayError::Io { .. } => 1,
         }
     }

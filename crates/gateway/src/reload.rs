@@ -231,6 +231,14 @@ fn apply(state: &Arc<AppState>, trigger: Trigger, mut next: Activation) -> Outco
     {
         tracing::warn!(target: "gateway/reload", error = %e, "cannot apply the logging settings");
     }
+    // The session store is opened once per process (the listener restart does not
+    // reopen it), so say plainly that a change waits for the next process start.
+    if changed
+        .iter()
+        .any(|p| p == "sessions" || p.starts_with("sessions."))
+    {
+        tracing::warn!(target: "gateway/reload", "sessions.store takes effect when the gateway process restarts (stop and start it); transcripts are still read and written where they were");
+    }
     if applied == Applied::Restart {
         state.shared.request_restart(next);
     } else {
@@ -353,5 +361,7 @@ mod tests {
         assert_eq!(classify("gateway.reload.mode"), Class::Noop);
         assert_eq!(classify("something.new"), Class::Restart);
         assert_eq!(classify("gateway.httpx"), Class::Restart);
+        assert_eq!(classify("sessions.store.backend"), Class::Restart);
+        assert_eq!(classify("sessions.store.url"), Class::Restart);
     }
 }

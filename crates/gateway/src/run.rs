@@ -20,6 +20,7 @@ use crate::lock::StateLock;
 use crate::settings::{RunOptions, Settings};
 use crate::state::{Activation, AppState, Shared};
 use crate::sys::now_ms;
+use openclaw_sessions::SessionStore;
 
 /// How long shutdown waits for clients to take their close frames and go.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -183,7 +184,9 @@ async fn serve_inner(
     if !activation.loaded.exists {
         tracing::info!(target: "gateway", path = %activation.paths.config_path.display(), "no config file; using defaults");
     }
-    let (shared, mut restarts) = shared_state(&activation, opts, log);
+    let sessions = open_sessions(&activation).await?;
+    tracing::info!(target: "gateway", store = %sessions.location(), "session store ready");
+    let (shared, mut restarts) = shared_state_with(&activation, sessions, opts, log);
     // Before any run can start in this process: no tool call is running yet, so one
     // without a result was cut off by the previous process.
     tokio::spawn(crate::agents::recover_interrupted(shared.sessions.clone()));
@@ -309,9 +312,33 @@ async fn remove_stale_config_temps(config_path: &std::path::Path) {
     }
 }
 
+/// Opens the session store `sessions.store` names: the JSONL files in the state
+/// directory, or the Postgres database (connected and migrated now, so a wrong URL or a
+/// server that is down stops start-up with a message naming the URL, password removed).
+pub async fn open_sessions(activation: &Activation) -> Result<SessionStore, GatewayError> {
+    let state_dir = activation.paths.state_dir.clone();
+    let store = activation
+        .resolved
+        .sessions
+        .as_ref()
+        .map(|s| &s.store)
+        .filter(|s| s.backend == openclaw_config::SessionBackend::Postgres);
+    match store {
+        None => Ok(SessionStore::new(state_dir)),
+        Some(store) => {
+            let url = store.url.as_ref().map(|u| u.expose()).unwrap_or_default();
+            SessionStore::postgres(state_dir, url)
+                .await
+                .map_err(GatewayError::SessionStore)
+        }
+    }
+}
+
 /// The process-lifetime state for `activation`, wired the way [`serve`] wires it (the
-/// channel supervisor included); restart requests arrive on the receiver. Public so
-/// `router(state).oneshot(...)` tests build their state exactly like the server does.
+/// channel supervisor included), over the files session store in the state directory
+/// whatever `sessions.store` says (use [`shared_state_with`] and [`open_sessions`] for
+/// that); restart requests arrive on the receiver. Public so `router(state).oneshot(...)`
+/// tests build their state like the server does.
 pub fn shared_state(
     activation: &Activation,
     opts: &RunOptions,
@@ -320,9 +347,23 @@ pub fn shared_state(
     Arc<Shared>,
     tokio::sync::mpsc::UnboundedReceiver<Activation>,
 ) {
+    let sessions = SessionStore::new(activation.paths.state_dir.clone());
+    shared_state_with(activation, sessions, opts, log)
+}
+
+/// [`shared_state`] over the given session store.
+pub fn shared_state_with(
+    activation: &Activation,
+    sessions: SessionStore,
+    opts: &RunOptions,
+    log: openclaw_logs::LogHandle,
+) -> (
+    Arc<Shared>,
+    tokio::sync::mpsc::UnboundedReceiver<Activation>,
+) {
     let client = activation.http_client.clone();
     let state_dir = activation.paths.state_dir.clone();
-    Shared::new(&activation.paths, log, opts.clone(), client, |deps| {
+    Shared::new(sessions, log, opts.clone(), client, |deps| {
         Arc::new(Supervisor::new(state_dir, TurnHost::new(deps)))
     })
 }

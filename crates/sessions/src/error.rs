@@ -53,6 +53,19 @@ pub enum SessionError {
          retry the request, and restart the gateway if this keeps happening"
     )]
     Background(#[source] tokio::task::JoinError),
+
+    /// The Postgres backend (`sessions.store.backend: "postgres"`) failed: the URL does
+    /// not parse, the server is unreachable, or a statement failed. `url` never holds
+    /// the password.
+    #[error("sessions.store: cannot {op} {url}: {cause}; start Postgres or fix sessions.store.url")]
+    Postgres {
+        /// What was being done ("connect to", "append to", "read", ...).
+        op: &'static str,
+        /// The database URL without its password.
+        url: String,
+        /// The driver's or server's message.
+        cause: String,
+    },
 }
 
 impl SessionError {
@@ -68,6 +81,11 @@ impl SessionError {
             input: format!("{shown:?}"),
             reason: reason.into(),
         }
+    }
+
+    /// Builds a [`SessionError::Postgres`].
+    pub(crate) fn postgres(op: &'static str, url: String, cause: String) -> SessionError {
+        SessionError::Postgres { op, url, cause }
     }
 
     /// Builds a [`SessionError::Io`].

@@ -14,12 +14,17 @@
 //! [`SessionStore::lock`] so turns do not interleave.
 //!
 //! All file I/O runs on Tokio's blocking pool, never on the async worker threads.
+//!
+//! [`SessionStore::postgres`] opens the other backend: the same operations on a shared
+//! Postgres database (`sessions.store.backend: "postgres"`), so several gateways can
+//! read and write the same transcripts. The turn lock stays per process either way.
 
 mod encode;
 mod entry;
 mod error;
 mod key;
 mod locks;
+mod postgres;
 mod store;
 
 pub use entry::{Entry, SessionSummary, Transcript};

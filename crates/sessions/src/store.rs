@@ -47,10 +47,20 @@ pub struct SessionStore {
 
 struct Inner {
     state_dir: PathBuf,
+    /// Where the transcripts live.
+    backend: Backend,
     /// Held for the duration of one file operation (append, reset, delete).
     write_locks: Arc<LockMap>,
     /// Held by callers for a whole turn; see [`SessionStore::lock`].
     turn_locks: Arc<LockMap>,
+}
+
+/// The two places transcripts can live.
+enum Backend {
+    /// JSONL files under the state directory (the default).
+    Files,
+    /// A shared Postgres database.
+    Postgres(crate::postgres::PgStore),
 }
 
 /// Proof that the caller holds a session's turn lock (see [`SessionStore::lock`]).
@@ -83,9 +93,45 @@ impl SessionStore {
         SessionStore {
             inner: Arc::new(Inner {
                 state_dir: state_dir.into(),
+                backend: Backend::Files,
                 write_locks: Arc::new(LockMap::default()),
                 turn_locks: Arc::new(LockMap::default()),
             }),
+        }
+    }
+
+    /// A store whose transcripts live in the Postgres database at `url`
+    /// (`postgres://user:password@host:port/db`): connects, applies the embedded schema
+    /// migrations (in one transaction, recorded in `schema_migrations`) and returns.
+    /// `state_dir` is still where per-session side files (tool workspaces, approvals)
+    /// go. TLS is not supported: a URL with `sslmode=require` is refused rather than
+    /// connected without it. Every error names the URL without its password.
+    ///
+    /// Several gateways may share one database: each append is one transaction and
+    /// appends to a session serialise on its row. The turn lock ([`SessionStore::lock`])
+    /// is still per process: two gateways can run turns on one session at once
+    /// (cluster-wide locking is a later step).
+    pub async fn postgres(
+        state_dir: impl Into<PathBuf>,
+        url: &str,
+    ) -> Result<SessionStore, SessionError> {
+        let pg = crate::postgres::PgStore::connect(url).await?;
+        Ok(SessionStore {
+            inner: Arc::new(Inner {
+                state_dir: state_dir.into(),
+                backend: Backend::Postgres(pg),
+                write_locks: Arc::new(LockMap::default()),
+                turn_locks: Arc::new(LockMap::default()),
+            }),
+        })
+    }
+
+    /// Where transcripts are kept, for status output: `files <state dir>` or
+    /// `postgres <url without password>`.
+    pub fn location(&self) -> String {
+        match &self.inner.backend {
+            Backend::Files => format!("files {}", self.inner.state_dir.display()),
+            Backend::Postgres(pg) => format!("postgres {}", pg.shown()),
         }
     }
 
@@ -94,7 +140,8 @@ impl SessionStore {
         &self.inner.state_dir
     }
 
-    /// Where the transcript of `key` lives (whether or not it exists yet).
+    /// Where the transcript of `key` lives (whether or not it exists yet) with the files
+    /// backend; with Postgres nothing is written there.
     ///
     /// The name is percent-encoded so that any valid name, including `../../etc`, maps
     /// to a file inside the agent's `sessions` directory. Names whose encoding exceeds
@@ -119,6 +166,9 @@ impl SessionStore {
         if entries.is_empty() {
             return Ok(());
         }
+        if let Backend::Postgres(pg) = &self.inner.backend {
+            return pg.append(key, entries).await;
+        }
         let mut data = Vec::new();
         for entry in entries {
             serde_json::to_writer(&mut data, entry).map_err(SessionError::Encode)?;
@@ -141,6 +191,9 @@ impl SessionStore {
     /// failure to read the file at all is an error.
     pub async fn load(&self, key: &SessionKey) -> Result<Transcript, SessionError> {
         key.validate()?;
+        if let Backend::Postgres(pg) = &self.inner.backend {
+            return pg.load(key).await;
+        }
         let path = self.path_for(key);
         blocking(move || load_blocking(&path)).await
     }
@@ -176,6 +229,9 @@ impl SessionStore {
         if limit == 0 {
             return Ok(Vec::new());
         }
+        if let Backend::Postgres(pg) = &self.inner.backend {
+            return pg.list(filter.as_deref(), limit).await;
+        }
         let state_dir = self.inner.state_dir.clone();
         blocking(move || list_blocking(&state_dir, filter.as_deref(), limit)).await
     }
@@ -185,6 +241,9 @@ impl SessionStore {
     /// entries and file metadata are read (no transcript content).
     pub async fn census(&self, agent_id: &str, recent: usize) -> Result<Census, SessionError> {
         let id = normalize_and_check_agent_id(&format!("agent:{agent_id}:*"), agent_id)?;
+        if let Backend::Postgres(pg) = &self.inner.backend {
+            return pg.census(&id, recent).await;
+        }
         let state_dir = self.inner.state_dir.clone();
         blocking(move || {
             let dir = sessions_dir(&state_dir, &id);
@@ -210,6 +269,9 @@ impl SessionStore {
     /// Returns `false` if there was no transcript to reset.
     pub async fn reset(&self, key: &SessionKey) -> Result<bool, SessionError> {
         key.validate()?;
+        if let Backend::Postgres(pg) = &self.inner.backend {
+            return pg.reset(key).await;
+        }
         let path = self.path_for(key);
         let guard = self.inner.write_locks.acquire(key).await;
         blocking(move || {
@@ -223,6 +285,9 @@ impl SessionStore {
     /// Returns `false` if there was no transcript.
     pub async fn delete(&self, key: &SessionKey) -> Result<bool, SessionError> {
         key.validate()?;
+        if let Backend::Postgres(pg) = &self.inner.backend {
+            return pg.delete(key).await;
+        }
         let path = self.path_for(key);
         let guard = self.inner.write_locks.acquire(key).await;
         blocking(move || {
@@ -240,6 +305,10 @@ impl SessionStore {
     /// [`SessionStore::append`], `reset` and `delete` work while it is held; it only
     /// excludes other holders of the turn lock. The lock is not reentrant: taking it
     /// twice for the same session in one task waits forever.
+    ///
+    /// The lock is held in this process only, whichever the backend: gateways sharing a
+    /// Postgres store do not exclude each other's turns (a cluster-wide lock over Redis
+    /// is a later step; see docs/SCALING.md).
     pub async fn lock(&self, key: &SessionKey) -> SessionGuard {
         SessionGuard {
             _guard: self.inner.turn_locks.acquire(key).await,
@@ -398,7 +467,8 @@ fn load_blocking(path: &Path) -> Result<Transcript, SessionError> {
 /// One agent's sessions in numbers, from [`SessionStore::census`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Census {
-    /// The agent's sessions directory (it may not exist yet).
+    /// The agent's sessions directory (it may not exist yet); with the Postgres backend,
+    /// the database URL without its password.
     pub dir: PathBuf,
     /// How many sessions are stored.
     pub count: usize,

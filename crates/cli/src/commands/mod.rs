@@ -17,6 +17,7 @@ pub mod providers;
 pub mod run;
 pub mod secrets;
 pub mod service;
+pub mod sessions;
 pub mod setup;
 pub mod status;
 pub mod tools;

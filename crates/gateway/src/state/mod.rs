@@ -90,18 +90,18 @@ pub struct ChannelDeps {
 }
 
 impl Shared {
-    /// Process-lifetime state; restart requests arrive on the returned receiver.
+    /// Process-lifetime state over `sessions` (the store the config names, opened by the
+    /// caller); restart requests arrive on the returned receiver.
     /// `channels` builds the channel supervisor from the parts it may use (it is a layer
     /// above state, so state only knows it as a [`ChannelControl`]).
     pub fn new(
-        paths: &openclaw_config::Paths,
+        sessions: SessionStore,
         log: openclaw_logs::LogHandle,
         run_options: RunOptions,
         http_client: reqwest::Client,
         channels: impl FnOnce(ChannelDeps) -> Arc<dyn ChannelControl>,
     ) -> (Arc<Shared>, mpsc::UnboundedReceiver<Activation>) {
         let (restart_tx, restart_rx) = mpsc::unbounded_channel();
-        let sessions = SessionStore::new(paths.state_dir.clone());
         let runs = Arc::new(Runs::default());
         let (generation, generation_rx) = watch::channel(Weak::new());
         let metrics = Arc::new(crate::metrics::Metrics::default());

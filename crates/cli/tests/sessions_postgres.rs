@@ -531,3 +531,69 @@ async fn a_live_store_change_waits_for_a_process_restart() {
         "0"
     );
 }
+
+/// `doctor --json`'s `sessions.store` check for the config in `dir`.
+fn doctor_store_check(dir: &std::path::Path) -> Value {
+    let out = cli_in(dir, &["doctor", "--json"], &[]);
+    let v: Value = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("doctor --json: {e}\n{}\n{}", out.stdout, out.stderr));
+    v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "sessions.store")
+        .cloned()
+        .unwrap_or_else(|| panic!("no sessions.store check: {v}"))
+}
+
+#[tokio::test]
+async fn doctor_checks_the_postgres_store() {
+    let pg = Postgres::start();
+    let mock = mock().await;
+    let dir = openclaw_testkit::TempDir::new("doctor-pg");
+    std::fs::write(
+        dir.path().join("openclaw.json"),
+        config(&mock, &pg_store(&pg)),
+    )
+    .unwrap();
+
+    // A database no gateway has used: a warning that says the gateway will create it.
+    let c = doctor_store_check(dir.path());
+    assert_eq!(c["status"], "warn", "{c}");
+    let detail = c["detail"].as_str().unwrap();
+    assert!(detail.contains("PostgreSQL 1"), "{c}");
+    assert!(detail.contains("no schema_migrations"), "{c}");
+    assert!(!c.to_string().contains(PASSWORD), "{c}");
+    assert!(
+        pg.psql("SELECT to_regclass('schema_migrations') IS NULL")
+            .contains('t')
+    );
+
+    // After a gateway started on it: current.
+    let gw = start(Spec::default().state(dir.path()));
+    drop(gw);
+    let c = doctor_store_check(dir.path());
+    assert_eq!(c["status"], "ok", "{c}");
+    assert!(c["detail"].as_str().unwrap().contains("(current)"), "{c}");
+
+    // Unreachable: a failure naming the URL without the password, and what to do.
+    let closed = free_port();
+    let bad = format!(
+        r#"{{ backend: "postgres", url: "postgres://openclaw:{PASSWORD}@127.0.0.1:{closed}/none" }}"#
+    );
+    std::fs::write(dir.path().join("openclaw.json"), config(&mock, &bad)).unwrap();
+    let c = doctor_store_check(dir.path());
+    assert_eq!(c["status"], "fail", "{c}");
+    assert!(
+        c["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("127.0.0.1:{closed}")),
+        "{c}"
+    );
+    assert!(
+        c["fix"].as_str().unwrap().contains("sessions.store.url"),
+        "{c}"
+    );
+    assert!(!c.to_string().contains(PASSWORD), "{c}");
+}

@@ -30,4 +30,5 @@ mod store;
 pub use entry::{Entry, SessionSummary, Transcript};
 pub use error::SessionError;
 pub use key::{MAIN_SESSION_NAME, MAX_AGENT_ID_LEN, MAX_NAME_CHARS, SessionKey};
+pub use postgres::{PgProbe, probe as probe_postgres};
 pub use store::{Census, LIST_TAIL_BYTES, PREVIEW_CHARS, SessionGuard, SessionStore};

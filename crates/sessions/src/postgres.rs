@@ -167,33 +167,104 @@ fn cause(e: &tokio_postgres::Error) -> String {
     text
 }
 
+/// What `openclaw doctor` reports about a Postgres session store: read without changing
+/// anything (no migration is applied; the gateway applies them when it starts).
+#[derive(Clone, Debug)]
+pub struct PgProbe {
+    /// The URL without its password.
+    pub url: String,
+    /// `SHOW server_version`, e.g. `15.18 (Debian 15.18-0+deb12u1)`.
+    pub server_version: String,
+    /// The highest migration applied, `None` when the database has never been used by a
+    /// gateway (no `schema_migrations` table yet).
+    pub schema: Option<i32>,
+    /// The highest migration this build knows.
+    pub latest: i32,
+}
+
+/// Connects once to `url` and reads the server version and the applied schema version.
+/// Every error names the URL without its password.
+pub async fn probe(url: &str) -> Result<PgProbe, SessionError> {
+    let (config, shown) = parse(url)?;
+    let fail = |op: &'static str, e: tokio_postgres::Error| {
+        SessionError::postgres(op, shown.clone(), cause(&e))
+    };
+    let (client, connection) = config
+        .connect(NoTls)
+        .await
+        .map_err(|e| fail("connect to", e))?;
+    let driver = tokio::spawn(connection);
+    let result = async {
+        let server_version: String = client
+            .query_one("SHOW server_version", &[])
+            .await
+            .map_err(|e| fail("query", e))?
+            .get(0);
+        let has_table: bool = client
+            .query_one("SELECT to_regclass('schema_migrations') IS NOT NULL", &[])
+            .await
+            .map_err(|e| fail("query", e))?
+            .get(0);
+        let schema = if has_table {
+            let v: i32 = client
+                .query_one(
+                    "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+                    &[],
+                )
+                .await
+                .map_err(|e| fail("query", e))?
+                .get(0);
+            Some(v)
+        } else {
+            None
+        };
+        Ok(PgProbe {
+            url: shown.clone(),
+            server_version,
+            schema,
+            latest: MIGRATIONS.last().map_or(0, |(v, _)| *v),
+        })
+    }
+    .await;
+    drop(client);
+    let _ = driver.await;
+    result
+}
+
+/// Parses `url` with this backend's rules (no TLS, a connect timeout); gives the config
+/// and the URL without its password.
+fn parse(url: &str) -> Result<(tokio_postgres::Config, String), SessionError> {
+    let mut config = tokio_postgres::Config::from_str(url).map_err(|e| {
+        SessionError::postgres(
+            "parse the URL",
+            redact_unparsed(url),
+            format!(
+                "{e}; expected postgres://user:password@host:port/database (sessions.store.url)"
+            ),
+        )
+    })?;
+    let shown = redacted(&config);
+    match config.get_ssl_mode() {
+        SslMode::Disable | SslMode::Prefer => {}
+        _ => {
+            return Err(SessionError::postgres(
+                "use",
+                shown,
+                "sslmode=require is not supported: this gateway connects to Postgres without TLS (meant for loopback or a private network); remove sslmode from the URL or use sslmode=disable".to_string(),
+            ));
+        }
+    }
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(CONNECT_TIMEOUT);
+    }
+    Ok((config, shown))
+}
+
 impl PgStore {
     /// Parses `url`, connects, and applies the migrations this build knows. Every error
     /// names the URL without its password.
     pub(crate) async fn connect(url: &str) -> Result<PgStore, SessionError> {
-        let mut config = tokio_postgres::Config::from_str(url).map_err(|e| {
-            SessionError::postgres(
-                "parse the URL",
-                redact_unparsed(url),
-                format!(
-                    "{e}; expected postgres://user:password@host:port/database (sessions.store.url)"
-                ),
-            )
-        })?;
-        let shown = redacted(&config);
-        match config.get_ssl_mode() {
-            SslMode::Disable | SslMode::Prefer => {}
-            _ => {
-                return Err(SessionError::postgres(
-                    "use",
-                    shown,
-                    "sslmode=require is not supported: this gateway connects to Postgres without TLS (meant for loopback or a private network); remove sslmode from the URL or use sslmode=disable".to_string(),
-                ));
-            }
-        }
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(CONNECT_TIMEOUT);
-        }
+        let (config, shown) = parse(url)?;
         let pool = Arc::new(Pool {
             config,
             shown,

@@ -747,6 +747,56 @@ pub(super) fn check_channels(config: &Config, live: Option<&Value>) -> Vec<Check
     out
 }
 
+/// `sessions.store.backend: "postgres"`: the database answers, its version, and whether
+/// its schema is the one this build writes (read only: the gateway applies migrations when
+/// it starts). Nothing to check for the files store: the state-dir checks cover it.
+pub(super) async fn check_session_store(local: &Local) -> Option<Check> {
+    let store = local.config.sessions.as_ref().map(|s| &s.store)?;
+    if store.backend != openclaw_config::SessionBackend::Postgres {
+        return None;
+    }
+    let title = "Session store (Postgres)";
+    let id = "sessions.store";
+    let env = |k: &str| std::env::var(k).ok();
+    let resolved = match openclaw_config::resolve_secrets(&local.config, &env) {
+        Ok(c) => c,
+        Err(e) => {
+            return Some(
+                Check::new(id, Status::Fail, title)
+                    .detail(format!("sessions.store.url cannot be resolved: {e}"))
+                    .fix("set the variable or secret sessions.store.url names"),
+            );
+        }
+    };
+    let url = resolved
+        .sessions
+        .as_ref()
+        .and_then(|s| s.store.url.as_ref())
+        .map(|u| u.expose().to_owned())
+        .unwrap_or_default();
+    Some(match openclaw_sessions::probe_postgres(&url).await {
+        Err(e) => Check::new(id, Status::Fail, title)
+            .detail(e.to_string())
+            .fix("start Postgres, or fix sessions.store.url; the gateway does not start without its session store"),
+        Ok(p) => {
+            let server = format!("{}: PostgreSQL {}", p.url, p.server_version);
+            match p.schema {
+                None => Check::new(id, Status::Warn, title)
+                    .detail(format!("{server}; no gateway has used this database yet (no schema_migrations table)"))
+                    .fix(format!("nothing to do if this is the right database: the gateway creates schema version {} when it starts", p.latest)),
+                Some(v) if v > p.latest => Check::new(id, Status::Fail, title)
+                    .detail(format!("{server}; schema version {v} is newer than this gateway knows ({})", p.latest))
+                    .fix("upgrade the gateway to the version that wrote this database"),
+                Some(v) if v < p.latest => Check::new(id, Status::Warn, title)
+                    .detail(format!("{server}; schema version {v}, this gateway brings {}", p.latest))
+                    .fix("the gateway applies the newer migrations when it next starts"),
+                Some(v) => Check::new(id, Status::Ok, title)
+                    .detail(format!("{server}; schema version {v} (current)")),
+            }
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,7 +23,7 @@ use crate::target::Local;
 use crate::posture::{holds_inline_secrets, read_raw_doc};
 use checks::{
     check_aliases, check_auth, check_channels, check_config, check_log_dir, check_perms,
-    check_providers, check_service, probe_gateway,
+    check_providers, check_service, check_session_store, probe_gateway,
 };
 
 pub use fix::{Action, Fixer};
@@ -206,6 +206,7 @@ pub async fn run(global: &Global, opts: &ClientOpts, o: Options) -> Result<ExitC
     fixer.settle(&mut c);
     checks.push(c);
     checks.push(check_log_dir(&local));
+    checks.extend(check_session_store(&local).await);
     checks.extend(check_providers(&local.config).await);
     checks.extend(check_channels(&local.config, probe.channels.as_ref()));
     Ok(report(&checks, opts.json))

@@ -50,7 +50,7 @@ fn main() {
     writeln!(code, "pub const BUILD_HASH: &str = {build_hash:?};").unwrap();
     writeln!(
         code,
-        "/// `index.html`, with `__ASSETS__` and `__BASE__` still to fill in."
+        "/// `index.html`, with `__ASSETS__`, `__BASE__` and `__VERSION__` still to fill in."
     )
     .unwrap();
     writeln!(

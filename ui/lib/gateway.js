@@ -3,7 +3,9 @@
 
 export const PROTOCOL = 4;
 export const CLIENT_ID = "openclaw-control-ui";
-export const CLIENT_VERSION = "0.1.0";
+// The UI is built into the gateway binary, so its version is the gateway's (filled into
+// index.html by the server).
+export const CLIENT_VERSION = document.querySelector('meta[name="openclaw-version"]')?.content || "unknown";
 const REQUEST_TIMEOUT_MS = 30_000;
 const BACKOFF_MIN_MS = 500;
 const BACKOFF_MAX_MS = 15_000;

@@ -2,10 +2,13 @@
 import { h, replace, append } from "../lib/dom.js";
 import { loadPagesCss } from "./sessions.js";
 
-export const REDACTED = "__OPENCLAW_REDACTED__";
-const SECRET_KEYS = ["token", "password", "apiKey", "secret", "botToken", "privateKey", "clientSecret"];
-const SECRET_SUFFIXES = ["Token", "Secret", "Password", "ApiKey"];
-const isSecretKey = (k) => SECRET_KEYS.includes(k) || SECRET_SUFFIXES.some((s) => k.endsWith(s));
+// Which keys the gateway redacts, and the marker config.get puts in their place:
+// config.schema's `x-openclaw-secrets` (from crates/config/src/redact.rs), set when the
+// schema loads; the form is built only after that.
+let REDACTED = null;
+let secretKeys = [];
+let secretSuffixes = [];
+const isSecretKey = (k) => secretKeys.includes(k) || secretSuffixes.some((s) => k.endsWith(s));
 const isObj = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
 const isRef = (v) => isObj(v) && ["env", "file", "exec"].includes(v.source) && typeof v.id === "string" && Object.keys(v).every((k) => ["source", "id", "provider"].includes(k));
 const empty = (v) => v === undefined || v === null || v === "" || (Array.isArray(v) && !v.length);
@@ -118,7 +121,7 @@ export default {
     const rawSave = h("button", { id: "config-raw-save", type: "button", class: "primary", onclick: () => saveRaw() }, "Save raw");
     const panelRaw = h("div", { id: "config-panel-raw", role: "tabpanel", "aria-labelledby": "config-tab-raw", hidden: true },
       h("p", { id: "config-raw-help", class: "muted" },
-        "The active config as parsed (defaults filled in; secrets as ", h("code", null, REDACTED),
+        "The active config as parsed (defaults filled in; secrets as ", h("code", { id: "config-redacted-marker" }, "the redaction marker"),
         " or their SecretRef: leave those to keep them). JSON is saved as a merge patch of your changes (config.patch); other JSON5 replaces the file (config.set)."),
       h("label", { for: "config-raw", class: "visually-hidden" }, "Raw config"), raw,
       h("div", { class: "toolbar" }, rawSave, h("button", { type: "button", onclick: () => { raw.value = rawText; refreshState(); } }, "Revert")));
@@ -325,6 +328,14 @@ export default {
         schemaRoot = schema;
         const r = schema["x-openclaw-reload"];
         if (r && Array.isArray(r.hot) && Array.isArray(r.noop)) rules = r;
+        const sec = schema["x-openclaw-secrets"];
+        if (sec && typeof sec.redacted === "string") {
+          REDACTED = sec.redacted;
+          secretKeys = Array.isArray(sec.keys) ? sec.keys : [];
+          secretSuffixes = Array.isArray(sec.suffixes) ? sec.suffixes : [];
+          const marker = root.querySelector("#config-redacted-marker");
+          if (marker) marker.textContent = REDACTED;
+        }
         loaded = cfg;
         conflict.hidden = true;
         if (discardEdits) clearErrors();
@@ -374,7 +385,7 @@ export default {
         for (const f of changedFields()) setAt(patch, f.segs, f.patchValue());
       } catch (e) { clearErrors(); showError(e.message, changedFields().find((f) => { try { f.read(); return false; } catch { return true; } })?.path); return; }
       if (!Object.keys(patch).length) return;
-      if (JSON.stringify(patch).includes(REDACTED)) { clearErrors(); showError(`Would write ${REDACTED}; use Replace on the secret.`, ""); return; }
+      if (REDACTED && JSON.stringify(patch).includes(REDACTED)) { clearErrors(); showError(`Would write ${REDACTED}; use Replace on the secret.`, ""); return; }
       write("config.patch", patch);
     }
 
@@ -383,11 +394,11 @@ export default {
       try { parsed = JSON.parse(raw.value); } catch { parsed = undefined; }
       if (isObj(parsed)) {
         const patch = diffPatch(loaded.config, parsed);
-        if (JSON.stringify(patch).includes(REDACTED)) { clearErrors(); showError(`${REDACTED} may only stay where it was.`, ""); return; }
+        if (REDACTED && JSON.stringify(patch).includes(REDACTED)) { clearErrors(); showError(`${REDACTED} may only stay where it was.`, ""); return; }
         if (!Object.keys(patch).length) { replace(status, h("p", { class: "muted" }, "No changes to save.")); return; }
         return write("config.patch", patch);
       }
-      if (raw.value.includes(REDACTED)) { clearErrors(); showError(`Not plain JSON, so it replaces the whole file: replace each ${REDACTED} first.`, ""); return; }
+      if (REDACTED && raw.value.includes(REDACTED)) { clearErrors(); showError(`Not plain JSON, so it replaces the whole file: replace each ${REDACTED} first.`, ""); return; }
       write("config.set", raw.value);
     }
 

@@ -47,38 +47,48 @@ fn references(base: &str, text: &str) -> Vec<String> {
     out
 }
 
-/// Fetches the app (index + every asset reachable from it) with `encoding`; returns the
-/// bytes on the wire and the asset paths.
-async fn fetch_app(
-    http: &reqwest::Client,
-    port: u16,
-    encoding: &str,
-) -> anyhow::Result<(usize, BTreeSet<String>)> {
+/// The app's asset paths: those `index.html` names and every module they import,
+/// followed through the uncompressed copies.
+async fn discover(http: &reqwest::Client, port: u16) -> anyhow::Result<BTreeSet<String>> {
     let url = |p: &str| format!("http://127.0.0.1:{port}{p}");
     let index = http.get(url("/")).send().await?.text().await?;
-    let mut total = index.len();
     let mut seen = BTreeSet::new();
     let mut todo = references("/", &index);
     while let Some(path) = todo.pop() {
         if !seen.insert(path.clone()) {
             continue;
         }
-        let mut req = http.get(url(&path));
+        let r = http.get(url(&path)).send().await?;
+        anyhow::ensure!(r.status().is_success(), "{path}: {}", r.status());
+        let text = r.text().await?;
+        if path.ends_with(".js") {
+            let dir = &path[..path.rfind('/').unwrap_or(0) + 1];
+            todo.extend(references(dir, &text));
+        }
+    }
+    Ok(seen)
+}
+
+/// One page load as a browser makes it: `index.html`, then every asset with
+/// `Accept-Encoding: encoding` (none when empty); the bytes on the wire.
+async fn load_page(
+    http: &reqwest::Client,
+    port: u16,
+    assets: &BTreeSet<String>,
+    encoding: &str,
+) -> anyhow::Result<usize> {
+    let url = |p: &str| format!("http://127.0.0.1:{port}{p}");
+    let mut total = http.get(url("/")).send().await?.bytes().await?.len();
+    for a in assets {
+        let mut req = http.get(url(a));
         if !encoding.is_empty() {
             req = req.header("accept-encoding", encoding);
         }
         let r = req.send().await?;
-        anyhow::ensure!(r.status().is_success(), "{path}: {}", r.status());
-        let wire = r.bytes().await?;
-        total += wire.len();
-        if path.ends_with(".js") {
-            // The identity copy, to follow its imports.
-            let plain = http.get(url(&path)).send().await?.text().await?;
-            let dir = &path[..path.rfind('/').unwrap_or(0) + 1];
-            todo.extend(references(dir, &plain));
-        }
+        anyhow::ensure!(r.status().is_success(), "{a}: {}", r.status());
+        total += r.bytes().await?.len();
     }
-    Ok((total, seen))
+    Ok(total)
 }
 
 /// `ui`: sizes, fetch time and RSS.
@@ -89,26 +99,14 @@ pub async fn weight(imp: &Impl) -> anyhow::Result<Vec<Row>> {
     let before = gw.rss_kib()?;
     // No automatic decompression: the sizes are what goes over the wire.
     let http = reqwest::Client::builder().build()?;
-    let (br, assets) = fetch_app(&http, gw.port, "br")
-        .await
-        .context("fetch the app")?;
-    let (gz, _) = fetch_app(&http, gw.port, "gzip").await?;
-    let (raw, _) = fetch_app(&http, gw.port, "").await?;
-    // A page load as a browser makes it: the page, then every asset in brotli.
+    let assets = discover(&http, gw.port).await.context("fetch the app")?;
+    let br = load_page(&http, gw.port, &assets, "br").await?;
+    let gz = load_page(&http, gw.port, &assets, "gzip").await?;
+    let raw = load_page(&http, gw.port, &assets, "").await?;
     let mut times = Vec::new();
     for _ in 0..200 {
         let t = Instant::now();
-        let url = |p: &str| format!("http://127.0.0.1:{}{p}", gw.port);
-        http.get(url("/")).send().await?.bytes().await?;
-        for a in &assets {
-            let r = http
-                .get(url(a))
-                .header("accept-encoding", "br")
-                .send()
-                .await?;
-            anyhow::ensure!(r.status().is_success(), "{a}: {}", r.status());
-            r.bytes().await?;
-        }
+        load_page(&http, gw.port, &assets, "br").await?;
         times.push(t.elapsed());
     }
     times.sort();

@@ -195,6 +195,14 @@ async fn the_control_ui_in_a_real_browser() {
     )
     .await;
     click(&b, "#chat-abort").await;
+    // The gateway reports the run as aborted (a run left alone ends "final" instead)...
+    b.wait_for(
+        "the reply marked aborted",
+        &format!("{LAST_REPLY}.includes('aborted')"),
+        WAIT,
+    )
+    .await;
+    // ...and the page shows a partial reply, not the whole one.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let log = b.js(&format!("return {LAST_REPLY}"), vec![]).await;
     assert!(
@@ -282,6 +290,21 @@ async fn the_control_ui_in_a_real_browser() {
 
     // Config: a field edited in the form is applied.
     go(&b, "#/config").await;
+    // Secrets are shown as secrets (the rules come from config.schema), never as values.
+    b.wait_for(
+        "the gateway token shown as a secret",
+        "(e => e && e.hasAttribute('data-secret'))(document.querySelector(\"[data-path='gateway.auth.token']\"))",
+        WAIT,
+    )
+    .await;
+    let leaked = b
+        .js(
+            "return [...document.querySelectorAll('input, textarea')].some(e => e.value.includes(arguments[0]))
+                 || document.body.innerText.includes(arguments[0])",
+            vec![json!(TOKEN)],
+        )
+        .await;
+    assert_eq!(leaked, json!(false), "the config page shows the token");
     let field = "[data-path='gateway.rateLimit.requestsPerMinute']";
     fill(&b, field, "77").await;
     b.wait_for("the plan", &text_of("#config-plan"), WAIT).await;

@@ -59,6 +59,10 @@ async fn the_page_its_headers_and_its_assets() {
     }
     let html = r.text().await.unwrap();
     assert!(!html.contains("__ASSETS__") && !html.contains("__BASE__"));
+    assert!(
+        html.contains(&format!("content=\"{}\"", env!("CARGO_PKG_VERSION"))),
+        "the page carries the gateway's version: {html}"
+    );
     let assets = asset_urls(&html);
     assert!(
         assets.iter().any(|a| a.ends_with("/app.js")),

@@ -41,26 +41,8 @@ async fn mock() -> MockServer {
 
 /// Sends `message` on `session` and waits for the final chat event.
 async fn turn(ws: &mut Ws, session: &str, message: &str, key: &str) -> Value {
-    let r = call(
-        ws,
-        key,
-        "chat.send",
-        json!({"sessionKey": session, "message": message, "idempotencyKey": key}),
-    )
-    .await;
-    assert_eq!(r["payload"]["status"], "started", "{r}");
-    let run_id = r["payload"]["runId"].as_str().unwrap().to_owned();
-    loop {
-        let v = next_json(ws).await.expect("socket open");
-        if v["type"] == "event"
-            && v["event"] == "chat"
-            && v["payload"]["runId"] == run_id.as_str()
-            && v["payload"]["state"] != "delta"
-        {
-            assert_eq!(v["payload"]["state"], "final", "{v}");
-            return v["payload"].clone();
-        }
-    }
+    let run_id = chat_send(ws, session, message, key).await;
+    chat_final(ws, &run_id).await
 }
 
 async fn history(ws: &mut Ws, session: &str) -> Vec<Value> {

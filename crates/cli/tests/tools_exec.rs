@@ -31,30 +31,15 @@ async fn mock() -> MockServer {
 
 /// Starts a `chat.send`; returns its run id.
 async fn send(ws: &mut Ws, session: &str, message: &str, key: &str) -> String {
-    let r = call(
-        ws,
-        key,
-        "chat.send",
-        json!({"sessionKey": session, "message": message, "idempotencyKey": key}),
-    )
-    .await;
-    assert_eq!(r["payload"]["status"], "started", "{r}");
-    r["payload"]["runId"].as_str().unwrap().to_owned()
+    chat_send(ws, session, message, key).await
 }
 
-/// Waits for the run's final (or error) chat event; returns its text.
+/// Waits for the run's final chat event; returns its text.
 async fn finish(ws: &mut Ws, run_id: &str) -> String {
-    loop {
-        let v = next_event(ws, "chat").await;
-        let p = &v["payload"];
-        if p["runId"] == run_id && p["state"] != "delta" {
-            assert_eq!(p["state"], "final", "{p}");
-            return p["message"]["content"][0]["text"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned();
-        }
-    }
+    chat_final(ws, run_id).await["message"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 fn exec(cmd: &str) -> String {

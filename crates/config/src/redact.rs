@@ -14,7 +14,7 @@ use crate::schema::Config;
 pub const REDACTED: &str = "__OPENCLAW_REDACTED__";
 
 /// Key names that always hold secrets.
-const SECRET_KEYS: &[&str] = &[
+pub const SECRET_KEYS: &[&str] = &[
     "token",
     "password",
     "apiKey",
@@ -25,7 +25,7 @@ const SECRET_KEYS: &[&str] = &[
 ];
 
 /// camelCase suffixes that mark a key as secret (`gatewayToken`, `webhookSecret`, …).
-const SECRET_SUFFIXES: &[&str] = &["Token", "Secret", "Password", "ApiKey"];
+pub const SECRET_SUFFIXES: &[&str] = &["Token", "Secret", "Password", "ApiKey"];
 
 /// True if a value stored under `key` is treated as a secret.
 ///

@@ -94,10 +94,7 @@ impl GatewayError {
             | GatewayError::LockHeld { .. }
             | GatewayError::Tls(_) => EXIT_CONFIG,
             // A database that is down may come up: let the supervisor retry.
-            GatewayError::SessionStore(openclaw_sessions::SessionError::Postgres {
-                op: "connect to",
-                ..
-            }) => 1,
+            GatewayError::SessionStore(e) if e.is_unreachable() => 1,
             GatewayError::SessionStore(_) => EXIT_CONFIG,
             GatewayError::PortInUse { .. } | GatewayError::Io { .. } => 1,
         }

@@ -68,6 +68,9 @@ pub enum SessionError {
     },
 }
 
+/// The `op` of a [`SessionError::Postgres`] that failed to reach the server.
+pub(crate) const CONNECT_OP: &str = "connect to";
+
 impl SessionError {
     /// Builds a [`SessionError::BadKey`], shortening and escaping the input so a huge or
     /// binary value cannot flood a log line or an error reply.
@@ -81,6 +84,12 @@ impl SessionError {
             input: format!("{shown:?}"),
             reason: reason.into(),
         }
+    }
+
+    /// Whether the database could not be reached (it may come up later, so a supervisor
+    /// may retry), as opposed to a URL, schema or statement the gateway cannot use.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, SessionError::Postgres { op, .. } if *op == CONNECT_OP)
     }
 
     /// Builds a [`SessionError::Postgres`].

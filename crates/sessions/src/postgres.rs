@@ -25,7 +25,7 @@ use tokio_postgres::config::{Host, SslMode};
 use tokio_postgres::{Client, NoTls};
 
 use crate::entry::{Entry, SessionSummary, Transcript, now_ms};
-use crate::error::SessionError;
+use crate::error::{CONNECT_OP, SessionError};
 use crate::key::SessionKey;
 use crate::store::{Census, PREVIEW_CHARS};
 
@@ -192,7 +192,7 @@ pub async fn probe(url: &str) -> Result<PgProbe, SessionError> {
     let (client, connection) = config
         .connect(NoTls)
         .await
-        .map_err(|e| fail("connect to", e))?;
+        .map_err(|e| fail(CONNECT_OP, e))?;
     let driver = tokio::spawn(connection);
     let result = async {
         let server_version: String = client
@@ -290,7 +290,7 @@ impl PgStore {
             .acquire_owned()
             .await
             .map_err(|_| {
-                SessionError::postgres("connect to", self.pool.shown.clone(), "pool closed".into())
+                SessionError::postgres(CONNECT_OP, self.pool.shown.clone(), "pool closed".into())
             })?;
         let idle = self
             .pool
@@ -306,7 +306,7 @@ impl PgStore {
                     .config
                     .connect(NoTls)
                     .await
-                    .map_err(|e| self.err("connect to", e))?;
+                    .map_err(|e| self.err(CONNECT_OP, e))?;
                 let shown = self.pool.shown.clone();
                 tokio::spawn(async move {
                     if let Err(e) = connection.await {

@@ -90,10 +90,14 @@ impl SessionStore {
     /// A store rooted at the gateway's state directory. Nothing is touched on disk until
     /// the first append, so this cannot fail; directories are created on demand.
     pub fn new(state_dir: impl Into<PathBuf>) -> SessionStore {
+        SessionStore::with_backend(state_dir.into(), Backend::Files)
+    }
+
+    fn with_backend(state_dir: PathBuf, backend: Backend) -> SessionStore {
         SessionStore {
             inner: Arc::new(Inner {
-                state_dir: state_dir.into(),
-                backend: Backend::Files,
+                state_dir,
+                backend,
                 write_locks: Arc::new(LockMap::default()),
                 turn_locks: Arc::new(LockMap::default()),
             }),
@@ -116,14 +120,10 @@ impl SessionStore {
         url: &str,
     ) -> Result<SessionStore, SessionError> {
         let pg = crate::postgres::PgStore::connect(url).await?;
-        Ok(SessionStore {
-            inner: Arc::new(Inner {
-                state_dir: state_dir.into(),
-                backend: Backend::Postgres(pg),
-                write_locks: Arc::new(LockMap::default()),
-                turn_locks: Arc::new(LockMap::default()),
-            }),
-        })
+        Ok(SessionStore::with_backend(
+            state_dir.into(),
+            Backend::Postgres(pg),
+        ))
     }
 
     /// Where transcripts are kept, for status output: `files <state dir>` or

@@ -361,3 +361,30 @@ impl Reference {
         run(&mut cmd)
     }
 }
+
+/// Starts a `chat.send` of `message` on `session` (idempotency key `key`); returns the
+/// run id.
+pub async fn chat_send(ws: &mut Ws, session: &str, message: &str, key: &str) -> String {
+    let r = call(
+        ws,
+        key,
+        "chat.send",
+        serde_json::json!({"sessionKey": session, "message": message, "idempotencyKey": key}),
+    )
+    .await;
+    assert_eq!(r["payload"]["status"], "started", "{r}");
+    r["payload"]["runId"].as_str().unwrap().to_owned()
+}
+
+/// Waits for the run's last chat event (not a delta), asserts it is `final`, and
+/// returns its payload.
+pub async fn chat_final(ws: &mut Ws, run_id: &str) -> serde_json::Value {
+    loop {
+        let v = next_event(ws, "chat").await;
+        let p = &v["payload"];
+        if p["runId"] == run_id && p["state"] != "delta" {
+            assert_eq!(p["state"], "final", "{p}");
+            return p.clone();
+        }
+    }
+}

@@ -1,7 +1,8 @@
 //! The Control UI: the browser dashboard, served from the binary on the gateway's port.
 //!
 //! The files come from `ui/` at build time (`build.rs`): `index.html` is filled in per
-//! request with the base path and the asset directory, and every other file lives under
+//! request with the base path, the asset directory and the gateway's version (the UI's
+//! own: it is built into this binary), and every other file lives under
 //! `{base}assets/{BUILD_HASH}/`, so it may be cached forever (a new build is a new URL),
 //! while `index.html` is never cached. Assets are stored pre-compressed (brotli, gzip) and
 //! sent in the best encoding the browser accepts.
@@ -91,7 +92,8 @@ fn index(base: &str) -> Response {
     let assets = format!("{base}assets/{BUILD_HASH}");
     let html = INDEX_HTML
         .replace("__ASSETS__", &escape_attr(&assets))
-        .replace("__BASE__", &escape_attr(base));
+        .replace("__BASE__", &escape_attr(base))
+        .replace("__VERSION__", env!("CARGO_PKG_VERSION"));
     let mut res = (StatusCode::OK, html).into_response();
     let h = res.headers_mut();
     h.insert(
@@ -215,16 +217,6 @@ fn escape_attr(s: &str) -> String {
         }
     }
     out
-}
-
-/// Every embedded asset's compressed size and the total, for `openclaw-bench ui` and docs.
-pub fn sizes() -> Vec<(&'static str, usize, usize, usize)> {
-    let mut v: Vec<_> = ASSETS
-        .iter()
-        .map(|a| (a.path, a.raw.len(), a.gzip.len(), a.brotli.len()))
-        .collect();
-    v.push(("index.html", INDEX_HTML.len(), 0, 0));
-    v
 }
 
 #[cfg(test)]

@@ -202,12 +202,23 @@ pub async fn secrets_reload(state: &Arc<AppState>) -> Result<Value, ErrorShape> 
     }
 }
 
-/// `config.schema`: the config's JSON schema, with the reload rules as `x-openclaw-reload`
-/// (which paths apply in place and which need a restart).
+/// `config.schema`: the config's JSON schema, with the rules a config editor needs from
+/// their one home: `x-openclaw-reload` (which paths apply in place and which need a
+/// restart, from `reload.rs`) and `x-openclaw-secrets` (which keys `config.get` redacts
+/// and the marker it puts in their place, from the config crate's `redact`).
 pub fn schema() -> Value {
+    use openclaw_config::redact;
     let mut schema = openclaw_config::json_schema();
     if let Some(o) = schema.as_object_mut() {
         o.insert("x-openclaw-reload".into(), crate::reload::rules());
+        o.insert(
+            "x-openclaw-secrets".into(),
+            json!({
+                "redacted": redact::REDACTED,
+                "keys": redact::SECRET_KEYS,
+                "suffixes": redact::SECRET_SUFFIXES,
+            }),
+        );
     }
     schema
 }
